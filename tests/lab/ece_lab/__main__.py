@@ -1,0 +1,8 @@
+# Copyright: (c) 2026, ece_o365.preflight contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Command line: python -m ece_lab {up,down,status,switch,check,env,serve}."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,339 @@
+# Copyright: (c) 2026, ece_o365.preflight contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Entra-like token issuer: grants, JWTs, refresh tokens and authorization codes.
+
+Pure logic (no sockets): httpd.py calls ``Issuer.token(form)`` and renders what it returns or
+the EntraError it raises. Behaviour follows Entra's v2.0 endpoint: access tokens live a random
+60-90 minutes, refresh tokens rotate and die after 90 days unused, delegated grants return an
+id_token whose preferred_username says whose token it is.
+"""
+
+import base64
+import datetime
+import hashlib
+import random
+import secrets
+import threading
+import time
+import uuid
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .aadsts import EntraError
+from .tenant import (
+    EXCHANGE_APP_ID,
+    GRAPH_AUDIENCE,
+    MAIL_PERMISSIONS,
+    OIDC_SCOPES,
+    REFRESH_TOKEN_MAX_INACTIVE_DAYS,
+    RESOURCES,
+    resource_of_audience,
+    split_scope,
+)
+
+AUTH_CODE_LIFETIME = 600
+
+
+class SigningKey:
+    """The issuer's RS256 key, kept as PEM in the run directory so every lab process shares it."""
+
+    def __init__(self, private_pem):
+        self.private_pem = private_pem
+        self._key = serialization.load_pem_private_key(private_pem, password=None)
+        self.public_pem = self._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        # Entra's kid is a base64 thumbprint; a short one of the public key does the same job.
+        self.kid = base64.urlsafe_b64encode(hashlib.sha1(self.public_pem).digest()).decode().rstrip("=")
+
+    @classmethod
+    def generate(cls):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return cls(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))
+
+    def jwk(self):
+        numbers = self._key.public_key().public_numbers()
+
+        def b64(value):
+            raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": b64(numbers.n),
+                "e": b64(numbers.e)}
+
+    def sign(self, claims):
+        return jwt.encode(claims, self.private_pem, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})
+
+    def verify(self, token, audience, issuer):
+        """Decode and verify TOKEN; raises jwt.InvalidTokenError with the reason."""
+        return jwt.decode(token, self.public_pem, algorithms=["RS256"], audience=audience, issuer=issuer,
+                          options={"require": ["exp", "iat", "aud", "iss"]})
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _date(value):
+    return value.strftime("%m/%d/%Y %H:%M:%S")
+
+
+class Issuer:
+    """Token logic for one tenant file."""
+
+    def __init__(self, tenant, key, issuer_base):
+        self.tenant = tenant
+        self.key = key
+        self.issuer_base = issuer_base.rstrip("/")  # https://127.0.0.1:PORT
+        self.issuer = "%s/%s/v2.0" % (self.issuer_base, tenant.tenant_id)
+        self._lock = threading.Lock()
+        # Refresh tokens issued while the lab runs, plus those the tenant file seeds.
+        self._refresh_tokens = {rt["value"]: dict(rt) for rt in tenant.refresh_tokens.values()}
+        self._codes = {}
+
+    # -- the token endpoint ----------------------------------------------------------------
+    def token(self, tenant_segment, form):
+        if not self.tenant.matches_tenant(tenant_segment):
+            raise EntraError(90002, tenant=tenant_segment)
+        grant_type = form.get("grant_type", "")
+        handlers = {
+            "client_credentials": self._client_credentials,
+            "refresh_token": self._refresh_token,
+            "password": self._password,
+            "authorization_code": self._authorization_code,
+        }
+        if grant_type not in handlers:
+            raise EntraError(70003, grant_type=grant_type)
+        return handlers[grant_type](form)
+
+    def _application(self, form, secret_required):
+        client_id = form.get("client_id", "")
+        app = self.tenant.application_by_client_id(client_id)
+        if app is None:
+            raise EntraError(700016, client_id=client_id, tenant_name=self.tenant.name)
+        presented = form.get("client_secret")
+        if presented is None:
+            if secret_required or not app["public_client"]:
+                raise EntraError(7000218)
+            return app
+        for secret in app["secrets"]:
+            if secrets.compare_digest(secret["value"].encode(), presented.encode()):
+                if secret["end"] <= _now():
+                    raise EntraError(7000222, client_id=app["client_id"])
+                return app
+        raise EntraError(7000215, client_id=app["client_id"])
+
+    def _client_credentials(self, form):
+        app = self._application(form, secret_required=True)
+        scopes = form.get("scope", "").split()
+        if len(scopes) != 1 or not scopes[0].endswith("/.default"):
+            raise EntraError(1002012, scope=form.get("scope", ""))
+        audience = scopes[0][: -len("/.default")]
+        resource = resource_of_audience(audience)
+        if resource is None:
+            raise EntraError(70011, scope=scopes[0])
+        roles = [name for name in RESOURCES[resource]["application"]
+                 if self.tenant.consented(app, "application", name)]
+        claims = self._base_claims(app, audience)
+        claims.update({"oid": app["service_principal_id"], "sub": app["service_principal_id"], "idtyp": "app"})
+        if roles:
+            claims["roles"] = roles
+        return self._reply(claims, scope=scopes[0])
+
+    def _password(self, form):
+        app = self._application(form, secret_required=False)
+        username = form.get("username", "").lower()
+        user = self.tenant.user(username)
+        if user is None:
+            raise EntraError(50034, tenant_id=self.tenant.tenant_id)
+        if not user["password"] or not secrets.compare_digest(
+                user["password"].encode(), form.get("password", "").encode()):
+            raise EntraError(50126)
+        self._check_user(user, app, for_resource=form.get("scope", ""))
+        if user["mfa_required"]:
+            raise EntraError(50076, resource=_first_resource(form.get("scope", "")))
+        return self._delegated(app, user, form.get("scope", "").split())
+
+    def _refresh_token(self, form):
+        app = self._application(form, secret_required=False)
+        with self._lock:
+            record = self._refresh_tokens.get(form.get("refresh_token", ""))
+        if record is None or self.tenant.applications[record["application"]]["client_id"] != app["client_id"]:
+            raise EntraError(9002313)
+        user = self.tenant.user(record["user"])
+        if user is None:
+            raise EntraError(50034, tenant_id=self.tenant.tenant_id)
+        now = _now()
+        if now - record["last_used"] > datetime.timedelta(days=REFRESH_TOKEN_MAX_INACTIVE_DAYS):
+            raise EntraError(700082, issued=_date(record["issued"]))
+        if user["tokens_valid_from"] and user["tokens_valid_from"] > record["issued"]:
+            raise EntraError(50173, issued=record["issued"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             valid_from=user["tokens_valid_from"].strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self._check_user(user, app, for_resource=form.get("scope", ""))
+        scopes = form.get("scope", "").split() or record["scopes"]
+        with self._lock:
+            record["last_used"] = now
+        return self._delegated(app, user, scopes, rotated_from=record)
+
+    def _authorization_code(self, form):
+        app = self._application(form, secret_required=False)
+        with self._lock:
+            code = self._codes.pop(form.get("code", ""), None)
+        if code is None or code["expires"] < time.time() or code["client_id"] != app["client_id"]:
+            raise EntraError(70008)
+        if form.get("redirect_uri") != code["redirect_uri"]:
+            raise EntraError(50011, redirect_uri=form.get("redirect_uri", ""), client_id=app["client_id"])
+        user = self.tenant.user(code["user"])
+        self._check_user(user, app, for_resource=form.get("scope", ""))
+        return self._delegated(app, user, form.get("scope", "").split() or code["scopes"])
+
+    # -- the authorize endpoint (no UI: the lab signs in the login_hint or the SSO user) -----
+    def authorize(self, tenant_segment, query):
+        """Return the redirect URL with a code; raise EntraError for what Entra shows as an error page."""
+        if not self.tenant.matches_tenant(tenant_segment):
+            raise EntraError(90002, tenant=tenant_segment)
+        client_id = query.get("client_id", "")
+        app = self.tenant.application_by_client_id(client_id)
+        if app is None:
+            raise EntraError(700016, client_id=client_id, tenant_name=self.tenant.name)
+        redirect_uri = query.get("redirect_uri", "")
+        registered = [uri for uris in app["redirect_uris"].values() for uri in uris]
+        if redirect_uri not in registered:
+            raise EntraError(50011, redirect_uri=redirect_uri, client_id=client_id)
+        # Seamless SSO: without a login hint, Entra signs in whoever the workstation's Kerberos
+        # ticket names, which is the classic wrong-owner token of the TAC checklist.
+        username = (query.get("login_hint") or self.tenant.sso_user or "").lower()
+        user = self.tenant.user(username)
+        if user is None:
+            raise EntraError(50034, tenant_id=self.tenant.tenant_id)
+        code = secrets.token_urlsafe(32)
+        with self._lock:
+            self._codes[code] = {"client_id": app["client_id"], "user": user["upn"], "redirect_uri": redirect_uri,
+                                 "scopes": query.get("scope", "").split(), "expires": time.time() + AUTH_CODE_LIFETIME}
+        separator = "&" if "?" in redirect_uri else "?"
+        location = "%s%scode=%s" % (redirect_uri, separator, code)
+        if query.get("state"):
+            location += "&state=%s" % query["state"]
+        return location
+
+    # -- shared pieces ---------------------------------------------------------------------
+    def _check_user(self, user, app, for_resource):
+        if not user["account_enabled"]:
+            raise EntraError(50057)
+        for rule in self.tenant.conditional_access:
+            users = [u.lower() for u in rule.get("users", ["all"])]
+            apps = rule.get("applications", ["all"])
+            if ("all" in users or user["upn"] in users) and ("all" in apps or app["key"] in apps) \
+                    and rule.get("grant", "block") == "block":
+                raise EntraError(53003)
+
+    def _delegated(self, app, user, requested, rotated_from=None):
+        audience, permissions, oidc = self._resolve_delegated(app, requested)
+        claims = self._base_claims(app, audience)
+        claims.update({
+            "oid": user["object_id"], "sub": user["object_id"], "upn": user["upn"], "unique_name": user["upn"],
+            "preferred_username": user["upn"], "name": user["display_name"], "scp": " ".join(permissions),
+            "idtyp": "user",
+        })
+        prefix = "" if audience == GRAPH_AUDIENCE else audience + "/"
+        granted = ["%s%s" % (prefix, name) for name in permissions] + sorted(oidc)
+        reply = self._reply(claims, scope=" ".join(granted))
+        if "openid" in oidc:
+            reply["id_token"] = self._id_token(app, user)
+        if "offline_access" in oidc:
+            reply["refresh_token"] = self._new_refresh_token(app, user, requested, rotated_from)
+        return reply
+
+    def _resolve_delegated(self, app, requested):
+        audiences = set()
+        permissions = []
+        oidc = set()
+        for scope in requested:
+            audience, name = split_scope(scope)
+            if name in OIDC_SCOPES:
+                oidc.add(name)
+                continue
+            if audience is None:
+                raise EntraError(70011, scope=scope)
+            audiences.add(audience)
+            if name == ".default":
+                permissions.extend(self._default_delegated(app, audience))
+                continue
+            if name not in _delegated_names(audience):
+                raise EntraError(70011, scope=scope)
+            permissions.append(name)
+        if len(audiences) > 1:
+            raise EntraError(28000, scope=" ".join(requested))
+        audience = audiences.pop() if audiences else GRAPH_AUDIENCE
+        for name in permissions + sorted(oidc - {"openid", "profile", "email"}):
+            if not self.tenant.consented(app, "delegated", name):
+                raise EntraError(65001, client_id=app["client_id"], app_name=app["display_name"])
+        if not permissions:
+            permissions = ["User.Read"] if self.tenant.consented(app, "delegated", "User.Read") else []
+        return audience, list(dict.fromkeys(permissions)), oidc
+
+    def _default_delegated(self, app, audience):
+        return [name for name in _delegated_names(audience) if self.tenant.consented(app, "delegated", name)]
+
+    def _base_claims(self, app, audience):
+        now = int(time.time())
+        low, high = self.tenant.access_token_lifetime
+        lifetime = random.randint(low, high)  # Entra varies access-token lifetime in 60-90 min
+        return {
+            "aud": audience, "iss": self.issuer, "iat": now, "nbf": now, "exp": now + lifetime,
+            "tid": self.tenant.tenant_id, "appid": app["client_id"], "azp": app["client_id"],
+            "app_displayname": app["display_name"], "uti": uuid.uuid4().hex[:22], "ver": "2.0",
+        }
+
+    def _reply(self, claims, scope):
+        lifetime = claims["exp"] - claims["iat"]
+        return {"token_type": "Bearer", "scope": scope, "expires_in": lifetime, "ext_expires_in": lifetime,
+                "access_token": self.key.sign(claims)}
+
+    def _id_token(self, app, user):
+        now = int(time.time())
+        return self.key.sign({
+            "aud": app["client_id"], "iss": self.issuer, "iat": now, "nbf": now, "exp": now + 3600,
+            "tid": self.tenant.tenant_id, "oid": user["object_id"], "sub": user["object_id"],
+            "name": user["display_name"], "preferred_username": user["upn"], "ver": "2.0",
+        })
+
+    def _new_refresh_token(self, app, user, requested, rotated_from):
+        value = "0.lab." + secrets.token_urlsafe(48)
+        now = _now()
+        with self._lock:
+            self._refresh_tokens[value] = {
+                "value": value, "user": user["upn"], "application": app["key"], "scopes": list(requested),
+                # A rotated token keeps the grant's original issue time, as Entra's does.
+                "issued": rotated_from["issued"] if rotated_from else now, "last_used": now,
+            }
+        return value
+
+    def mint(self, claims_override, audience="https://outlook.office.com", app_key=None, user=None):
+        """Sign an arbitrary token for tests (expired, wrong audience, other issuer...)."""
+        app = self.tenant.applications[app_key] if app_key else next(iter(self.tenant.applications.values()))
+        claims = self._base_claims(app, audience)
+        if user:
+            record = self.tenant.user(user)
+            claims.update({"oid": record["object_id"], "sub": record["object_id"], "upn": record["upn"],
+                           "preferred_username": record["upn"], "scp": " ".join(MAIL_PERMISSIONS)})
+        claims.update(claims_override)
+        return self.key.sign({k: v for k, v in claims.items() if v is not None})
+
+
+def _delegated_names(audience):
+    if audience == GRAPH_AUDIENCE:
+        return list(RESOURCES[resource_of_audience(audience)]["delegated"])
+    if resource_of_audience(audience) == EXCHANGE_APP_ID:
+        return list(MAIL_PERMISSIONS)
+    return []
+
+
+def _first_resource(scope):
+    for item in scope.split():
+        audience, _name = split_scope(item)
+        if audience:
+            return audience
+    return GRAPH_AUDIENCE

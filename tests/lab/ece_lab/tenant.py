@@ -1,0 +1,337 @@
+# Copyright: (c) 2026, ece_o365.preflight contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The lab tenant file: one YAML file that describes a fake Microsoft 365 tenant.
+
+A scenario file may start with ``extends: <other file>``; it is then deep-merged over that
+file (mappings merge key by key, everything else replaces), so each scenario states only the
+one thing it breaks. The format is documented in docs/lab.md.
+"""
+
+import copy
+import datetime
+import os
+
+import yaml
+
+# Microsoft's resource applications, the audiences their tokens carry, and the permission ids
+# they publish. One place for these facts: the issuer (scopes and roles), Graph
+# (servicePrincipals) and the docs read them from here. The mail scopes are registered under
+# Microsoft Graph in the portal (Microsoft's OAuth guide for IMAP, POP and SMTP), while the
+# token a client asks for with the outlook.office.com prefix carries that audience.
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+OUTLOOK_AUDIENCES = ("https://outlook.office.com", "https://outlook.office365.com")
+RESOURCES = {
+    GRAPH_APP_ID: {
+        "display_name": "Microsoft Graph",
+        "audiences": (GRAPH_AUDIENCE,),
+        "delegated": {
+            "IMAP.AccessAsUser.All": "652390e4-393a-48de-9484-05f9b1212954",
+            "POP.AccessAsUser.All": "d7b7f2d9-0f45-4ea1-9d42-e50810c06991",
+            "SMTP.Send": "258f6531-6087-4cc4-bb90-092c5fb3ed3f",
+            "offline_access": "7427e0e9-2fba-42fe-b0c0-848c9e6a8182",
+            "openid": "37f7f235-527c-4136-accd-4a02d197296e",
+            "profile": "14dad69e-099b-42c9-810b-d002981feec1",
+            "email": "64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0",
+            "User.Read": "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
+        },
+        "application": {
+            "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+            "User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
+            "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+        },
+    },
+    EXCHANGE_APP_ID: {
+        "display_name": "Office 365 Exchange Online",
+        "audiences": OUTLOOK_AUDIENCES,
+        "delegated": {},
+        "application": {
+            "Exchange.ManageAsApp": "dc50a0fb-09a3-484d-be87-e023b12c6440",
+        },
+    },
+}
+# The delegated permissions a token for an Outlook audience (IMAP, POP, SMTP) may carry.
+MAIL_PERMISSIONS = ("IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send")
+# Scopes every delegated sign-in may ask for without a resource prefix (OpenID Connect).
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+REFRESH_TOKEN_MAX_INACTIVE_DAYS = 90
+
+LAB_PORT_NAMES = ("login", "graph", "exchange", "imaps", "pop3s", "submission", "sink")
+
+
+class TenantFileError(Exception):
+    """The tenant file cannot be used; the message names the file and the key."""
+
+
+def _deep_merge(base, override):
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _deep_merge(base.get(key), value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(override)
+
+
+def _read_yaml(path, seen):
+    path = os.path.abspath(path)
+    if path in seen:
+        raise TenantFileError("%s: 'extends' loops back to itself" % path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except OSError as exc:
+        raise TenantFileError("cannot read tenant file %s: %s" % (path, exc.strerror))
+    except yaml.YAMLError as exc:
+        raise TenantFileError("tenant file %s is not valid YAML: %s" % (path, exc))
+    if not isinstance(data, dict):
+        raise TenantFileError("tenant file %s must hold a mapping at the top" % path)
+    parent = data.pop("extends", None)
+    if parent:
+        base = _read_yaml(os.path.join(os.path.dirname(path), parent), seen | {path})
+        data = _deep_merge(base, data)
+    return data
+
+
+def _as_datetime(value, where):
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    if isinstance(value, datetime.date):
+        return datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.timezone.utc)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise TenantFileError("%s: %r is not an ISO 8601 date" % (where, value))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+    raise TenantFileError("%s: %r is not a date" % (where, value))
+
+
+def _tokens_valid_from(user, where):
+    """TokensValidFrom: set by a password reset or revocation; relative days keep scenarios evergreen."""
+    if user.get("tokens_valid_from_days_ago") is not None:
+        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
+            days=float(user["tokens_valid_from_days_ago"]))
+    if user.get("tokens_valid_from"):
+        return _as_datetime(user["tokens_valid_from"], where + ".tokens_valid_from")
+    return None
+
+
+def _require(mapping, key, where):
+    if key not in mapping or mapping[key] in (None, ""):
+        raise TenantFileError("%s: '%s' is required" % (where, key))
+    return mapping[key]
+
+
+class Tenant:
+    """A loaded, validated tenant file with the look-ups the lab servers need."""
+
+    def __init__(self, data, path="<memory>"):
+        self.path = path
+        self.raw = data
+        where = "%s: tenant" % path
+        tenant = _require(data, "tenant", path)
+        self.tenant_id = str(_require(tenant, "id", where)).lower()
+        self.domain = str(_require(tenant, "domain", where)).lower()
+        self.name = tenant.get("name", self.domain)
+        self.initial_domain = tenant.get("initial_domain", self.domain)
+        self.smtp_client_authentication_disabled = bool(tenant.get("smtp_client_authentication_disabled", False))
+        self.sso_user = (tenant.get("sso_user") or "").lower() or None
+        self.conditional_access = list(tenant.get("conditional_access") or [])
+        self.ece = dict(data.get("ece") or {})
+        self.applications = {}
+        for key, app in (data.get("applications") or {}).items():
+            self.applications[key] = self._load_application(key, app)
+        self.users = {}
+        for upn, user in (data.get("users") or {}).items():
+            self.users[upn.lower()] = self._load_user(upn.lower(), user)
+        self.refresh_tokens = {}
+        for key, token in (data.get("refresh_tokens") or {}).items():
+            self.refresh_tokens[key] = self._load_refresh_token(key, token)
+        lab = dict(data.get("lab") or {})
+        self.host = lab.get("host", "127.0.0.1")
+        self.ports = {name: int((lab.get("ports") or {}).get(name, 0)) for name in LAB_PORT_NAMES}
+        lifetime = lab.get("access_token_lifetime", [3600, 5400])
+        self.access_token_lifetime = (int(lifetime[0]), int(lifetime[-1]))
+        self.page_size = int(lab.get("page_size", 100))
+
+    # -- loading -------------------------------------------------------------------------
+    def _load_application(self, key, app):
+        where = "%s: applications.%s" % (self.path, key)
+        secrets = []
+        for index, secret in enumerate(app.get("secrets") or []):
+            swhere = "%s.secrets[%d]" % (where, index)
+            secrets.append({
+                "key_id": str(_require(secret, "key_id", swhere)),
+                "display_name": secret.get("display_name", ""),
+                "value": str(_require(secret, "value", swhere)),
+                "start": _as_datetime(secret.get("start", "2025-01-01T00:00:00Z"), swhere + ".start"),
+                "end": _as_datetime(_require(secret, "end", swhere), swhere + ".end"),
+            })
+        permissions = app.get("permissions") or {}
+        for kind in ("delegated", "application"):
+            for name in permissions.get(kind) or []:
+                if resource_of_permission(name) is None:
+                    raise TenantFileError("%s.permissions.%s: unknown permission %r" % (where, kind, name))
+        consent = app.get("admin_consent", True)
+        return {
+            "key": key,
+            "client_id": str(_require(app, "client_id", where)).lower(),
+            "object_id": str(_require(app, "object_id", where)).lower(),
+            "service_principal_id": str(_require(app, "service_principal_id", where)).lower(),
+            "display_name": app.get("display_name", key),
+            "sign_in_audience": app.get("sign_in_audience", "AzureADMyOrg"),
+            "redirect_uris": {
+                "web": list((app.get("redirect_uris") or {}).get("web") or []),
+                "spa": list((app.get("redirect_uris") or {}).get("spa") or []),
+                "public_client": list((app.get("redirect_uris") or {}).get("public_client") or []),
+            },
+            "secrets": secrets,
+            "permissions": {
+                "delegated": list(permissions.get("delegated") or []),
+                "application": list(permissions.get("application") or []),
+            },
+            # True: every requested permission has admin consent; False: none; a list: these.
+            "admin_consent": consent,
+            "exchange_admin_role": bool(app.get("exchange_admin_role", False)),
+            # allowPublicClient: a public client may redeem grants without a secret.
+            "public_client": bool(app.get("public_client", False)),
+        }
+
+    def _load_user(self, upn, user):
+        where = "%s: users.%s" % (self.path, upn)
+        mailbox = user.get("mailbox")
+        if mailbox is not None:
+            mailbox = {
+                "type": mailbox.get("type", "user"),
+                "imap_enabled": bool(mailbox.get("imap_enabled", True)),
+                "pop_enabled": bool(mailbox.get("pop_enabled", True)),
+                "smtp_client_authentication_disabled": mailbox.get("smtp_client_authentication_disabled"),
+                "full_access": [a.lower() for a in mailbox.get("full_access") or []],
+                "full_access_deny": [a.lower() for a in mailbox.get("full_access_deny") or []],
+            }
+        licenses = []
+        for index, lic in enumerate(user.get("licenses") or []):
+            lwhere = "%s.licenses[%d]" % (where, index)
+            licenses.append({
+                "sku": str(_require(lic, "sku", lwhere)),
+                "sku_id": str(lic.get("sku_id", "6fd2c87f-b296-42f0-b197-1e91e994b900")),
+                "service_plans": dict(lic.get("service_plans") or {}),
+            })
+        return {
+            "upn": upn,
+            "object_id": str(_require(user, "object_id", where)).lower(),
+            "display_name": user.get("display_name", upn),
+            "account_enabled": bool(user.get("account_enabled", True)),
+            "password": user.get("password"),
+            "mfa_required": bool(user.get("mfa_required", False)),
+            "tokens_valid_from": _tokens_valid_from(user, where),
+            "licenses": licenses,
+            "mailbox": mailbox,
+        }
+
+    def _load_refresh_token(self, key, token):
+        where = "%s: refresh_tokens.%s" % (self.path, key)
+        app_key = _require(token, "application", where)
+        if app_key not in self.applications:
+            raise TenantFileError("%s: application %r is not in applications" % (where, app_key))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return {
+            "key": key,
+            "value": str(_require(token, "value", where)),
+            "user": str(_require(token, "user", where)).lower(),
+            "application": app_key,
+            "scopes": list(token.get("scopes") or []),
+            "issued": now - datetime.timedelta(days=float(token.get("issued_days_ago", 1))),
+            "last_used": now - datetime.timedelta(days=float(token.get("last_used_days_ago", 0))),
+        }
+
+    # -- look-ups ------------------------------------------------------------------------
+    def application_by_client_id(self, client_id):
+        client_id = (client_id or "").lower()
+        for app in self.applications.values():
+            if app["client_id"] == client_id:
+                return app
+        return None
+
+    def application_by_sp_id(self, sp_id):
+        for app in self.applications.values():
+            if app["service_principal_id"] == (sp_id or "").lower():
+                return app
+        return None
+
+    def user(self, name):
+        """A user by UPN, primary address or object id."""
+        name = (name or "").lower()
+        if name in self.users:
+            return self.users[name]
+        for user in self.users.values():
+            if user["object_id"] == name:
+                return user
+        return None
+
+    def matches_tenant(self, value):
+        value = (value or "").lower()
+        return value in (self.tenant_id, self.domain, self.initial_domain, "organizations", "common")
+
+    def consented(self, app, kind, permission):
+        consent = app["admin_consent"]
+        if consent is True:
+            return permission in app["permissions"][kind]
+        if not consent:
+            return False
+        return permission in consent
+
+    def smtp_auth_enabled(self, mailbox):
+        """Effective SMTP AUTH: the mailbox setting when set, else the tenant's."""
+        value = mailbox["smtp_client_authentication_disabled"]
+        if value is None:
+            value = self.smtp_client_authentication_disabled
+        return not value
+
+    def has_mailbox(self, user):
+        """Exchange Online holds a mailbox: a shared one needs no licence, a user one needs a plan."""
+        mailbox = user["mailbox"]
+        return bool(mailbox) and (mailbox["type"] == "shared" or self.has_exchange_plan(user))
+
+    def has_exchange_plan(self, user):
+        for lic in user["licenses"]:
+            for plan, status in lic["service_plans"].items():
+                if plan.startswith("EXCHANGE_S_") and status == "Success":
+                    return True
+        return False
+
+
+def resource_of_permission(name):
+    """The resource app id that publishes permission NAME, or None when no resource does."""
+    for app_id, resource in RESOURCES.items():
+        if name in resource["delegated"] or name in resource["application"]:
+            return app_id
+    return None
+
+
+def resource_of_audience(audience):
+    for app_id, resource in RESOURCES.items():
+        if audience in resource["audiences"]:
+            return app_id
+    return None
+
+
+def split_scope(scope):
+    """Map a requested scope to (audience, permission name).
+
+    'https://outlook.office.com/SMTP.Send' -> ('https://outlook.office.com', 'SMTP.Send');
+    a bare name means Microsoft Graph, as it does at Entra's token endpoint; an OIDC scope
+    has no audience. An unknown resource prefix gives (None, scope).
+    """
+    if scope in OIDC_SCOPES:
+        return None, scope
+    if "/" in scope:
+        prefix, name = scope.rsplit("/", 1)
+        return (prefix if resource_of_audience(prefix) else None), name
+    return GRAPH_AUDIENCE, scope
+
+
+def load(path):
+    return Tenant(_read_yaml(path, frozenset()), path=os.path.abspath(path))
