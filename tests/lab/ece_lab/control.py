@@ -112,6 +112,7 @@ def up(tenant_path, run_dir=None, auth_debug=False):
     if not os.path.exists(DOVECOT):
         raise LabError("dovecot is not installed: apt-get install dovecot-core dovecot-imapd dovecot-pop3d "
                        "dovecot-submissiond dovecot-auth-lua (tools/bootstrap.sh does this as root)")
+    _check_searchable(run_dir)
     state = read_state(run_dir)
     if state and _running(state, run_dir):
         raise LabError("the lab is already running from %s (PIDs %s); run 'lab down' first"
@@ -155,6 +156,20 @@ def up(tenant_path, run_dir=None, auth_debug=False):
         down(run_dir)
         raise
     return state
+
+
+def _check_searchable(run_dir):
+    """Dovecot's mail processes run as the dovecot user, who must reach the run directory's mail."""
+    path = os.path.dirname(run_dir)
+    while True:
+        if os.path.exists(path) and not os.stat(path).st_mode & 0o001:
+            raise LabError("the dovecot user cannot reach %s: %s is not searchable by others. Use a run directory "
+                           "under a searchable path (e.g. --run-dir /var/tmp/ece-lab) or chmod o+x %s"
+                           % (run_dir, path, path))
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
 
 
 def _url_host(host):
@@ -266,6 +281,8 @@ def switch(tenant_path, run_dir=None):
                   [app["client_id"] for app in tenant.applications.values()])
     state["tenant_file"] = tenant.path
     _write_state(run_dir, state)
+    dovecot_log = os.path.join(run_dir, "logs", "dovecot.log")
+    reloads = _count_lines(dovecot_log, "SIGHUP received")
     os.kill(running["servers"], signal.SIGHUP)
     os.kill(running["dovecot"], signal.SIGHUP)
     # The servers process logs each load; wait for this one so callers never race the reload.
@@ -274,7 +291,17 @@ def switch(tenant_path, run_dir=None):
     marker = "loaded tenant %s\n" % tenant.path
     while time.monotonic() < deadline:
         with open(log, encoding="utf-8") as handle:
-            if handle.read().endswith(marker):
-                return state
+            servers_done = handle.read().endswith(marker)
+        if servers_done and _count_lines(dovecot_log, "SIGHUP received") > reloads:
+            time.sleep(0.3)  # Dovecot restarts its auth service after logging the reload
+            return state
         time.sleep(0.02)
     raise LabError("the lab did not load %s within %.0f s; see %s" % (tenant.path, START_TIMEOUT, log))
+
+
+def _count_lines(path, text):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return sum(1 for line in handle if text in line)
+    except FileNotFoundError:
+        return 0

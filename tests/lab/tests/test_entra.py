@@ -1,0 +1,169 @@
+# Copyright: (c) 2026, ece_o365.preflight contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The token issuer through msal and requests: grants, claims and Entra's AADSTS error bodies."""
+
+import urllib.parse
+
+import jwt
+import msal
+import pytest
+import requests
+from conftest import MAIL_SCOPES
+
+
+def assert_aadsts(reply, code, error=None):
+    assert reply.get("error_codes") == [code], reply
+    assert reply["error_description"].startswith("AADSTS%d: " % code)
+    assert "Trace ID: " in reply["error_description"] and "Correlation ID: " in reply["error_description"]
+    if error:
+        assert reply["error"] == error
+
+
+def claims(token):
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_refresh_token_gives_delegated_mail_token_for_the_mailbox(use_scenario):
+    s = use_scenario("healthy")
+    reply = s.refresh("support")
+    token = claims(reply["access_token"])
+    assert token["aud"] == "https://outlook.office.com"
+    assert set(token["scp"].split()) == {"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send"}
+    assert token["upn"] == token["preferred_username"] == "support@contoso.example"
+    assert token["tid"] == s.tenant.tenant_id and token["azp"] == token["appid"] == s.app("ece-mail")["client_id"]
+    assert 3600 <= token["exp"] - token["iat"] <= 5400 and reply["expires_in"] == token["exp"] - token["iat"]
+    assert reply["id_token_claims"]["preferred_username"] == "support@contoso.example"
+    assert reply["refresh_token"] != s.tenant.refresh_tokens["support"]["value"], "refresh tokens rotate"
+    rotated = s.ece_msal().acquire_token_by_refresh_token(reply["refresh_token"], scopes=MAIL_SCOPES)
+    assert "access_token" in rotated
+
+
+def test_token_signature_verifies_against_the_published_keys(use_scenario):
+    s = use_scenario("healthy")
+    keys = s.lab.session.get(s.lab.state["authority"] + "/discovery/v2.0/keys").json()["keys"]
+    token = s.refresh("support")["access_token"]
+    public = jwt.algorithms.RSAAlgorithm.from_jwk(keys[0])
+    decoded = jwt.decode(token, public, algorithms=["RS256"], audience="https://outlook.office.com",
+                         issuer=s.lab.state["issuer"])
+    assert decoded["upn"] == "support@contoso.example"
+
+
+def test_client_credentials_carry_the_consented_roles(use_scenario):
+    s = use_scenario("healthy")
+    graph = claims(s.preflight_token("https://graph.microsoft.com"))
+    assert graph["aud"] == "https://graph.microsoft.com" and graph["idtyp"] == "app"
+    assert set(graph["roles"]) == {"Application.Read.All", "User.Read.All"}
+    assert graph["oid"] == s.app("preflight")["service_principal_id"] and "upn" not in graph
+    exchange = claims(s.preflight_token("https://outlook.office365.com"))
+    assert exchange["roles"] == ["Exchange.ManageAsApp"]
+
+
+def test_password_grant_goes_through_userrealm_and_returns_the_users_token(use_scenario):
+    s = use_scenario("healthy")
+    user = s.tenant.users["ece.service@contoso.example"]
+    reply = s.ece_msal().acquire_token_by_username_password(user["upn"], user["password"], scopes=MAIL_SCOPES)
+    assert claims(reply["access_token"])["upn"] == "ece.service@contoso.example"
+
+
+@pytest.mark.parametrize("user, password, code", [
+    ("support@contoso.example", "wrong", 50126),
+    ("nobody@contoso.example", "x", 50034),
+    ("former.agent@contoso.example", "lab-pw-Former-2&Lp", 50057),
+    ("mfa.user@contoso.example", "lab-pw-Mfa-4%Zr", 50076),
+])
+def test_password_grant_failures(use_scenario, user, password, code):
+    s = use_scenario("healthy")
+    reply = s.ece_msal().acquire_token_by_username_password(user, password, scopes=MAIL_SCOPES)
+    assert_aadsts(reply, code, "invalid_grant")
+
+
+def test_client_authentication_failures(use_scenario):
+    s = use_scenario("healthy")
+    ece = s.app("ece-mail")
+    assert_aadsts(s.lab.app_token(ece["client_id"], "not-the-secret", "https://graph.microsoft.com"),
+                  7000215, "invalid_client")
+    assert_aadsts(s.lab.app_token("00000000-0000-0000-0000-00000000dead", "x", "https://graph.microsoft.com"),
+                  700016, "unauthorized_client")
+    assert_aadsts(s.refresh("support", scopes=["https://outlook.office.com/Mail.Teleport"]), 70011, "invalid_scope")
+
+
+def test_unknown_tenant_is_aadsts90002(use_scenario):
+    s = use_scenario("healthy")
+    reply = s.lab.session.get(s.lab.state["login_url"] + "/contoso.invalid/v2.0/.well-known/openid-configuration")
+    assert reply.status_code == 400
+    assert_aadsts(reply.json(), 90002)
+    with pytest.raises(ValueError):  # msal refuses an authority whose discovery fails
+        s.lab.msal_app(s.app("ece-mail")["client_id"], "x",
+                       authority=s.lab.state["login_url"] + "/contoso.invalid").acquire_token_for_client(["x/.default"])
+
+
+def _authorize(s, redirect_uri, login_hint=None):
+    query = {"client_id": s.app("ece-mail")["client_id"], "response_type": "code", "redirect_uri": redirect_uri,
+             "scope": " ".join(MAIL_SCOPES + ["offline_access", "openid", "profile"]), "state": "ece"}
+    if login_hint:
+        query["login_hint"] = login_hint
+    return s.lab.session.get(s.lab.state["authority"] + "/oauth2/v2.0/authorize?" + urllib.parse.urlencode(query),
+                             allow_redirects=False)
+
+
+def _redeem(s, location, redirect_uri):
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+    return s.ece_msal().acquire_token_by_authorization_code(code, scopes=MAIL_SCOPES, redirect_uri=redirect_uri)
+
+
+def test_authorization_code_without_login_hint_is_the_sso_workstation_user(use_scenario):
+    s = use_scenario("healthy")
+    redirect = s.app("ece-mail")["redirect_uris"]["web"][0]
+    hinted = _authorize(s, redirect, login_hint="support@contoso.example")
+    assert hinted.status_code == 302 and "state=ece" in hinted.headers["Location"]
+    assert _redeem(s, hinted.headers["Location"], redirect)["id_token_claims"]["preferred_username"] == \
+        "support@contoso.example"
+    sso = _authorize(s, redirect)
+    assert _redeem(s, sso.headers["Location"], redirect)["id_token_claims"]["preferred_username"] == \
+        "jdoe@contoso.example"
+
+
+def test_redirect_uri_mismatch_shows_aadsts50011(use_scenario):
+    s = use_scenario("redirect-uri-mismatch")
+    ece_redirect = s.tenant.ece["external_url"] + "/system/oauth2/callback"
+    page = _authorize(s, ece_redirect, login_hint="support@contoso.example")
+    assert page.status_code == 400 and "AADSTS50011" in page.text and ece_redirect in page.text
+    registered = s.app("ece-mail")["redirect_uris"]["web"][0]
+    assert urllib.parse.urlsplit(registered).hostname != urllib.parse.urlsplit(ece_redirect).hostname
+
+
+@pytest.mark.parametrize("name, code, error", [
+    ("expired-secret", 7000222, "invalid_client"),
+    ("missing-consent", 65001, "invalid_grant"),
+    ("refresh-token-inactive", 700082, "invalid_grant"),
+    ("conditional-access-block", 53003, "invalid_grant"),
+    ("password-reset", 50173, "invalid_grant"),
+])
+def test_scenario_breaks_the_token_with_microsofts_code(use_scenario, name, code, error):
+    s = use_scenario(name)
+    assert_aadsts(s.refresh("support"), code, error)
+
+
+def test_inactive_refresh_token_names_the_issue_date(use_scenario):
+    s = use_scenario("refresh-token-inactive")
+    text = s.refresh("support")["error_description"]
+    assert "The refresh token has expired due to inactivity" in text and "inactive for 90.00:00:00" in text
+
+
+def test_wrong_owner_scenario_token_belongs_to_the_workstation_user(use_scenario):
+    s = use_scenario("token-wrong-owner")
+    reply = s.refresh("support")
+    assert reply["id_token_claims"]["preferred_username"] == "jdoe@contoso.example"
+    assert claims(reply["access_token"])["upn"] == "jdoe@contoso.example"
+
+
+def test_msal_trusts_only_the_ca_it_is_given(use_scenario):
+    s = use_scenario("healthy")
+    app = s.app("preflight")
+    # The system store does not know the lab CA: discovery fails on TLS, as against a foreign issuer.
+    session = type(s.lab.session)(dict(s.lab.state, ca="/etc/ssl/certs/ca-certificates.crt"))
+    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        msal.ConfidentialClientApplication(app["client_id"], client_credential=app["secrets"][0]["value"],
+                                           authority=s.lab.state["authority"], http_client=session,
+                                           instance_discovery=False)

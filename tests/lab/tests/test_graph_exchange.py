@@ -1,0 +1,120 @@
+# Copyright: (c) 2026, ece_o365.preflight contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Graph and the Exchange admin API: Microsoft's shapes, and 401/403 without the right token."""
+
+import datetime
+import os
+
+GRAPH = "https://graph.microsoft.com"
+EXO = "https://outlook.office365.com"
+
+
+def test_application_by_appid_both_ways(use_scenario):
+    s = use_scenario("healthy")
+    token = s.preflight_token(GRAPH)
+    client_id = s.app("ece-mail")["client_id"]
+    direct = s.lab.graph("/v1.0/applications(appId='%s')" % client_id, token).json()
+    listed = s.lab.graph("/v1.0/applications?$filter=appId eq '%s'" % client_id, token).json()
+    assert listed["value"][0]["appId"] == direct["appId"] == client_id
+    assert direct["web"]["redirectUris"] == ["https://ece.contoso.example/system/oauth2/callback"]
+    assert direct["passwordCredentials"][0]["secretText"] is None, "Graph never returns a secret's value"
+    scopes = {a["id"] for r in direct["requiredResourceAccess"] for a in r["resourceAccess"] if a["type"] == "Scope"}
+    graph_sp = s.lab.graph("/v1.0/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'",
+                           token).json()["value"][0]
+    names = {p["id"]: p["value"] for p in graph_sp["oauth2PermissionScopes"]}
+    assert {"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"} <= {names[i] for i in scopes}
+
+
+def test_consent_grants_follow_the_tenant_file(use_scenario):
+    for name, expected in (("healthy", True), ("missing-consent", False)):
+        s = use_scenario(name)
+        token = s.preflight_token(GRAPH)
+        sp = s.app("ece-mail")["service_principal_id"]
+        grants = s.lab.graph("/v1.0/servicePrincipals/%s/oauth2PermissionGrants" % sp, token).json()["value"]
+        assert bool(grants) is expected
+        if expected:
+            assert grants[0]["consentType"] == "AllPrincipals" and "SMTP.Send" in grants[0]["scope"].split()
+
+
+def test_expired_secret_is_visible_in_graph(use_scenario):
+    s = use_scenario("expired-secret")
+    app = s.lab.graph("/v1.0/applications(appId='%s')" % s.app("ece-mail")["client_id"],
+                      s.preflight_token(GRAPH)).json()
+    end = datetime.datetime.fromisoformat(app["passwordCredentials"][0]["endDateTime"].replace("Z", "+00:00"))
+    assert end < datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_users_default_fields_select_and_licences(use_scenario):
+    s = use_scenario("no-exchange-licence")
+    token = s.preflight_token(GRAPH)
+    user = s.lab.graph("/v1.0/users/support@contoso.example", token).json()
+    assert "accountEnabled" not in user, "Graph v1.0 returns accountEnabled only when $select asks"
+    selected = s.lab.graph("/v1.0/users/support@contoso.example?$select=accountEnabled,userPrincipalName", token)
+    assert selected.json()["accountEnabled"] is True
+    plans = [p["servicePlanName"] for lic in s.lab.graph("/v1.0/users/%s/licenseDetails" % user["id"], token)
+             .json()["value"] for p in lic["servicePlans"]]
+    assert plans and not [p for p in plans if p.startswith("EXCHANGE_S_")]
+
+
+def test_graph_refuses_missing_wrong_and_underprivileged_tokens(use_scenario):
+    s = use_scenario("healthy")
+    no_token = s.lab.session.get(s.lab.state["graph_url"] + "/v1.0/users")
+    assert no_token.status_code == 401 and no_token.json()["error"]["code"] == "InvalidAuthenticationToken"
+    wrong_audience = s.lab.graph("/v1.0/users", s.preflight_token(EXO))
+    assert wrong_audience.status_code == 401 and "Invalid audience" in wrong_audience.json()["error"]["message"]
+    ece = s.app("ece-mail")  # app-only token with no application permissions
+    bare = s.lab.app_token(ece["client_id"], ece["secrets"][0]["value"], GRAPH)["access_token"]
+    denied = s.lab.graph("/v1.0/users", bare)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "Authorization_RequestDenied"
+    missing = s.lab.graph("/v1.0/users/ghost@contoso.example", s.preflight_token(GRAPH))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "Request_ResourceNotFound"
+
+
+def test_graph_pages_with_next_link(use_scenario, tmp_path):
+    healthy = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios", "healthy.yml")
+    paged = tmp_path / "paged.yml"
+    paged.write_text("# healthy, two items a page\nextends: %s\nlab: {page_size: 2}\n" % healthy)
+    s = use_scenario(str(paged))
+    token = s.preflight_token(GRAPH)
+    url, seen, pages = s.lab.state["graph_url"] + "/v1.0/users", [], 0
+    while url and pages < 10:
+        body = s.lab.session.get(url, headers={"Authorization": "Bearer " + token}).json()
+        seen += [u["userPrincipalName"] for u in body["value"]]
+        url, pages = body.get("@odata.nextLink"), pages + 1
+    assert pages == 3 and len(seen) == len(set(seen)) == len(s.tenant.users)
+
+
+def test_exchange_admin_cmdlets(use_scenario):
+    s = use_scenario("smtp-auth-tenant-off-mailbox-on")
+    token = s.preflight_token(EXO)
+    cas = s.lab.exchange("Get-CASMailbox", token, Identity="support@contoso.example").json()["value"][0]
+    assert cas["ImapEnabled"] is True and cas["PopEnabled"] is True
+    assert cas["SmtpClientAuthenticationDisabled"] is False
+    shared = s.lab.exchange("Get-CASMailbox", token, Identity="sales@contoso.example").json()["value"][0]
+    assert shared["SmtpClientAuthenticationDisabled"] is None, "unset: the tenant's value applies"
+    transport = s.lab.exchange("Get-TransportConfig", token).json()["value"][0]
+    assert transport["SmtpClientAuthenticationDisabled"] is True
+    perms = s.lab.exchange("Get-MailboxPermission", token, Identity="sales@contoso.example").json()["value"]
+    assert {"User": "ece.service@contoso.example", "AccessRights": ["FullAccess"], "Deny": False}.items() <= \
+        [p for p in perms if p["User"] == "ece.service@contoso.example"][0].items()
+
+
+def test_exchange_admin_reflects_imap_and_licence_scenarios(use_scenario):
+    s = use_scenario("imap-disabled")
+    cas = s.lab.exchange("Get-CASMailbox", s.preflight_token(EXO), Identity="support@contoso.example").json()
+    assert cas["value"][0]["ImapEnabled"] is False
+    s = use_scenario("no-exchange-licence")
+    missing = s.lab.exchange("Get-CASMailbox", s.preflight_token(EXO), Identity="support@contoso.example")
+    assert missing.status_code == 404 and "ManagementObjectNotFoundException" in missing.text
+    s = use_scenario("shared-no-fullaccess")
+    perms = s.lab.exchange("Get-MailboxPermission", s.preflight_token(EXO), Identity="sales@contoso.example").json()
+    assert [p["User"] for p in perms["value"]] == ["NT AUTHORITY\\SELF"]
+
+
+def test_exchange_admin_refuses_without_role_or_token(use_scenario):
+    s = use_scenario("exchange-role-missing")
+    forbidden = s.lab.exchange("Get-TransportConfig", s.preflight_token(EXO))
+    assert forbidden.status_code == 403 and "isn't supported in this scenario" in forbidden.json()["error"]["message"]
+    unauthorized = s.lab.exchange("Get-TransportConfig", s.preflight_token(GRAPH))
+    assert unauthorized.status_code == 401 and 'error="invalid_token"' in unauthorized.headers["WWW-Authenticate"]

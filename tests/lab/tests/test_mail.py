@@ -1,0 +1,142 @@
+# Copyright: (c) 2026, ece_o365.preflight contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Dovecot as Exchange Online: XOAUTH2 logins with the issuer's tokens, and each scenario's refusal."""
+
+import email
+import imaplib
+import os
+import time
+
+import jwt
+import pytest
+
+from ece_lab.identity import SigningKey
+
+
+def _sink_messages(run_dir):
+    sink = os.path.join(run_dir, "sink")
+    return {name: os.path.join(sink, name) for name in os.listdir(sink) if name.endswith(".eml")}
+
+
+def test_healthy_end_to_end_msal_token_three_protocols_and_a_message_arrives(use_scenario):
+    s = use_scenario("healthy")
+    token = s.refresh("support")["access_token"]
+    assert s.lab.imap_examine("support@contoso.example", token) == ("examine", True, "0")
+    assert s.lab.pop3_stat("support@contoso.example", token)[:2] == ("stat", True)
+    before = set(_sink_messages(s.run_dir))
+    subject = "preflight lab %f" % time.time()
+    assert s.lab.smtp_auth("support@contoso.example", token, send_to="support@contoso.example",
+                           subject=subject) == ("send", True, "accepted")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not set(_sink_messages(s.run_dir)) - before:
+        time.sleep(0.05)
+    new = sorted(set(_sink_messages(s.run_dir)) - before)
+    assert len(new) == 1
+    with open(_sink_messages(s.run_dir)[new[0]], "rb") as handle:
+        message = email.message_from_bytes(handle.read())
+    assert message["Subject"] == subject and message["X-Lab-Rcpt-To"] == "support@contoso.example"
+
+
+def test_shared_mailbox_opens_with_the_delegates_token(use_scenario):
+    s = use_scenario("healthy")
+    token = s.refresh("ece-service")["access_token"]
+    assert s.lab.imap_examine("sales@contoso.example", token)[:2] == ("examine", True)
+    assert s.lab.pop3_stat("sales@contoso.example", token)[:2] == ("stat", True)
+    assert s.lab.smtp_auth("sales@contoso.example", token)[:2] == ("auth", True)
+    # ... but a delegate's token opens nothing it holds no grant on.
+    assert s.lab.imap_examine("support@contoso.example", token)[:2] == ("auth", False)
+
+
+def test_banners_and_capabilities_look_like_exchange(use_scenario):
+    s = use_scenario("healthy")
+    with imaplib.IMAP4_SSL(s.lab.host, s.lab.ports["imaps"], ssl_context=s.lab.tls_context(), timeout=10) as imap:
+        assert b"The Microsoft Exchange IMAP4 service is ready." in imap.welcome
+        assert "AUTH=XOAUTH2" in imap.capabilities and "AUTH=OAUTHBEARER" in imap.capabilities
+
+
+def test_oauthbearer_is_accepted_too(use_scenario):
+    s = use_scenario("healthy")
+    token = s.refresh("support")["access_token"]
+    payload = "n,a=support@contoso.example,\x01auth=Bearer %s\x01\x01" % token
+    with imaplib.IMAP4_SSL(s.lab.host, s.lab.ports["imaps"], ssl_context=s.lab.tls_context(), timeout=10) as imap:
+        status, _ = imap.authenticate("OAUTHBEARER", lambda _: payload.encode())
+        assert status == "OK"
+
+
+def _mint(s, **override):
+    with open(s.lab.state["signing_key"], "rb") as handle:
+        key = SigningKey(handle.read())
+    from ece_lab.identity import Issuer
+    issuer = Issuer(s.tenant, key, s.lab.state["login_url"])
+    return issuer.mint(override, user="support@contoso.example", app_key="ece-mail")
+
+
+@pytest.mark.parametrize("override", [
+    {"exp": int(time.time()) - 60},                                   # expired
+    {"aud": "https://graph.microsoft.com"},                            # a Graph token, not a mail token
+    {"iss": "https://sts.windows.net/3f1a7c52-8e0b-4d1c-9a57-5b2e6d8c4a10/"},  # another issuer
+])
+def test_tokens_dovecot_must_refuse(use_scenario, override):
+    s = use_scenario("healthy")
+    assert s.lab.imap_examine("support@contoso.example", _mint(s, **override))[:2] == ("auth", False)
+
+
+def test_office365_audience_is_accepted_and_a_foreign_signature_is_not(use_scenario):
+    s = use_scenario("healthy")
+    assert s.lab.imap_examine("support@contoso.example",
+                              _mint(s, aud="https://outlook.office365.com"))[:2] == ("examine", True)
+    genuine = s.refresh("support")["access_token"]
+    lab_kid = jwt.get_unverified_header(genuine)["kid"]
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    # Same claims and key id, signed by a key the lab never published.
+    forged = jwt.encode(claims, SigningKey.generate().private_pem, algorithm="RS256", headers={"kid": lab_kid})
+    assert s.lab.imap_examine("support@contoso.example", forged)[:2] == ("auth", False)
+
+
+def test_unlicensed_mailbox_is_authenticated_but_not_connected(use_scenario):
+    s = use_scenario("no-exchange-licence")
+    token = s.refresh("support")["access_token"]  # Entra still issues the token
+    stage, ok, reply = s.lab.imap_examine("support@contoso.example", token)
+    assert (stage, ok) == ("auth", False) and "User is authenticated but not connected." in reply
+
+
+def test_imap_disabled_refuses_imap_only(use_scenario):
+    s = use_scenario("imap-disabled")
+    token = s.refresh("support")["access_token"]
+    stage, ok, reply = s.lab.imap_examine("support@contoso.example", token)
+    assert not ok and "AUTHENTICATE failed." in reply
+    assert s.lab.pop3_stat("support@contoso.example", token)[:2] == ("stat", True)
+    assert s.lab.smtp_auth("support@contoso.example", token)[:2] == ("auth", True)
+
+
+def test_smtp_auth_disabled_for_the_tenant(use_scenario):
+    s = use_scenario("smtp-auth-disabled-tenant")
+    token = s.refresh("support")["access_token"]
+    stage, ok, reply = s.lab.smtp_auth("support@contoso.example", token)
+    assert not ok and "SmtpClientAuthentication is disabled for the Tenant" in reply
+    assert s.lab.imap_examine("support@contoso.example", token)[:2] == ("examine", True)
+
+
+def test_mailbox_smtp_setting_overrides_the_tenant(use_scenario):
+    s = use_scenario("smtp-auth-tenant-off-mailbox-on")
+    assert s.lab.smtp_auth("support@contoso.example", s.refresh("support")["access_token"])[:2] == ("auth", True)
+    stage, ok, reply = s.lab.smtp_auth("sales@contoso.example", s.refresh("ece-service")["access_token"])
+    assert not ok and "disabled for the Tenant" in reply
+
+
+def test_shared_account_without_fullaccess_is_refused(use_scenario):
+    s = use_scenario("shared-no-fullaccess")
+    token = s.refresh("ece-service")["access_token"]
+    stage, ok, reply = s.lab.imap_examine("sales@contoso.example", token)
+    assert not ok and stage == "auth"
+    assert s.lab.smtp_auth("sales@contoso.example", token)[:2] == ("auth", False)
+    # the delegate's own mailbox still works: the token is fine, the grant is missing
+    assert s.lab.imap_examine("ece.service@contoso.example", token)[:2] == ("examine", True)
+
+
+def test_wrong_owner_token_opens_the_workstation_users_mailbox_not_the_target(use_scenario):
+    s = use_scenario("token-wrong-owner")
+    token = s.refresh("support")["access_token"]
+    assert s.lab.imap_examine("support@contoso.example", token)[:2] == ("auth", False)
+    assert s.lab.imap_examine("jdoe@contoso.example", token)[:2] == ("examine", True)
