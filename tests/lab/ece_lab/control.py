@@ -10,6 +10,7 @@ names this run directory, so a recycled PID is never killed.
 """
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -34,8 +35,17 @@ class LabError(Exception):
 
 
 def default_run_dir():
-    return os.environ.get("ECE_LAB_RUN_DIR") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), ".lab", "run")
+    """$ECE_LAB_RUN_DIR, else .lab/run in the checkout when Dovecot can reach it, else under /var/tmp."""
+    if os.environ.get("ECE_LAB_RUN_DIR"):
+        return os.path.abspath(os.environ["ECE_LAB_RUN_DIR"])
+    checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    run_dir = os.path.join(checkout, ".lab", "run")
+    try:
+        _check_searchable(run_dir)
+    except LabError:
+        digest = hashlib.sha1(checkout.encode()).hexdigest()[:10]
+        run_dir = os.path.join("/var/tmp", "ece-o365-preflight-lab-%s" % digest, "run")
+    return run_dir
 
 
 def read_state(run_dir):
