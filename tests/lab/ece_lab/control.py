@@ -156,12 +156,14 @@ def up(tenant_path, run_dir=None, auth_debug=False):
     lab_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=lab_root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
-        state["pids"]["servers"] = _spawn([sys.executable, "-m", "ece_lab", "serve", "--run-dir", run_dir],
-                                          os.path.join(run_dir, "logs", "servers.log"), env)
-        state["pids"]["dovecot"] = _spawn([DOVECOT, "-F", "-c", config],
-                                          os.path.join(run_dir, "logs", "dovecot-stderr.log"), env)
+        procs = {
+            "servers": _spawn([sys.executable, "-m", "ece_lab", "serve", "--run-dir", run_dir],
+                              os.path.join(run_dir, "logs", "servers.log"), env),
+            "dovecot": _spawn([DOVECOT, "-F", "-c", config], os.path.join(run_dir, "logs", "dovecot-stderr.log"), env),
+        }
+        state["pids"] = {name: proc.pid for name, proc in procs.items()}
         _write_state(run_dir, state)
-        _wait_listening(state)
+        _wait_listening(state, procs)
     except LabError:
         down(run_dir)
         raise
@@ -188,19 +190,19 @@ def _url_host(host):
 
 def _spawn(argv, log_path, env):
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True, close_fds=True)
-    return proc.pid
 
 
-def _wait_listening(state):
+def _wait_listening(state, procs):
     deadline = time.monotonic() + START_TIMEOUT
     pending = dict(state["ports"])
     while pending and time.monotonic() < deadline:
         for name, port in list(pending.items()):
             if _listening(state["host"], port):
                 del pending[name]
-        dead = [name for name, pid in state["pids"].items() if not _ours(pid, state["run_dir"])]
+        # Popen.poll, not /proc: between fork and exec a child still shows its parent's command line.
+        dead = ["%s (exit %s)" % (name, proc.returncode) for name, proc in procs.items() if proc.poll() is not None]
         if dead:
             raise LabError("lab process %s exited during start-up; see %s" % (
                 ", ".join(dead), os.path.join(state["run_dir"], "logs")) + _log_tail(state["run_dir"]))

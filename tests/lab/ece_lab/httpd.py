@@ -256,8 +256,8 @@ class GraphApp(_ProtectedApp):
         page = {"@odata.context": GRAPH_CONTEXT + context, "value": items[start:start + size]}
         if start + size < len(items):
             params = dict(query, **{"$skiptoken": str(start + size)})
-            page["@odata.nextLink"] = "%s://%s%s?%s" % ("https", self._host, url.path,
-                                                         urllib.parse.urlencode(params, quote_via=urllib.parse.quote))
+            query_string = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+            page["@odata.nextLink"] = "https://%s%s?%s" % (self._host, url.path, query_string)
         return page
 
     _host = None  # set by the server so nextLink points back at the lab

@@ -60,7 +60,7 @@ def test_oauthbearer_is_accepted_too(use_scenario):
     token = s.refresh("support")["access_token"]
     payload = "n,a=support@contoso.example,\x01auth=Bearer %s\x01\x01" % token
     with imaplib.IMAP4_SSL(s.lab.host, s.lab.ports["imaps"], ssl_context=s.lab.tls_context(), timeout=10) as imap:
-        status, _ = imap.authenticate("OAUTHBEARER", lambda _: payload.encode())
+        status, _data = imap.authenticate("OAUTHBEARER", lambda _challenge: payload.encode())
         assert status == "OK"
 
 
