@@ -93,3 +93,31 @@ def test_a_taken_port_is_named(run_dir, tmp_path):
 def test_unknown_scenario_lists_the_known_ones(run_dir):
     result = _lab("--run-dir", run_dir, "up", "no-such-scenario")
     assert result.returncode == 1 and "healthy" in result.stderr and "expired-secret" in result.stderr
+
+
+def test_nothing_the_lab_writes_holds_a_secret_or_a_token(run_dir):
+    """After a full check (secrets sent, tokens issued and used), no log or file carries them."""
+    assert _lab("--run-dir", run_dir, "up").returncode == 0
+    check = _lab("--run-dir", run_dir, "check")
+    assert check.returncode == 0, check.stdout
+    _lab("--run-dir", run_dir, "down")
+    from ece_lab.tenant import load
+    tenant = load(scenario("healthy"))
+    secrets = [s["value"] for app in tenant.applications.values() for s in app["secrets"]]
+    secrets += [rt["value"] for rt in tenant.refresh_tokens.values()]
+    secrets += [u["password"] for u in tenant.users.values() if u["password"]]
+    outputs = [check.stdout, check.stderr]
+    for root, _dirs, files in os.walk(run_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            if name.endswith((".pem", ".key")) or root.endswith(("/sink", "/RS256")) or not os.path.isfile(path) \
+                    or os.path.islink(path):
+                continue  # key material the lab made for itself; mail bodies; sockets and FIFOs
+            with open(path, "rb") as handle:
+                outputs.append(handle.read().decode("utf-8", "replace"))
+    everything = "\n".join(outputs)
+    assert len(everything) > 1000, "the logs were read"
+    leaked = [s[:12] for s in secrets if s in everything]
+    assert leaked == []
+    assert "eyJ" not in everything, "no JWT (access or id token) in any lab output"
+    assert "0.lab." not in everything, "no issued refresh token in any lab output"
