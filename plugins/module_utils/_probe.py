@@ -103,7 +103,12 @@ class _Line(object):
             if len(self.buffer) > MAX_LINE:
                 raise ProbeError('protocol', 'a line longer than %d bytes' % MAX_LINE)
             self.sock.settimeout(self.remaining())
-            chunk = self.sock.recv(4096)
+            try:
+                chunk = self.sock.recv(4096)
+            except (ConnectionResetError, ConnectionAbortedError) as exc:
+                raise ProbeError('reset', exc.strerror)
+            except (socket.timeout, TimeoutError):
+                raise ProbeError('timeout', 'no complete reply before the timeout')
             if not chunk:
                 raise ProbeError('reset', 'the server closed the connection')
             self.buffer += chunk
@@ -114,7 +119,10 @@ class _Line(object):
 
     def send(self, text):
         self.sock.settimeout(self.remaining())
-        self.sock.sendall(text.encode('ascii') + b'\r\n')
+        try:
+            self.sock.sendall(text.encode('ascii') + b'\r\n')
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+            raise ProbeError('reset', 'the server closed the connection (%s)' % exc.strerror)
 
 
 def _printable(text, limit=200):
