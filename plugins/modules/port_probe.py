@@ -369,7 +369,7 @@ def argument_spec():
         deadline=dict(type='float', default=60),
         concurrency=dict(type='int', default=32),
         ca_path=dict(type='path'),
-        proxy=dict(type='str', no_log=False),
+        proxy=dict(type='str', no_log=True),  # may carry user:password@
         no_proxy=dict(type='str'),
         ehlo_name=dict(type='str', default='preflight.invalid'),
         fail_on_error=dict(type='bool', default=False),

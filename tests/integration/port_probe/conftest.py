@@ -1,0 +1,250 @@
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Real servers for port_probe: the lab's Dovecot, TLS servers with each certificate case, servers
+that misbehave on purpose, tinyproxy, and two network namespaces with a firewall that drops."""
+
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, ".build", "collections"))  # made by tools/bootstrap.sh
+
+from certs import TestCerts  # noqa: E402  (path set above)
+
+
+class ScriptedServer:
+    """A TCP server on 127.0.0.1 running HANDLER(conn) per connection in its own thread."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            self.handler(conn, self.stopped)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stopped.set()
+        self.sock.close()
+
+
+def _hold(conn, stopped, limit=10.0):
+    """Keep the connection until the client closes it (or the test ends)."""
+    conn.settimeout(0.2)
+    end = time.monotonic() + limit
+    while not stopped.is_set() and time.monotonic() < end:
+        try:
+            if not conn.recv(4096):
+                return
+        except socket.timeout:
+            continue
+
+
+@pytest.fixture(scope="session")
+def certs():
+    directory = tempfile.mkdtemp(prefix="port-probe-certs-")
+    yield TestCerts(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tls_servers(certs):
+    """{case: port} of implicit-TLS servers presenting each certificate case."""
+    servers = {}
+    for case in TestCerts.CASES:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*certs.pair(case))
+
+        def handler(conn, stopped, context=context):
+            tls = context.wrap_socket(conn, server_side=True)
+            _hold(tls, stopped)
+        servers[case] = ScriptedServer(handler)
+    yield {case: server.port for case, server in servers.items()}
+    for server in servers.values():
+        server.close()
+
+
+def _slow_banner(conn, stopped):
+    for byte in b"220 slow.example ESMTP\r\n":
+        if stopped.wait(1.0):
+            return
+        conn.sendall(bytes([byte]))
+
+
+def _garbage(conn, stopped):
+    conn.sendall(bytes(range(256)) * 4)
+    _hold(conn, stopped)
+
+
+def _endless_capabilities(conn, stopped):
+    conn.sendall(b"* OK IMAP ready\r\n")
+    conn.recv(100)
+    for _ in range(100000):
+        if stopped.is_set():
+            return
+        conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n")
+
+
+def _tls_cut_midway(conn, stopped):
+    conn.recv(1024)  # the ClientHello, then hang up
+    conn.close()
+
+
+def _starttls_refused(conn, stopped):
+    conn.sendall(b"220 mail.example ESMTP\r\n")
+    conn.recv(200)
+    conn.sendall(b"250-mail.example\r\n250-STARTTLS\r\n250 AUTH XOAUTH2\r\n")
+    conn.recv(200)
+    conn.sendall(b"454 4.7.0 TLS not available due to local problem\r\n")
+    _hold(conn, stopped)
+
+
+def _starttls_absent(conn, stopped):
+    conn.sendall(b"220 mail.example ESMTP\r\n")
+    conn.recv(200)
+    conn.sendall(b"250-mail.example\r\n250 AUTH LOGIN\r\n")
+    _hold(conn, stopped)
+
+
+def _silent(conn, stopped):
+    _hold(conn, stopped)
+
+
+@pytest.fixture(scope="session")
+def hostile():
+    """{name: port} of servers that misbehave, one way each."""
+    handlers = {"slow_banner": _slow_banner, "garbage": _garbage, "endless_capabilities": _endless_capabilities,
+                "tls_cut_midway": _tls_cut_midway, "starttls_refused": _starttls_refused,
+                "starttls_absent": _starttls_absent, "silent": _silent}
+    servers = {name: ScriptedServer(handler) for name, handler in handlers.items()}
+    yield {name: server.port for name, server in servers.items()}
+    for server in servers.values():
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The lab (Dovecot with TLS and STARTTLS) in its own run directory; yields its state."""
+    from ece_lab import control
+    base = tempfile.mkdtemp(prefix="port-probe-lab-")
+    os.chmod(base, 0o755)
+    run_dir = os.path.join(base, "run")
+    state = control.up(os.path.join(REPO, "tests", "lab", "scenarios", "healthy.yml"), run_dir)
+    yield state
+    control.down(run_dir)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Tinyproxy:
+    def __init__(self, directory, basic_auth=None, connect_ports=None):
+        self.port = _free_port()
+        os.chmod(directory, 0o777)  # tinyproxy drops to nobody; its pid and log files live here
+        config = os.path.join(directory, "tinyproxy.conf")
+        lines = ["Port %d" % self.port, "Listen 127.0.0.1", "Timeout 10", "MaxClients 50",
+                 "User nobody", "Group nogroup", "LogLevel Info",
+                 "LogFile \"%s\"" % os.path.join(directory, "tinyproxy.log"), "Allow 127.0.0.1"]
+        if basic_auth:
+            lines.append("BasicAuth %s %s" % basic_auth)
+        for port in connect_ports or []:
+            lines.append("ConnectPort %d" % port)
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen(["tinyproxy", "-d", "-c", config], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("tinyproxy did not start on port %d" % self.port)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def proxies():
+    """Three tinyproxy instances: open, requiring Basic auth, and allowing CONNECT to 443 only."""
+    base = tempfile.mkdtemp(prefix="port-probe-proxy-")
+    made = {}
+    try:
+        for name, kwargs in (("open", {}), ("auth", {"basic_auth": ("ece", "pr0xy-pass")}),
+                             ("port443", {"connect_ports": [443]})):
+            directory = os.path.join(base, name)
+            os.makedirs(directory)
+            made[name] = Tinyproxy(directory, **kwargs)
+        yield {name: proxy.port for name, proxy in made.items()}
+    finally:
+        for proxy in made.values():
+            proxy.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _run(*argv):
+    subprocess.run(argv, check=True, capture_output=True, timeout=20)
+
+
+@pytest.fixture(scope="session")
+def netns():
+    """A client namespace and a server namespace joined by a veth pair; the server's firewall
+    drops TCP to port 993 and nothing listens on 995 (so the kernel refuses it).
+    Yields (client namespace name, server address). Nothing is added to the root namespace."""
+    suffix = uuid.uuid4().hex[:6]
+    client, server = "ppc-%s" % suffix, "pps-%s" % suffix
+    address = "10.203.7.2"
+    try:
+        _run("ip", "netns", "add", client)
+        _run("ip", "netns", "add", server)
+        _run("ip", "-n", client, "link", "add", "veth-c", "type", "veth", "peer", "name", "veth-s", "netns", server)
+        _run("ip", "-n", client, "addr", "add", "10.203.7.1/30", "dev", "veth-c")
+        _run("ip", "-n", server, "addr", "add", address + "/30", "dev", "veth-s")
+        for namespace, device in ((client, "veth-c"), (server, "veth-s")):
+            _run("ip", "-n", namespace, "link", "set", device, "up")
+            _run("ip", "-n", namespace, "link", "set", "lo", "up")
+        rules = ("table inet preflight_test {\n  chain input {\n    type filter hook input priority 0;\n"
+                 "    tcp dport 993 drop\n  }\n}\n")
+        subprocess.run(["ip", "netns", "exec", server, "nft", "-f", "-"], input=rules.encode(), check=True,
+                       capture_output=True, timeout=20)
+        yield client, address
+    finally:
+        for namespace in (client, server):
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
