@@ -28,7 +28,7 @@ fi
 # Debian packages the lab (Dovecot, network namespaces, sshd) and the tests need.
 BOOTSTRAP_DEBIAN_PACKAGES=(
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-auth-lua
-    iproute2 nftables openssh-server python3-venv git
+    iproute2 nftables openssh-server python3-venv git tinyproxy
 )
 
 PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
