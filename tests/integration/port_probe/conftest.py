@@ -13,7 +13,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 
 import pytest
 
@@ -24,6 +23,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, ".build", "collections"))  # made by tools/bootstrap.sh
 
 from certs import TestCerts  # noqa: E402  (path set above)
+from netns import client_and_server  # noqa: E402
 
 
 class ScriptedServer:
@@ -219,32 +219,9 @@ def proxies():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _run(*argv):
-    subprocess.run(argv, check=True, capture_output=True, timeout=20)
-
-
 @pytest.fixture(scope="session")
 def netns():
-    """A client namespace and a server namespace joined by a veth pair; the server's firewall
-    drops TCP to port 993 and nothing listens on 995 (so the kernel refuses it).
-    Yields (client namespace name, server address). Nothing is added to the root namespace."""
-    suffix = uuid.uuid4().hex[:6]
-    client, server = "ppc-%s" % suffix, "pps-%s" % suffix
-    address = "10.203.7.2"
-    try:
-        _run("ip", "netns", "add", client)
-        _run("ip", "netns", "add", server)
-        _run("ip", "-n", client, "link", "add", "veth-c", "type", "veth", "peer", "name", "veth-s", "netns", server)
-        _run("ip", "-n", client, "addr", "add", "10.203.7.1/30", "dev", "veth-c")
-        _run("ip", "-n", server, "addr", "add", address + "/30", "dev", "veth-s")
-        for namespace, device in ((client, "veth-c"), (server, "veth-s")):
-            _run("ip", "-n", namespace, "link", "set", device, "up")
-            _run("ip", "-n", namespace, "link", "set", "lo", "up")
-        rules = ("table inet preflight_test {\n  chain input {\n    type filter hook input priority 0;\n"
-                 "    tcp dport 993 drop\n  }\n}\n")
-        subprocess.run(["ip", "netns", "exec", server, "nft", "-f", "-"], input=rules.encode(), check=True,
-                       capture_output=True, timeout=20)
+    """(client namespace, server address): the server's firewall drops TCP to 993 and nothing
+    listens on 995, so the kernel refuses it. See tests/integration/netns.py."""
+    with client_and_server(drop_ports=(993,)) as (client, _server, address):
         yield client, address
-    finally:
-        for namespace in (client, server):
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
