@@ -9,21 +9,14 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, ".build", "collections"))  # made by tools/bootstrap.sh
-
-from certs import TestCerts  # noqa: E402  (path set above)
-from netns import client_and_server  # noqa: E402
+from certs import TestCerts  # tests/integration/conftest.py puts these on sys.path
+from netns import client_and_server
 
 
 class ScriptedServer:
@@ -151,19 +144,6 @@ def hostile():
     yield {name: server.port for name, server in servers.items()}
     for server in servers.values():
         server.close()
-
-
-@pytest.fixture(scope="session")
-def lab():
-    """The lab (Dovecot with TLS and STARTTLS) in its own run directory; yields its state."""
-    from ece_lab import control
-    base = tempfile.mkdtemp(prefix="port-probe-lab-")
-    os.chmod(base, 0o755)
-    run_dir = os.path.join(base, "run")
-    state = control.up(os.path.join(REPO, "tests", "lab", "scenarios", "healthy.yml"), run_dir)
-    yield state
-    control.down(run_dir)
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def _free_port():

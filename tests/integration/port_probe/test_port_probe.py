@@ -11,10 +11,10 @@ import tempfile
 import time
 
 import pytest
-from conftest import REPO
 
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _probe
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
 
 
