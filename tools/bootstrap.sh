@@ -10,12 +10,13 @@
 #   1. installs the Debian packages the lab and the tests need (as root; otherwise
 #      it prints the exact `sudo apt-get install ...` to run and exits 2),
 #   2. creates .venv at the repository root and installs tools/requirements-dev.txt
-#      into it whenever that file changed (sha256 stamp in .venv),
+#      into it whenever that file changed (sha256 stamp in .venv), and the same for
+#      .venv-mitm and tools/requirements-mitm.txt (mitmproxy, for the integration tests),
 #   3. links .build/collections/ansible_collections/ece_o365/preflight to the
 #      repository root, so Ansible finds the collection by its FQCN,
 #   4. writes the ansible-test get-pip stand-in (see docs/development.md),
 #   5. exports PROJECT_ROOT, PATH (.venv/bin first), VIRTUAL_ENV,
-#      ANSIBLE_COLLECTIONS_PATH and PREFLIGHT_PYTHON.
+#      ANSIBLE_COLLECTIONS_PATH, PREFLIGHT_PYTHON and PREFLIGHT_MITMDUMP.
 #
 # Knobs: PYTHON (interpreter for a new .venv, default python3),
 #        BOOTSTRAP_QUIET=1 (no progress messages).
@@ -70,10 +71,13 @@ bootstrap_debian_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || return 1
 }
 
-bootstrap_venv() {
-    local venv="$PROJECT_ROOT/.venv"
-    local requirements="$PROJECT_ROOT/tools/requirements-dev.txt"
-    local stamp="$venv/.requirements-dev.sha256"
+# bootstrap_venv_install DIR REQUIREMENTS: make the virtual environment DIR (when missing or
+# broken) and pip install REQUIREMENTS into it whenever that file's sha256 differs from the stamp
+# DIR/.<requirements file name>.sha256 (pip's output goes to DIR/pip-install.log).
+bootstrap_venv_install() {
+    local venv="$1" requirements="$2"
+    local stamp
+    stamp="$venv/.$(basename "$requirements" .txt).sha256"
     local log="$venv/pip-install.log"
     local want have=""
     if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c '' 2>/dev/null; then
@@ -84,13 +88,22 @@ bootstrap_venv() {
     want="$(sha256sum "$requirements" | cut -d' ' -f1)"
     [[ -f "$stamp" ]] && have="$(cat "$stamp")"
     [[ "$want" == "$have" ]] && return 0
-    bootstrap_log "installing tools/requirements-dev.txt into .venv (log: .venv/pip-install.log)"
+    bootstrap_log "installing ${requirements#"$PROJECT_ROOT"/} into ${venv#"$PROJECT_ROOT"/} (log: $log)"
     if ! "$venv/bin/python" -m pip install --disable-pip-version-check -r "$requirements" >"$log" 2>&1; then
         tail -n 30 "$log" >&2
         echo "bootstrap: pip install failed; the whole log is $log" >&2
         return 1
     fi
     echo "$want" >"$stamp"
+}
+
+bootstrap_venv() {
+    # .venv: everything the collection, its tests and its linters use.
+    bootstrap_venv_install "$PROJECT_ROOT/.venv" "$PROJECT_ROOT/tools/requirements-dev.txt" || return 1
+    # .venv-mitm: mitmproxy, the integration tests' TLS-intercepting proxy. Its own environment,
+    # because mitmproxy pins cryptography and ruamel.yaml to versions that would downgrade
+    # ansible-lint and cryptography in .venv.
+    bootstrap_venv_install "$PROJECT_ROOT/.venv-mitm" "$PROJECT_ROOT/tools/requirements-mitm.txt" || return 1
 }
 
 bootstrap_collection_link() {
@@ -150,4 +163,5 @@ bootstrap_main || return $?
 export VIRTUAL_ENV="$PROJECT_ROOT/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 export PREFLIGHT_PYTHON="$VIRTUAL_ENV/bin/python"
+export PREFLIGHT_MITMDUMP="$PROJECT_ROOT/.venv-mitm/bin/mitmdump"
 export ANSIBLE_COLLECTIONS_PATH="$PROJECT_ROOT/.build/collections"
