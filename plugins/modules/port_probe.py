@@ -58,7 +58,7 @@ options:
       protocol:
         description:
           - The protocol spoken on the port, for banners and capabilities.
-          - V(auto) chooses from the port: 443 V(https) with V(tls); 587 and 25 V(smtp) with V(starttls);
+          - V(auto) chooses from the port. 443 means V(https) with V(tls); 587 and 25 V(smtp) with V(starttls);
             465 V(smtp) with V(tls); 993 V(imap) with V(tls); 143 V(imap) with V(starttls);
             995 V(pop3) with V(tls); 110 V(pop3) with V(starttls); any other port V(none) with V(tcp).
         type: str
@@ -157,7 +157,7 @@ EXAMPLES = r"""
       - host: login.microsoftonline.com
         port: 443
 
-- name: Gate a change window: fail the task when any target is unreachable
+- name: Gate a change window, failing the task when any target is unreachable
   ece_o365.preflight.port_probe:
     fail_on_error: true
     targets:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: Contributors to the ece_o365.preflight collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -18,7 +17,6 @@ import json
 import os
 import platform
 import re
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -167,7 +165,7 @@ def main():
     header = ("%d targets (half dropped by an nftables rule, half refused or served), timeout %d s, "
               "from a client network namespace; Python %s, ansible-playbook with the local connection, "
               "%d cores, %s." % (COUNT, TIMEOUT, platform.python_version(), os.cpu_count(),
-                                  datetime.date.today().isoformat()))
+                                 datetime.date.today().isoformat()))
     print(header)
     print(table)
     for ours, peer, (ours_s, ours_ms), (peer_s, _none) in rows:

@@ -103,7 +103,7 @@ def _garbage(conn, stopped):
 def _endless_capabilities(conn, stopped):
     conn.sendall(b"* OK IMAP ready\r\n")
     conn.recv(100)
-    for _ in range(100000):
+    for _line in range(100000):
         if stopped.is_set():
             return
         conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n")

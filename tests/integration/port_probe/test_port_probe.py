@@ -121,8 +121,8 @@ def test_https_through_a_connect_proxy(proxies, tls_servers, certs):
     assert via["addresses"] == [], "through a proxy the proxy resolves the name"
     from_env = one(target, ca_path=certs.ca, environ={"HTTPS_PROXY": "http://127.0.0.1:%d" % proxies["open"]})
     assert from_env["proxy"] and from_env["ok"]
-    bypass = one(target, ca_path=certs.ca, environ={"HTTPS_PROXY": "http://127.0.0.1:%d" % proxies["open"],
-                                                     "NO_PROXY": "127.0.0.0/8"})
+    environ = {"HTTPS_PROXY": "http://127.0.0.1:%d" % proxies["open"], "NO_PROXY": "127.0.0.0/8"}
+    bypass = one(target, ca_path=certs.ca, environ=environ)
     assert bypass["proxy"] is None and bypass["ok"]
 
 
