@@ -270,13 +270,13 @@ def request_starttls(lines, protocol):
         raise ProbeError('protocol', 'the server sent data after its STARTTLS go-ahead')
 
 
-def say_goodbye(lines, protocol):
+def say_goodbye(lines, protocol, tag=None):
     """QUIT / LOGOUT, best effort: the observation is already complete."""
     try:
         if protocol == 'smtp':
             lines.send('QUIT')
         elif protocol == 'imap':
-            lines.send('%s LOGOUT' % IMAP_TAG)
+            lines.send('%s LOGOUT' % (tag or IMAP_TAG))
         elif protocol == 'pop3':
             lines.send('QUIT')
     except (ProbeError, OSError):

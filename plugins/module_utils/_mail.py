@@ -1,0 +1,329 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: THIS IS A PRIVATE MODULE UTIL OF ece_o365.preflight. It is not part of the
+# collection's public API and MAY CHANGE OR BE REMOVED AT ANY TIME, even in a
+# patch release. Do not use it from outside this collection.
+
+"""Live XOAUTH2 / OAUTHBEARER logins to IMAP, POP3 and SMTP, exactly as ECE does them.
+
+Each login is followed by one real, read-only command, because Exchange Online can accept the
+authentication and refuse the session ("User is authenticated but not connected"):
+IMAP EXAMINE (never SELECT: EXAMINE opens read-only and changes no \\Recent or \\Seen flag),
+POP3 STAT, SMTP MAIL FROM then RSET (nothing is sent unless a test message is asked for).
+Server replies are returned with the token removed and classified against Microsoft's known
+replies (MICROSOFT_REPLIES), each with its meaning and fix.
+"""
+
+import base64
+import email.utils
+import re
+import socket
+import ssl
+import threading
+import time
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _errors, _probe, _tls
+
+PROTOCOLS = ('imap', 'pop3', 'smtp')
+MECHANISMS = ('xoauth2', 'oauthbearer')
+TAGS = ('a1', 'a2', 'a3')
+
+# Microsoft's replies (and the lab's Dovecot wording of the same refusals), most specific first:
+# (regular expression, class, meaning, fix). One place for these facts.
+MICROSOFT_REPLIES = (
+    (r'SmtpClientAuthentication is disabled for the Tenant', 'smtp_auth_disabled',
+     'SMTP AUTH is disabled for the whole tenant and the mailbox does not override it (535 5.7.139)',
+     'enable it for this mailbox: Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false '
+     '(or tenant-wide: Set-TransportConfig -SmtpClientAuthenticationDisabled $false); TAC checklist item 6'),
+    (r'SmtpClientAuthentication is disabled for the Mailbox', 'smtp_auth_disabled',
+     'SMTP AUTH is disabled on this mailbox (535 5.7.139)',
+     'Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false; TAC checklist item 6'),
+    (r'5\.7\.30|Basic authentication is not supported', 'basic_auth_blocked',
+     'the server refused basic authentication (550 5.7.30): the client did not use OAuth2',
+     'configure the mailbox in ECE for OAuth2 (XOAUTH2), not a password'),
+    (r'User is authenticated but not connected', 'not_connected',
+     'the token was accepted but Exchange has no mailbox session for this login: no Exchange Online licence, '
+     'a mailbox not provisioned, or a shared-mailbox login under the wrong name',
+     'assign a licence with an EXCHANGE_S_* plan (checklist item 7); for the shared-account model log in with '
+     'the mailbox address and hold FullAccess on it (item 8)'),
+    (r'STOREDRV|4\.2\.0', 'mailbox_unavailable',
+     'the mailbox store is not available (430 4.2.0 STOREDRV): the mailbox is being provisioned or moved',
+     'retry later; if it persists, check the mailbox in the Exchange admin center'),
+    (r'SendAsDenied|5\.2\.252', 'send_as_denied',
+     'the login may not send as this address (554 5.2.252 SendAsDenied)',
+     'grant Send As on the mailbox to the account ECE logs in with, or send from its own address'),
+    (r'5\.7\.3\b|5\.7\.8\b|AUTHENTICATE failed|Authentication fail|AUTHENTICATIONFAILED|unsuccessful',
+     'auth_failed',
+     'the server refused the token: wrong audience or scope, expired, issued to another user, IMAP/POP disabled '
+     'for the mailbox, or no FullAccess on a shared mailbox',
+     'check the token with token_acquire (aud https://outlook.office.com or outlook.office365.com, scp with the '
+     'protocol\'s scope, upn of the mailbox or a FullAccess delegate), the mailbox\'s ImapEnabled / PopEnabled, '
+     'and Get-MailboxPermission; TAC checklist items 3, 5, 6 and 8'),
+)
+MAIL_ERROR_CLASSES = ('auth_failed', 'not_connected', 'smtp_auth_disabled', 'basic_auth_blocked',
+                      'mailbox_unavailable', 'send_as_denied', 'followup_failed', 'auth_unsupported')
+
+
+def classify_reply(text):
+    """(class, meaning, fix) of a server reply, or None when no known reply matches."""
+    for pattern, error_class, meaning, fix in MICROSOFT_REPLIES:
+        if re.search(pattern, text or '', re.IGNORECASE):
+            return error_class, meaning, fix
+    return None
+
+
+def sasl_initial(mechanism, login, token, host=None, port=None):
+    """The SASL initial response for XOAUTH2 (Google/Microsoft) or OAUTHBEARER (RFC 7628)."""
+    if mechanism == 'oauthbearer':
+        parts = ['n,a=%s,' % login]
+        if host:
+            parts.append('host=%s' % host)
+        if port:
+            parts.append('port=%d' % port)
+        parts.append('auth=Bearer %s' % token)
+        return '\x01'.join(parts) + '\x01\x01'
+    return 'user=%s\x01auth=Bearer %s\x01\x01' % (login, token)
+
+
+def redact(text, secrets):
+    """TEXT with every secret and its base64 forms removed."""
+    for secret in secrets:
+        if not secret:
+            continue
+        for form in (secret, base64.b64encode(secret.encode()).decode()):
+            text = text.replace(form, '********')
+    return text
+
+
+class MailError(Exception):
+    """A login or follow-up ended; error class, detail, and the server's (redacted) reply."""
+
+    def __init__(self, error_class, detail=None, reply=None):
+        super(MailError, self).__init__(error_class)
+        self.error_class = error_class
+        self.detail = detail
+        self.reply = reply
+
+
+def _connect_tls(host, port, protocol, settings, deadline, result):
+    """TCP, and TLS either at once (IMAP, POP3) or after STARTTLS (SMTP); returns (socket, lines)."""
+    target = {'host': host, 'port': port, 'protocol': protocol,
+              'mode': 'starttls' if protocol == 'smtp' else 'tls', 'server_name': settings.get('server_name')}
+    probe_result = _probe.new_result(target, settings)
+    sock = _probe._connect(_probe._resolve(host, port, deadline, probe_result), deadline, probe_result)
+    lines = _probe._Line(sock, deadline)
+    if protocol == 'smtp':
+        _probe.greet(lines, 'smtp', probe_result)
+        if not _probe.starttls_offered('smtp', probe_result['capabilities']):
+            raise _probe.ProbeError('starttls_unsupported', 'EHLO does not list STARTTLS')
+        _probe.request_starttls(lines, 'smtp')
+    sock = _probe._handshake(sock, target, settings, deadline, probe_result, verify=True)
+    if probe_result['tls']['hostname_match'] is False:
+        raise _probe.ProbeError('cert_hostname', 'the certificate does not name %s' % probe_result['tls']['server_name'])
+    result['tls'] = {k: probe_result['tls'][k] for k in ('version', 'cipher', 'verified', 'hostname_match')}
+    result['address'] = probe_result['address']
+    result['connected'] = True
+    return sock, _probe._Line(sock, deadline), probe_result
+
+
+def _b64(text):
+    return base64.b64encode(text.encode('utf-8')).decode('ascii')
+
+
+def _imap(lines, login, token, mechanism, settings, result):
+    banner = lines.readline()
+    if not banner.upper().startswith('* OK'):
+        raise MailError('protocol', 'not an IMAP greeting', _probe._printable(banner))
+    lines.send('a1 AUTHENTICATE %s' % mechanism.upper())
+    reply = lines.readline()
+    if reply.startswith('+'):
+        lines.send(_b64(sasl_initial(mechanism, login, token, settings.get('host'), settings.get('port'))))
+        reply = lines.readline()
+        if reply.startswith('+'):  # an error challenge (RFC 7628): answer empty, read the verdict
+            lines.send('')
+            reply = lines.readline()
+    while reply.startswith('* '):  # untagged data (CAPABILITY) before the tagged verdict
+        reply = lines.readline()
+    result['auth_reply'] = reply
+    if not reply.upper().startswith('A1 OK'):
+        raise MailError('auth_failed', 'AUTHENTICATE %s was refused' % mechanism.upper(), reply)
+    result['authenticated'] = True
+    mailbox = settings.get('folder') or 'INBOX'
+    lines.send('a2 EXAMINE "%s"' % mailbox.replace('"', ''))
+    untagged, tagged = _probe.imap_untagged_until_tagged(lines, 'a2')
+    exists = [int(m.group(1)) for m in (re.match(r'\* (\d+) EXISTS', u) for u in untagged) if m]
+    result['followup'] = {'command': 'EXAMINE %s' % mailbox, 'reply': tagged,
+                          'ok': tagged.upper().startswith('A2 OK'), 'messages': exists[0] if exists else None}
+    if not result['followup']['ok']:
+        raise MailError('followup_failed', 'EXAMINE %s was refused' % mailbox, tagged)
+    _probe.say_goodbye(lines, 'imap', tag='a3')
+
+
+def _pop3(lines, login, token, mechanism, settings, result):
+    banner = lines.readline()
+    if not banner.startswith('+OK'):
+        raise MailError('protocol', 'not a POP3 greeting', _probe._printable(banner))
+    # Microsoft requires the two-step form: AUTH XOAUTH2, then the token after the "+" continuation.
+    lines.send('AUTH %s' % mechanism.upper())
+    reply = lines.readline()
+    if reply.startswith('+') and not reply.startswith('+OK'):
+        lines.send(_b64(sasl_initial(mechanism, login, token, settings.get('host'), settings.get('port'))))
+        reply = lines.readline()
+        if reply.startswith('+') and not reply.startswith('+OK'):
+            lines.send('')
+            reply = lines.readline()
+    result['auth_reply'] = reply
+    if not reply.startswith('+OK'):
+        raise MailError('auth_failed', 'AUTH %s was refused' % mechanism.upper(), reply)
+    result['authenticated'] = True
+    lines.send('STAT')
+    stat = lines.readline()
+    match = re.match(r'\+OK (\d+) (\d+)', stat)
+    result['followup'] = {'command': 'STAT', 'reply': stat, 'ok': bool(match),
+                          'messages': int(match.group(1)) if match else None}
+    if not match:
+        raise MailError('followup_failed', 'STAT was refused', stat)
+    _probe.say_goodbye(lines, 'pop3')
+
+
+def _smtp_command(lines, text):
+    lines.send(text)
+    code, texts = _probe.smtp_reply(lines)
+    return code, '%d %s' % (code, ' '.join(texts))
+
+
+def _smtp(lines, login, token, mechanism, settings, result):
+    code, _reply = _smtp_command(lines, 'EHLO %s' % (settings.get('ehlo_name') or 'preflight.invalid'))
+    if code != 250:
+        raise MailError('protocol', 'EHLO after STARTTLS was refused', _reply)
+    # AUTH without an initial response and the token after 334: long tokens break one-line AUTH.
+    code, reply = _smtp_command(lines, 'AUTH %s' % mechanism.upper())
+    if code == 334:
+        code, reply = _smtp_command(lines, _b64(sasl_initial(mechanism, login, token, settings.get('host'),
+                                                             settings.get('port'))))
+        if code == 334:
+            code, reply = _smtp_command(lines, '')
+    result['auth_reply'] = reply
+    if code != 235:
+        raise MailError('auth_failed', 'AUTH %s was refused' % mechanism.upper(), reply)
+    result['authenticated'] = True
+    sender = settings.get('sender') or login
+    code, reply = _smtp_command(lines, 'MAIL FROM:<%s>' % sender)
+    result['followup'] = {'command': 'MAIL FROM:<%s>' % sender, 'reply': reply, 'ok': code == 250}
+    if code != 250:
+        raise MailError('followup_failed', 'MAIL FROM was refused', reply)
+    recipient = settings.get('test_recipient')
+    if not settings.get('send_test_message') or not recipient:
+        _smtp_command(lines, 'RSET')
+        _probe.say_goodbye(lines, 'smtp')
+        return
+    code, reply = _smtp_command(lines, 'RCPT TO:<%s>' % recipient)
+    if code not in (250, 251):
+        raise MailError('followup_failed', 'RCPT TO was refused', reply)
+    code, reply = _smtp_command(lines, 'DATA')
+    if code != 354:
+        raise MailError('followup_failed', 'DATA was refused', reply)
+    message = ('From: <%s>\r\nTo: <%s>\r\nSubject: ece_o365.preflight SMTP test\r\nDate: %s\r\n'
+               'Message-ID: %s\r\n\r\nSent by ece_o365.preflight mailbox_protocols to prove SMTP OAuth2 '
+               'end to end.\r\n.' % (sender, recipient, email.utils.formatdate(), email.utils.make_msgid('preflight')))
+    code, reply = _smtp_command(lines, message)
+    # "queued as <id>" (Postfix-style) or Exchange's "250 2.0.0 OK <message-id> [Hostname=...]"
+    queue = re.search(r'queued as\s+(\S+)|OK\s+<([^>]+)>', reply)
+    result['test_message'] = {'recipient': recipient, 'reply': reply, 'accepted': code == 250,
+                              'queue_id': (queue.group(1) or queue.group(2)) if queue else None}
+    if code != 250:
+        raise MailError('followup_failed', 'the test message was refused', reply)
+    _probe.say_goodbye(lines, 'smtp')
+
+
+DIALOGUES = {'imap': _imap, 'pop3': _pop3, 'smtp': _smtp}
+
+
+def new_result(login, protocol, host, port):
+    return {'login': login, 'protocol': protocol, 'host': host, 'port': port, 'connected': False,
+            'authenticated': False, 'tls': None, 'address': None, 'auth_reply': None, 'followup': None,
+            'ok': False, 'error': None, 'meaning': None, 'message': None, 'elapsed_ms': None}
+
+
+def login(protocol, host, port, login_name, token, mechanism, settings, timeout):
+    """One login; always returns a result (never raises), token-free."""
+    result = new_result(login_name, protocol, host, port)
+    started = time.monotonic()
+    deadline = started + timeout
+    where = '%s %s:%d as %s' % (protocol.upper(), host, port, login_name)
+    dialogue_settings = dict(settings, host=host, port=port)
+    sock = None
+    try:
+        try:
+            sock, lines, _probe_result = _connect_tls(host, port, protocol, dialogue_settings, deadline, result)
+            DIALOGUES[protocol](lines, login_name, token, mechanism, dialogue_settings, result)
+        except _probe.ProbeError as exc:
+            raise MailError(exc.error_class, exc.detail)
+        except (socket.timeout, TimeoutError):
+            raise MailError('timeout', 'no reply before the timeout')
+        except ssl.SSLError as exc:
+            raise MailError('tls_handshake', getattr(exc, 'reason', None) or str(exc))
+        except OSError as exc:
+            raise MailError(_probe._classify_os_error(exc), str(getattr(exc, 'strerror', None) or exc))
+    except MailError as exc:
+        reply = redact(exc.reply or '', [token])
+        known = classify_reply(reply) if exc.error_class in ('auth_failed', 'followup_failed') else None
+        if known:
+            result['error'], result['meaning'], fix = known
+            result['message'] = '%s: %s: %s. Fix: %s.' % (where, reply.strip(), result['meaning'], fix)
+        elif exc.error_class in _errors.ERROR_CLASSES:
+            result['error'] = exc.error_class
+            result['message'] = _errors.describe(exc.error_class, where, exc.detail)
+        else:
+            result['error'] = exc.error_class
+            result['message'] = '%s: %s (%s)' % (where, exc.detail, reply.strip())
+        result['reply'] = reply or None
+    else:
+        result['ok'] = True
+        result['message'] = '%s: authenticated, %s OK' % (where, result['followup']['command'])
+    finally:
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+    for key in ('auth_reply',):
+        if result[key]:
+            result[key] = redact(result[key], [token])
+    if result['followup']:
+        result['followup']['reply'] = redact(result['followup']['reply'], [token])
+    result['elapsed_ms'] = int(round((time.monotonic() - started) * 1000))
+    return result
+
+
+def login_all(jobs, settings, deadline_seconds, concurrency=16):
+    """Run LOGIN for each job dict (protocol, host, port, login, token, mechanism, timeout) concurrently."""
+    results = [None] * len(jobs)
+    semaphore = threading.Semaphore(max(1, concurrency))
+    call_deadline = time.monotonic() + deadline_seconds
+
+    def work(index, job):
+        with semaphore:
+            if time.monotonic() < call_deadline:
+                results[index] = login(job['protocol'], job['host'], job['port'], job['login'], job['token'],
+                                       job['mechanism'], dict(settings, **job.get('settings', {})), job['timeout'])
+
+    threads = []
+    for index, job in enumerate(jobs):
+        thread = threading.Thread(target=work, args=(index, job))
+        thread.daemon = True  # a login stuck past the deadline must not keep the module alive
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(max(0.0, call_deadline - time.monotonic()))
+    for index, job in enumerate(jobs):
+        if results[index] is None:
+            result = new_result(job['login'], job['protocol'], job['host'], job['port'])
+            result['error'] = 'deadline'
+            result['message'] = _errors.describe('deadline', '%s %s:%d' % (job['protocol'].upper(), job['host'],
+                                                                           job['port']))
+            results[index] = result
+    return results

@@ -1,0 +1,330 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+DOCUMENTATION = r"""
+module: mailbox_protocols
+short_description: Log in to mailboxes over IMAP, POP3 and SMTP with OAuth2, exactly as ECE does
+version_added: 0.1.0
+author:
+  - ece_o365.preflight contributors (@ece_o365)
+description:
+  - The last mile of the Cisco TAC checklist for ECE OAuth2 mail. Can ECE's retriever read the mailbox
+    over IMAP or POP3, and can its dispatcher send over SMTP, with OAuth2, as the account ECE uses?
+  - IMAP on implicit TLS runs C(AUTHENTICATE XOAUTH2) and then C(EXAMINE) (read-only; never C(SELECT)),
+    because Exchange Online can accept the login and then answer C(User is authenticated but not connected).
+  - POP3 on implicit TLS runs C(AUTH XOAUTH2) with the token after the C(+) continuation (the two-step form
+    Microsoft requires), then C(STAT).
+  - SMTP runs C(EHLO), C(STARTTLS), C(EHLO), C(AUTH XOAUTH2) without an initial response and the token after
+    C(334) (long tokens break one-line AUTH), then C(MAIL FROM) and C(RSET). Nothing is sent unless
+    O(send_test_message=true) with O(test_recipient), which sends one test message and returns its queue id.
+  - The shared-account model is one O(mailboxes[].login) per shared mailbox with the delegate's token.
+  - Every login is bounded by O(timeout), all of them together by O(deadline), and all run concurrently.
+  - Each server reply is returned with the token removed and classified against Microsoft's known replies
+    (C(AUTHENTICATE failed), C(User is authenticated but not connected), C(535 5.7.139) SMTP AUTH disabled for
+    the tenant or the mailbox, C(535 5.7.3), C(550 5.7.30), C(-ERR Authentication failure), C(430 4.2.0 STOREDRV)),
+    each with its meaning and fix.
+  - A refused login is a finding, not a task failure, unless O(fail_on_error=true). The token comes from
+    M(ece_o365.preflight.token_acquire), passed in under C(no_log).
+extends_documentation_fragment:
+  - ece_o365.preflight.attributes
+  - ece_o365.preflight.attributes.info_module
+  - ece_o365.preflight.attributes.posix
+options:
+  mailboxes:
+    description: The mailboxes to log in to.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      login:
+        description:
+          - The login name ECE uses, which is the mailbox's address (for a shared mailbox too, with the
+            delegate's token).
+        type: str
+        required: true
+      protocols:
+        description: The protocols to test for this mailbox.
+        type: list
+        elements: str
+        choices: [imap, pop3, smtp]
+        default: [imap, pop3, smtp]
+      access_token:
+        description: The OAuth2 access token for this mailbox. Defaults to O(access_token).
+        type: str
+      mechanism:
+        description: The SASL mechanism.
+        type: str
+        choices: [xoauth2, oauthbearer]
+        default: xoauth2
+  access_token:
+    description:
+      - The OAuth2 access token for every mailbox that has none of its own, for example a delegated token for
+        C(https://outlook.office.com) returned by M(ece_o365.preflight.token_acquire) with C(return_token=true).
+    type: str
+  imap_host:
+    description: IMAP server.
+    type: str
+    default: outlook.office365.com
+  imap_port:
+    description: IMAP port (implicit TLS).
+    type: int
+    default: 993
+  pop3_host:
+    description: POP3 server.
+    type: str
+    default: outlook.office365.com
+  pop3_port:
+    description: POP3 port (implicit TLS).
+    type: int
+    default: 995
+  smtp_host:
+    description: SMTP submission server.
+    type: str
+    default: smtp.office365.com
+  smtp_port:
+    description: SMTP submission port (STARTTLS).
+    type: int
+    default: 587
+  ca_path:
+    description: A PEM CA bundle to verify the servers against, instead of the system trust store.
+    type: path
+  folder:
+    description: The IMAP folder to EXAMINE.
+    type: str
+    default: INBOX
+  ehlo_name:
+    description: The name this host gives in SMTP C(EHLO).
+    type: str
+    default: preflight.invalid
+  send_test_message:
+    description: Send one test message per SMTP login to O(test_recipient), like Microsoft's outbound SMTP test.
+    type: bool
+    default: false
+  test_recipient:
+    description: The recipient of the test message.
+    type: str
+  timeout:
+    description: Seconds each login may take, from connecting to logging out.
+    type: float
+    default: 15
+  deadline:
+    description: Seconds the whole call may take; logins not finished by then get error class V(deadline).
+    type: float
+    default: 60
+  fail_on_error:
+    description: Fail the task when any login fails (the results are returned all the same).
+    type: bool
+    default: false
+notes:
+  - Read-only unless O(send_test_message=true). IMAP uses C(EXAMINE), which changes no flag.
+    C(changed) is V(true) only when a test message was accepted; in check mode no test message is sent.
+  - This module runs where Python runs; for a Windows ECE fleet run it from the controller or a Linux host with
+    the same egress.
+seealso:
+  - module: ece_o365.preflight.token_acquire
+  - module: ece_o365.preflight.port_probe
+  - name: Authenticate an IMAP, POP or SMTP connection using OAuth
+    description: Microsoft's description of the XOAUTH2 exchanges this module performs.
+    link: https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+"""
+
+EXAMPLES = r"""
+- name: Get ECE's delegated token for the support mailbox from its stored refresh token
+  ece_o365.preflight.token_acquire:
+    tenant: contoso.onmicrosoft.com
+    client_id: "{{ ece_app_client_id }}"
+    client_secret: "{{ ece_app_client_secret }}"
+    grant: refresh_token
+    refresh_token: "{{ ece_support_refresh_token }}"
+    scopes:
+      - https://outlook.office.com/IMAP.AccessAsUser.All
+      - https://outlook.office.com/POP.AccessAsUser.All
+      - https://outlook.office.com/SMTP.Send
+    return_token: true
+  register: support_token
+  no_log: true
+
+- name: Log in as ECE does, on all three protocols
+  ece_o365.preflight.mailbox_protocols:
+    access_token: "{{ support_token.token }}"
+    mailboxes:
+      - login: support@contoso.com
+  register: logins
+
+- name: Shared-account model, IMAP only, with one test message over SMTP
+  ece_o365.preflight.mailbox_protocols:
+    access_token: "{{ service_account_token.token }}"
+    send_test_message: true
+    test_recipient: ece-admins@contoso.com
+    mailboxes:
+      - login: sales@contoso.com
+        protocols: [imap, smtp]
+      - login: billing@contoso.com
+        protocols: [imap]
+"""
+
+RETURN = r"""
+results:
+  description: One entry per mailbox and protocol, mailboxes in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    login:
+      description: The login name used.
+      type: str
+      sample: support@contoso.com
+    protocol:
+      description: V(imap), V(pop3) or V(smtp).
+      type: str
+    host:
+      description: The server.
+      type: str
+      sample: outlook.office365.com
+    port:
+      description: The port.
+      type: int
+      sample: 993
+    address:
+      description: The address connected to.
+      type: str
+    connected:
+      description: Whether TCP and TLS (after STARTTLS for SMTP) succeeded.
+      type: bool
+    tls:
+      description: TLS C(version), C(cipher), C(verified), C(hostname_match); V(null) when TLS did not complete.
+      type: dict
+    authenticated:
+      description: Whether the server accepted the token.
+      type: bool
+    auth_reply:
+      description: The server's reply to the authentication, token removed.
+      type: str
+      sample: "a1 OK AUTHENTICATE completed."
+    followup:
+      description:
+        - The real command after the login and its result. C(command) (C(EXAMINE INBOX), C(STAT), C(MAIL FROM)),
+          C(reply), C(ok), and C(messages) (the message count, IMAP and POP3).
+      type: dict
+      sample: {"command": "EXAMINE INBOX", "reply": "a2 OK [READ-ONLY] EXAMINE completed.", "ok": true, "messages": 12}
+    test_message:
+      description: With O(send_test_message), C(recipient), C(reply), C(accepted) and C(queue_id).
+      type: dict
+      returned: when a test message was sent
+    ok:
+      description: Whether login and follow-up both succeeded.
+      type: bool
+    error:
+      description:
+        - V(null), a network class of M(ece_o365.preflight.port_probe) (V(dns), V(refused), V(timeout),
+          V(tls_handshake), V(cert_untrusted)...), or a mail class from Microsoft's replies, V(auth_failed),
+          V(not_connected), V(smtp_auth_disabled), V(basic_auth_blocked), V(mailbox_unavailable),
+          V(send_as_denied), V(followup_failed), or V(deadline).
+      type: str
+      sample: smtp_auth_disabled
+    meaning:
+      description: What Microsoft's reply means, when it is a known one.
+      type: str
+    reply:
+      description: The server's reply that ended the login, token removed.
+      type: str
+      sample: "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
+    message:
+      description: The mailbox, protocol, server, reply, meaning and fix in one line.
+      type: str
+    elapsed_ms:
+      description: Milliseconds the login took.
+      type: int
+summary:
+  description: Counts of logins by outcome.
+  returned: always
+  type: dict
+  sample: {"total": 3, "ok": 2, "failed": 1, "errors": {"smtp_auth_disabled": 1}}
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _mail, _tls
+
+MAILBOX_OPTIONS = dict(
+    login=dict(type='str', required=True),
+    protocols=dict(type='list', elements='str', choices=list(_mail.PROTOCOLS), default=list(_mail.PROTOCOLS)),
+    access_token=dict(type='str', no_log=True),
+    mechanism=dict(type='str', choices=list(_mail.MECHANISMS), default='xoauth2'),
+)
+
+
+def argument_spec():
+    return dict(
+        mailboxes=dict(type='list', elements='dict', required=True, options=MAILBOX_OPTIONS),
+        access_token=dict(type='str', no_log=True),
+        imap_host=dict(type='str', default='outlook.office365.com'),
+        imap_port=dict(type='int', default=993),
+        pop3_host=dict(type='str', default='outlook.office365.com'),
+        pop3_port=dict(type='int', default=995),
+        smtp_host=dict(type='str', default='smtp.office365.com'),
+        smtp_port=dict(type='int', default=587),
+        ca_path=dict(type='path'),
+        folder=dict(type='str', default='INBOX'),
+        ehlo_name=dict(type='str', default='preflight.invalid'),
+        send_test_message=dict(type='bool', default=False),
+        test_recipient=dict(type='str'),
+        timeout=dict(type='float', default=15),
+        deadline=dict(type='float', default=60),
+        fail_on_error=dict(type='bool', default=False),
+    )
+
+
+def build_jobs(params):
+    """One login job per mailbox and protocol; a message naming the bad item, or the jobs."""
+    jobs = []
+    for index, mailbox in enumerate(params['mailboxes']):
+        token = mailbox['access_token'] or params['access_token']
+        if not token:
+            return 'mailboxes[%d] (%s): no access_token, and no module-level access_token' % (index, mailbox['login']), None
+        for protocol in mailbox['protocols']:
+            jobs.append(dict(protocol=protocol, host=params['%s_host' % protocol], port=params['%s_port' % protocol],
+                             login=mailbox['login'], token=token, mechanism=mailbox['mechanism'],
+                             timeout=params['timeout']))
+    return None, jobs
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_if=[('send_test_message', True, ['test_recipient'])])
+    params = module.params
+    if not _tls.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=str(_tls.CRYPTOGRAPHY_IMPORT_ERROR))
+    for name in ('timeout', 'deadline'):
+        if params[name] <= 0:
+            module.fail_json(msg='%s must be more than 0 seconds, got %s' % (name, params[name]))
+    if params['ca_path'] and not os.path.isfile(params['ca_path']):
+        module.fail_json(msg='ca_path %s is not a readable file' % params['ca_path'])
+    problem, jobs = build_jobs(params)
+    if problem:
+        module.fail_json(msg=problem)
+    settings = dict(ca_path=params['ca_path'], folder=params['folder'], ehlo_name=params['ehlo_name'],
+                    send_test_message=params['send_test_message'] and not module.check_mode,
+                    test_recipient=params['test_recipient'])
+    results = _mail.login_all(jobs, settings, params['deadline'])
+    errors = {}
+    for result in results:
+        if result['error']:
+            errors[result['error']] = errors.get(result['error'], 0) + 1
+    failed = sum(errors.values())
+    summary = dict(total=len(results), ok=len(results) - failed, failed=failed, errors=errors)
+    sent = any(r.get('test_message', {}).get('accepted') for r in results)
+    if failed and params['fail_on_error']:
+        module.fail_json(msg='%d of %d logins failed: %s' % (failed, len(results), '; '.join(
+            r['message'] for r in results if r['error'])), results=results, summary=summary, changed=False)
+    # A test message is the only thing this module ever changes, and only when asked.
+    module.exit_json(changed=sent, results=results, summary=summary)
+
+
+if __name__ == '__main__':
+    main()
