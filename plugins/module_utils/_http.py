@@ -1237,7 +1237,7 @@ def reach(params, environ=None, clock=time.monotonic):
         thread.start()
         threads.append(thread)
 
-    grace = 0.5  # the worker's own timeout (from requests) names the phase better; the clock is the backstop
+    grace = 0.25  # the worker's own timeout (from requests) comes first; the clock is the backstop
     deadline_reached = False
     with done:
         while True:
@@ -1254,7 +1254,7 @@ def reach(params, environ=None, clock=time.monotonic):
                                                   % (PHASES.get(phase, phase), _seconds(options['deadline'])))):
                         attempt.abort()
                 break
-            wake = deadline
+            wake, stopped = deadline, False
             for attempt in open_attempts:
                 if attempt.started is None:
                     continue
@@ -1265,9 +1265,11 @@ def reach(params, environ=None, clock=time.monotonic):
                     if attempt.finish(_safe_error(attempt, None, secrets, 'timeout', 'no answer in %s s while %s' % (
                             _seconds(attempt.target['timeout']), PHASES.get(phase, phase)))):
                         attempt.abort()
+                    stopped = True
                 else:
                     wake = min(wake, limit)
-            done.wait(max(0.01, min(wake - now, 0.5)))
+            if not stopped:
+                done.wait(max(0.01, min(wake - now, 0.5)))
 
     results = [a.result for a in attempts]
     counts = {}

@@ -1,0 +1,360 @@
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Real servers for url_reach: HTTPS servers with each certificate case (Python ssl + http.server
+in threads), servers that misbehave on purpose, tinyproxy (with and without basic auth),
+mitmproxy (a real TLS-intercepting proxy) and the lab's Entra-like issuer.
+
+Everything listens on 127.0.0.1, on free ports; every process a fixture starts, it stops.
+"""
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from certs import TestCerts  # tests/integration/conftest.py puts these on sys.path
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+SCENARIOS = os.path.join(REPO, "tests", "lab", "scenarios")
+for _path in (os.path.dirname(HERE), os.path.join(REPO, "tests", "lab"), os.path.join(REPO, ".build", "collections")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+DISCOVERY = {"issuer": "https://login.example/00000000-1111-2222-3333-444444444444/v2.0",
+             "token_endpoint": "https://login.example/00000000-1111-2222-3333-444444444444/oauth2/v2.0/token"}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port, process=None, seconds=15.0, what="server"):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError("%s exited with %s before listening on %d" % (what, process.returncode, port))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s did not listen on 127.0.0.1:%d within %.0f s" % (what, port, seconds))
+
+
+def stop(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """GET / HEAD / OPTIONS: JSON discovery-like body, a Date header offset by the server's skew."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _reply(self, body=True):
+        self.server.requests.append({"path": self.path, "headers": dict(self.headers)})
+        if self.path.startswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", "/discovery")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path.startswith("/drip"):  # headers at once, then one body byte every 0.3 s
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for dummy in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.3)
+            return
+        payload = json.dumps(DISCOVERY).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if body:
+            self.wfile.write(payload)
+
+    def do_GET(self):  # noqa: N802 (http.server's names)
+        self._reply()
+
+    def do_HEAD(self):  # noqa: N802
+        self._reply(body=False)
+
+    def do_OPTIONS(self):  # noqa: N802
+        self._reply()
+
+    def date_time_string(self, timestamp=None):
+        return formatdate((timestamp or time.time()) + self.server.skew, usegmt=True)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    """An HTTP(S) server on 127.0.0.1; TLS is wrapped per connection, in the connection's thread."""
+
+    daemon_threads = True
+
+    def __init__(self, context=None, skew=0.0):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.context, self.skew, self.requests = context, skew, []
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def finish_request(self, request, client_address):
+        request.settimeout(10)
+        if self.context is not None:
+            request = self.context.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address):  # a client refusing our certificate is expected
+        pass
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 running HANDLER(conn) per connection in its own thread."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(32)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                conn, dummy = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            self.handler(conn, self.stopped)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stopped.set()
+        self.sock.close()
+
+
+def server_context(certs, case):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certs.pair(case))
+    return context
+
+
+@pytest.fixture(scope="session")
+def reach_certs():
+    directory = tempfile.mkdtemp(prefix="url-reach-certs-")
+    yield TestCerts(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def https_servers(reach_certs):
+    """{case: Server} for good, expired, wrong_host and self_signed, plus 'skewed' (good, Date 10 min ahead)."""
+    servers = {case: Server(server_context(reach_certs, case)) for case in TestCerts.CASES}
+    servers["skewed"] = Server(server_context(reach_certs, "good"), skew=600.0)
+    yield servers
+    for server in servers.values():
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def silent_server():
+    """Accepts connections and never says a word (until the client goes)."""
+    def hold(conn, stopped):
+        conn.settimeout(0.2)
+        end = time.monotonic() + 20
+        while not stopped.is_set() and time.monotonic() < end:
+            try:
+                if not conn.recv(4096):
+                    return
+            except socket.timeout:
+                continue
+    server = RawServer(hold)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def closing_server():
+    """Reads the client's first bytes (its TLS ClientHello) and closes: a handshake cut short."""
+    def cut(conn, stopped):
+        conn.settimeout(2)
+        conn.recv(1024)
+    server = RawServer(cut)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def garbage_server():
+    """Answers anything with bytes that are not HTTP."""
+    def garbage(conn, stopped):
+        conn.settimeout(2)
+        conn.recv(4096)
+        conn.sendall(b"\x00\x01SSH-2.0-not-http\r\n\r\n")
+    server = RawServer(garbage)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def refused_port():
+    return free_port()
+
+
+class Tinyproxy:
+    def __init__(self, directory, basic_auth=None):
+        self.port = free_port()
+        config = os.path.join(directory, "tinyproxy-%d.conf" % self.port)
+        lines = ["Port %d" % self.port, "Listen 127.0.0.1", "Timeout 15", "MaxClients 50", "LogLevel Info",
+                 "Allow 127.0.0.1", "DisableViaHeader Yes"]  # no ConnectPort line: CONNECT to any port
+        self.user, self.password = basic_auth or (None, None)
+        if basic_auth:
+            lines.append("BasicAuth %s %s" % basic_auth)
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        binary = shutil.which("tinyproxy", path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin")
+        if binary is None:
+            pytest.fail("tinyproxy is not installed: tools/bootstrap.sh installs it as root (apt-get install tinyproxy)")
+        self.log = open(os.path.join(directory, "tinyproxy-%d.log" % self.port), "wb")
+        self.process = subprocess.Popen([binary, "-d", "-c", config], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_listening(self.port, self.process, what="tinyproxy")
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def close(self):
+        stop(self.process)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def proxy_dir():
+    directory = tempfile.mkdtemp(prefix="url-reach-proxies-")
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tinyproxy(proxy_dir):
+    proxy = Tinyproxy(proxy_dir)
+    yield proxy
+    proxy.close()
+
+
+PROXY_USER, PROXY_PASSWORD = "ece", "pr0xy-Pa55-planted"
+
+
+@pytest.fixture(scope="session")
+def tinyproxy_auth(proxy_dir):
+    proxy = Tinyproxy(proxy_dir, basic_auth=(PROXY_USER, PROXY_PASSWORD))
+    yield proxy
+    proxy.close()
+
+
+def mitmdump_binary():
+    for candidate in (os.environ.get("PREFLIGHT_MITMDUMP"), os.path.join(REPO, ".venv-mitm", "bin", "mitmdump"),
+                      shutil.which("mitmdump")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail("mitmdump is missing: tools/bootstrap.sh installs mitmproxy into .venv-mitm")
+    return None
+
+
+class Mitmproxy:
+    """mitmdump as a TLS-intercepting proxy; its CA (made at first start) is confdir/mitmproxy-ca-cert.pem."""
+
+    def __init__(self, directory, upstream_ca):
+        self.port = free_port()
+        self.confdir = os.path.join(directory, "mitmproxy")
+        os.makedirs(self.confdir, exist_ok=True)
+        self.log = open(os.path.join(directory, "mitmdump.log"), "wb")
+        self.process = subprocess.Popen(
+            [mitmdump_binary(), "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
+             "--set", "confdir=%s" % self.confdir, "--set", "ssl_verify_upstream_trusted_ca=%s" % upstream_ca,
+             "--set", "termlog_verbosity=warn", "--set", "flow_detail=0"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_listening(self.port, self.process, seconds=30, what="mitmdump")
+        self.ca = os.path.join(self.confdir, "mitmproxy-ca-cert.pem")
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def close(self):
+        stop(self.process)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def reach_lab(request):
+    """The lab serving the healthy tenant: the integration session's shared lab (tests/integration/conftest.py)
+    when there is one, else one started here the way tests/lab/tests/conftest.py does."""
+    try:
+        yield request.getfixturevalue("lab")
+        return
+    except pytest.FixtureLookupError:
+        pass
+    from ece_lab import control
+    base = tempfile.mkdtemp(prefix="url-reach-lab-")
+    os.chmod(base, 0o755)  # Dovecot's mail processes (user dovecot) must reach the run directory
+    run_dir = os.path.join(base, "run")
+    state = control.up(os.path.join(SCENARIOS, "healthy.yml"), run_dir)
+    yield state
+    control.down(run_dir)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mitmproxy(proxy_dir, reach_certs, reach_lab):
+    """mitmdump trusting, upstream, the test CA and the lab CA (so it can re-sign both)."""
+    bundle = os.path.join(proxy_dir, "upstream-cas.pem")
+    with open(bundle, "wb") as out:
+        for path in (reach_certs.ca, reach_lab["ca"]):
+            with open(path, "rb") as handle:
+                out.write(handle.read())
+    proxy = Mitmproxy(proxy_dir, bundle)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def reach():
+    """reach(timeout=..., **params) -> (outcome, seconds): _http.reach with a clean environment."""
+    from ansible_collections.ece_o365.preflight.plugins.module_utils import _http
+
+    def run(environ=None, **params):
+        start = time.monotonic()
+        outcome = _http.reach(params, environ=environ if environ is not None else {})
+        return outcome, time.monotonic() - start
+    return run
