@@ -30,6 +30,7 @@ import errno
 import fnmatch
 import http.client as http_client
 import json
+import math
 import os
 import re
 import socket
@@ -170,7 +171,7 @@ def _number(value, where, minimum, maximum, kind=float):
         number = kind(value)
     except (TypeError, ValueError, OverflowError):
         raise ArgumentError('%s: must be a number, not %r' % (where, value))
-    if number != number or not minimum <= number <= maximum:  # NaN too
+    if math.isnan(number) or not minimum <= number <= maximum:
         raise ArgumentError('%s: must be between %s and %s, not %r' % (where, minimum, maximum, value))
     return number
 
@@ -355,7 +356,8 @@ def normalise(params, environ=None):
                 proxy = 'http://' + proxy
             try:
                 parts = urlsplit(proxy)
-                parts.port  # pylint: disable=pointless-statement  (validates the port)
+                if parts.port is not None and parts.port <= 0:  # .port raises ValueError when it is not a port
+                    raise ValueError('port 0')
             except ValueError as exc:
                 raise ArgumentError('proxy: %r is not a valid proxy URL (%s)' % (_proxy.redact(proxy), exc))
             if parts.scheme.lower() not in ('http', 'https', 'socks5', 'socks5h', 'socks4', 'socks4a') or not parts.hostname:
@@ -444,7 +446,7 @@ def secret_values(params, environ=None):
     def add(value):
         if isinstance(value, str) and len(value) >= 4:
             secrets.add(value)
-            scheme, _, credentials = value.partition(' ')
+            scheme, dummy, credentials = value.partition(' ')
             if credentials and len(credentials) >= 4 and re.match(r'^[A-Za-z-]+$', scheme):
                 secrets.add(credentials)
 
@@ -929,8 +931,8 @@ def _judge(attempt, secrets):
     if passed is False:
         failed = [a for a in assertions if not a['passed']]
         first = failed[0]
-        detail = '%d of %d failed; first: %s %s' % (len(failed), len(assertions), first['query'],
-                                                   first['error'] or 'gave %s' % json.dumps(first['value'])[:100])
+        outcome = first['error'] or 'gave %s' % json.dumps(first['value'])[:100]
+        detail = '%d of %d failed; first: %s %s' % (len(failed), len(assertions), first['query'], outcome)
         return _error_result(attempt, 'assertion', detail, secrets, assertions)
     return _result(attempt, None, None, secrets, assertions)
 

@@ -110,8 +110,8 @@ options:
     description:
       - Request headers sent with every URL.
       - The values of headers that look like secrets (C(Authorization), C(Proxy-Authorization), C(Cookie), and names
-        containing C(auth), C(token), C(secret), C(password), C(api-key), C(session) or C(cookie)) are never returned:
-        not in the results, not in error messages, not in the module's invocation. The results list only the
+        containing C(auth), C(token), C(secret), C(password), C(api-key), C(session) or C(cookie)) are never returned,
+        neither in the results nor in error messages nor in the module's invocation. The results list only the
         names of the headers sent (RV(results[].request_headers)).
       - Secret-looking headers are not sent on to another host when a redirect leaves the URL's host.
     type: dict
@@ -176,13 +176,13 @@ options:
   expected_issuers:
     description:
       - Names of the issuers expected to have issued the servers' certificates. When the issuer of a server's
-        certificate matches none of them (nor O(expected_ca_certs)), RV(results[].intercepted) is V(true): a
+        certificate matches none of them (nor O(expected_ca_certs)), RV(results[].intercepted) is V(true), as when a
         TLS-inspecting proxy re-signs the certificate with its own CA.
       - A bare name is compared with the issuer's common name (CN), without regard to case; C(*) and C(?) are
         wildcards. A distinguished name such as V(O=DigiCert Inc, C=US) matches when each attribute given is one of
         the issuer's (C(CN), C(O), C(OU), C(C), C(L), C(ST), C(DC) or a dotted OID).
       - The list is yours to give and keep current. Microsoft's certificates are issued by intermediates such as
-        V(Microsoft Azure RSA TLS Issuing CA 03) or V(DigiCert SHA2 Secure Server CA) that change over time:
+        V(Microsoft Azure RSA TLS Issuing CA 03) or V(DigiCert SHA2 Secure Server CA) that change over time;
         patterns such as V(Microsoft Azure * TLS Issuing CA *) and V(DigiCert*) last longer.
       - When neither this nor O(expected_ca_certs) is given, RV(results[].intercepted) is V(null).
     type: list
@@ -261,7 +261,7 @@ EXAMPLES = r"""
     proxy: http://proxy.corp.example.com:3128
     no_proxy: [localhost, .corp.example.com]
     urls:
-      - url: https://login.microsoftonline.com/common/discovery/instance?api-version=1.1&authorization_endpoint=https://login.microsoftonline.com/common/oauth2/v2.0/authorize
+      - url: https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration
   register: through_proxy
 
 # Detect a TLS-inspecting proxy: Microsoft 365 traffic should reach the host with Microsoft's
