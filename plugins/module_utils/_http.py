@@ -114,7 +114,7 @@ DN_ATTRIBUTES = {
     'emailaddress': '1.2.840.113549.1.9.1', 'e': '1.2.840.113549.1.9.1',
 }
 PHASES = {
-    'queued': 'not started: every worker was busy',
+    'queued': 'waiting for a free worker',
     'connect': 'resolving the name or connecting',
     'proxy': 'waiting for the proxy to open the tunnel',
     'tls': 'in the TLS handshake',
@@ -893,13 +893,14 @@ def _run(attempt, options, budget_end, secrets):
             url, host = following, new_host
         attempt.phase = 'body'
         if method != 'HEAD':
-            body, limit = b'', options['max_body_bytes']
+            chunks, size, limit = [], 0, options['max_body_bytes']
             for chunk in response.iter_content(16384):
-                body += chunk
-                if len(body) > limit:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
                     attempt.truncated = True
-                    body = body[:limit]
                     break
+            body = b''.join(chunks)[:limit]
             attempt.body, attempt.body_bytes = body, len(body)
         response.close()
         attempt.phase = 'done'
@@ -1252,8 +1253,13 @@ def reach(params, environ=None, clock=time.monotonic):
                 for attempt in open_attempts:
                     phase = attempt.phase
                     attempt.phase = 'aborted'
-                    if attempt.finish(_safe_error(attempt, None, secrets, 'deadline', 'still %s after the deadline of %s s'
-                                                  % (PHASES.get(phase, phase), _seconds(options['deadline'])))):
+                    if phase == 'queued':
+                        detail = 'not started before the deadline of %s s: every worker was busy' % (
+                            _seconds(options['deadline']))
+                    else:
+                        detail = 'still %s at the deadline of %s s' % (PHASES.get(phase, phase),
+                                                                       _seconds(options['deadline']))
+                    if attempt.finish(_safe_error(attempt, None, secrets, 'deadline', detail)):
                         attempt.abort()
                 break
             wake, stopped = deadline, False

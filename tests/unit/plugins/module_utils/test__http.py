@@ -477,8 +477,8 @@ def test_deadline_gives_every_url_a_result_in_bounded_time():
 
     assert elapsed < 1.5
     assert [r['error_class'] for r in outcome['results']] == ['deadline'] * 3
-    assert 'still waiting for the response after the deadline of 0.6 s' in outcome['results'][0]['error']
-    assert 'not started: every worker was busy' in outcome['results'][2]['error']
+    assert 'still waiting for the response at the deadline of 0.6 s' in outcome['results'][0]['error']
+    assert 'not started before the deadline of 0.6 s: every worker was busy' in outcome['results'][2]['error']
     assert outcome['summary']['deadline_reached'] is True
 
 
