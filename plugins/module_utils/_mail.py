@@ -25,11 +25,10 @@ import ssl
 import threading
 import time
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _errors, _probe, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _errors, _probe
 
 PROTOCOLS = ('imap', 'pop3', 'smtp')
 MECHANISMS = ('xoauth2', 'oauthbearer')
-TAGS = ('a1', 'a2', 'a3')
 
 # Microsoft's replies (and the lab's Dovecot wording of the same refusals), most specific first:
 # (regular expression, class, meaning, fix). One place for these facts.

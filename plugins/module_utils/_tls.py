@@ -52,7 +52,7 @@ def classify_ssl_error(exc):
         code = getattr(exc, 'verify_code', None)
         if code in (9, 10):  # X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED
             return 'cert_expired'
-        if code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
+        if code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
             return 'cert_hostname'
         return 'cert_untrusted'
     return 'tls_handshake'
