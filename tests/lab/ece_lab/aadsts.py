@@ -57,6 +57,12 @@ AADSTS = {
     700082: ("invalid_grant", 400,
              "The refresh token has expired due to inactivity. The token was issued on {issued} and was "
              "inactive for 90.00:00:00."),
+    700024: ("invalid_client", 401,
+             "Client assertion is not within its valid time range. Current time: {now}."),
+    700027: ("invalid_client", 401,
+             "The certificate with identifier used to sign the client assertion is not registered on application. "
+             "[Reason - {reason}, Thumbprint of key used by client: '{thumbprint}', Please visit the Azure Portal, "
+             "Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'.]"),
     1002012: ("invalid_scope", 400,
               "The provided value for scope {scope} is not valid. Client credential flows must have a scope "
               "value with /.default suffixed to the resource identifier (application ID URI)."),

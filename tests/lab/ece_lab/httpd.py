@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 
 from .aadsts import EntraError
+from .identity import certificate_thumbprints
 from .tenant import EXCHANGE_APP_ID, GRAPH_APP_ID, GRAPH_AUDIENCE, RESOURCES
 
 GRAPH_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#"
@@ -211,6 +212,15 @@ class GraphApp(_ProtectedApp):
 
     def __call__(self, method, url, headers, body):
         claims = self._claims(headers)
+        throttle = self.tenant.graph_throttle
+        if throttle.take():  # lab.graph_throttle: Graph's throttling and outage answers
+            extra = {} if throttle.retry_after is None else {"Retry-After": str(throttle.retry_after)}
+            if throttle.status == 429:
+                error = _graph_error(429, "TooManyRequests", "Too many requests.")
+            else:
+                error = _graph_error(503, "serviceNotAvailable", "The service is temporarily unavailable.")
+            error.headers.update(extra)
+            raise error
         if method != "GET":
             raise _graph_error(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
         path = urllib.parse.unquote(url.path)
@@ -334,8 +344,20 @@ def _application(app):
             "customKeyIdentifier": None, "displayName": s["display_name"], "endDateTime": _iso(s["end"]),
             "hint": s["value"][:3], "keyId": s["key_id"], "secretText": None, "startDateTime": _iso(s["start"]),
         } for s in app["secrets"]],
-        "keyCredentials": [],
+        "keyCredentials": [{
+            "customKeyIdentifier": c["thumbprint"], "displayName": c["display_name"], "endDateTime": _iso(c["end"]),
+            "key": None, "keyId": c["key_id"], "startDateTime": _iso(c["start"]), "type": "AsymmetricX509Cert",
+            "usage": "Verify",
+        } for c in _certificates(app)],
     }
+
+
+def _certificates(app):
+    out = []
+    for cert in app["certificates"]:
+        sha1, _sha256 = certificate_thumbprints(cert["pem"])
+        out.append(dict(cert, thumbprint=sha1))
+    return out
 
 
 def _service_principal(app):

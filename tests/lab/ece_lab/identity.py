@@ -19,6 +19,7 @@ import time
 import uuid
 
 import jwt
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -113,6 +114,8 @@ class Issuer:
         app = self.tenant.application_by_client_id(client_id)
         if app is None:
             raise EntraError(700016, client_id=client_id, tenant_name=self.tenant.name)
+        if form.get("client_assertion") is not None:
+            return self._certificate_client(app, form)
         presented = form.get("client_secret")
         if presented is None:
             if secret_required or not app["public_client"]:
@@ -124,6 +127,43 @@ class Issuer:
                     raise EntraError(7000222, client_id=app["client_id"])
                 return app
         raise EntraError(7000215, client_id=app["client_id"])
+
+    def _certificate_client(self, app, form):
+        """A certificate credential: msal's client assertion JWT, signed with a key whose certificate is registered."""
+        assertion = form.get("client_assertion", "")
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            raise EntraError(7000218)
+        try:
+            header = jwt.get_unverified_header(assertion)
+        except jwt.InvalidTokenError:
+            raise EntraError(700027, reason="The client assertion is not a JWT.", thumbprint="", client_id=app["client_id"])
+        wanted_sha256 = (header.get("x5t#S256") or "").rstrip("=")
+        wanted_sha1 = (header.get("x5t") or "").rstrip("=")
+        used = _b64_to_hex(wanted_sha256 or wanted_sha1)
+        for cert in app["certificates"]:
+            sha1, sha256 = certificate_thumbprints(cert["pem"])
+            if (wanted_sha256 and _hex_to_b64(sha256) == wanted_sha256) or \
+                    (not wanted_sha256 and wanted_sha1 and _hex_to_b64(sha1) == wanted_sha1):
+                break
+        else:
+            raise EntraError(700027, reason="The key was not found.", thumbprint=used, client_id=app["client_id"])
+        if cert["end"] <= _now():
+            raise EntraError(700027, reason="The key used is expired.", thumbprint=used, client_id=app["client_id"])
+        public_key = x509.load_pem_x509_certificate(cert["pem"].encode()).public_key()
+        endpoints = ["%s/%s/oauth2/v2.0/token" % (self.issuer_base, t)
+                     for t in (self.tenant.tenant_id, self.tenant.domain, self.tenant.initial_domain)]
+        try:
+            claims = jwt.decode(assertion, public_key, algorithms=["RS256", "PS256"], audience=endpoints,
+                                options={"require": ["exp", "aud", "iss", "sub"]}, leeway=0)
+        except jwt.ExpiredSignatureError:
+            raise EntraError(700024, now=_now().strftime("%m/%d/%Y %H:%M:%S"))
+        except jwt.InvalidTokenError as exc:
+            raise EntraError(700027, reason="Client assertion failed validation: %s." % exc, thumbprint=used,
+                             client_id=app["client_id"])
+        if claims.get("iss") != app["client_id"] or claims.get("sub") != app["client_id"]:
+            raise EntraError(700027, reason="The assertion's iss and sub must be the client id.", thumbprint=used,
+                             client_id=app["client_id"])
+        return app
 
     def _client_credentials(self, form):
         app = self._application(form, secret_required=True)
@@ -321,6 +361,27 @@ class Issuer:
                            "preferred_username": record["upn"], "scp": " ".join(MAIL_PERMISSIONS)})
         claims.update(claims_override)
         return self.key.sign({k: v for k, v in claims.items() if v is not None})
+
+
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def certificate_thumbprints(pem):
+    """(SHA-1, SHA-256) thumbprints of a PEM certificate, upper-case hex, as the portal shows them."""
+    der = x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem).public_bytes(
+        serialization.Encoding.DER)
+    return hashlib.sha1(der).hexdigest().upper(), hashlib.sha256(der).hexdigest().upper()
+
+
+def _hex_to_b64(value):
+    return base64.urlsafe_b64encode(bytes.fromhex(value)).decode().rstrip("=")
+
+
+def _b64_to_hex(value):
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex().upper()
+    except ValueError:
+        return value
 
 
 def _delegated_names(audience):

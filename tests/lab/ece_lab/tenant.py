@@ -11,6 +11,7 @@ one thing it breaks. The format is documented in docs/lab.md.
 import copy
 import datetime
 import os
+import threading
 
 import yaml
 
@@ -118,6 +119,53 @@ def _tokens_valid_from(user, where):
     return None
 
 
+def _validity(item, where):
+    """(start, end) of a secret or certificate: absolute dates, or days relative to now (evergreen scenarios)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if item.get("start_days_ago") is not None:
+        start = now - datetime.timedelta(days=float(item["start_days_ago"]))
+    else:
+        start = _as_datetime(item.get("start", "2025-01-01T00:00:00Z"), where + ".start")
+    if item.get("end_days_from_now") is not None:
+        end = now + datetime.timedelta(days=float(item["end_days_from_now"]))
+    else:
+        end = _as_datetime(_require(item, "end", where), where + ".end")
+    return start, end
+
+
+def _certificate_pem(cert, where, base_dir):
+    """The certificate's PEM text: inline (pem) or from a file (path, relative to the tenant file's directory)."""
+    if cert.get("pem"):
+        return str(cert["pem"])
+    path = os.path.join(base_dir, _require(cert, "path", where))
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TenantFileError("%s.path: cannot read %s: %s" % (where, path, exc))
+
+
+class _Throttle:
+    """lab.graph_throttle: Graph answers STATUS with Retry-After the first COUNT requests after a load."""
+
+    def __init__(self, spec, where):
+        spec = dict(spec or {})
+        self.status = int(spec.get("status", 429))
+        if self.status not in (429, 503):
+            raise TenantFileError("%s.status: 429 or 503, not %s" % (where, self.status))
+        self.remaining = int(spec.get("count", 0))
+        self.retry_after = spec.get("retry_after", 1)
+        self._lock = threading.Lock()
+
+    def take(self):
+        """True when this request is to be throttled (and counts it)."""
+        with self._lock:
+            if self.remaining <= 0:
+                return False
+            self.remaining -= 1
+            return True
+
+
 def _require(mapping, key, where):
     if key not in mapping or mapping[key] in (None, ""):
         raise TenantFileError("%s: '%s' is required" % (where, key))
@@ -155,6 +203,7 @@ class Tenant:
         lifetime = lab.get("access_token_lifetime", [3600, 5400])
         self.access_token_lifetime = (int(lifetime[0]), int(lifetime[-1]))
         self.page_size = int(lab.get("page_size", 100))
+        self.graph_throttle = _Throttle(lab.get("graph_throttle"), "%s: lab.graph_throttle" % path)
 
     # -- loading -------------------------------------------------------------------------
     def _load_application(self, key, app):
@@ -162,12 +211,24 @@ class Tenant:
         secrets = []
         for index, secret in enumerate(app.get("secrets") or []):
             swhere = "%s.secrets[%d]" % (where, index)
+            start, end = _validity(secret, swhere)
             secrets.append({
                 "key_id": str(_require(secret, "key_id", swhere)),
                 "display_name": secret.get("display_name", ""),
                 "value": str(_require(secret, "value", swhere)),
-                "start": _as_datetime(secret.get("start", "2025-01-01T00:00:00Z"), swhere + ".start"),
-                "end": _as_datetime(_require(secret, "end", swhere), swhere + ".end"),
+                "start": start,
+                "end": end,
+            })
+        certificates = []
+        for index, cert in enumerate(app.get("certificates") or []):
+            cwhere = "%s.certificates[%d]" % (where, index)
+            start, end = _validity(cert, cwhere)
+            certificates.append({
+                "key_id": str(_require(cert, "key_id", cwhere)),
+                "display_name": cert.get("display_name", ""),
+                "pem": _certificate_pem(cert, cwhere, os.path.dirname(self.path)),
+                "start": start,
+                "end": end,
             })
         permissions = app.get("permissions") or {}
         for kind in ("delegated", "application"):
@@ -188,6 +249,7 @@ class Tenant:
                 "public_client": list((app.get("redirect_uris") or {}).get("public_client") or []),
             },
             "secrets": secrets,
+            "certificates": certificates,
             "permissions": {
                 "delegated": list(permissions.get("delegated") or []),
                 "application": list(permissions.get("application") or []),

@@ -3,13 +3,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The token issuer through msal and requests: grants, claims and Entra's AADSTS error bodies."""
 
+import datetime
 import urllib.parse
 
 import jwt
 import msal
 import pytest
 import requests
-from conftest import MAIL_SCOPES
+from conftest import MAIL_SCOPES, scenario
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
 def assert_aadsts(reply, code, error=None):
@@ -167,3 +170,56 @@ def test_msal_trusts_only_the_ca_it_is_given(use_scenario):
         msal.ConfidentialClientApplication(app["client_id"], client_credential=app["secrets"][0]["value"],
                                            authority=s.lab.state["authority"], http_client=session,
                                            instance_discovery=False)
+
+
+def _certificate(tmp_path, name, days):
+    """A self-signed certificate and its key (PEM files), valid DAYS from now (negative: expired)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=400))
+            .not_valid_after(now + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / (name + ".crt"), tmp_path / (name + ".key")
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path.read_text(), key_path.read_text()
+
+
+def test_certificate_credentials_registered_unknown_and_expired(use_scenario, tmp_path):
+    good_cert, good_key = _certificate(tmp_path, "good", 200)
+    old_cert, old_key = _certificate(tmp_path, "old", 300)
+    _other_cert, other_key = _certificate(tmp_path, "other", 200)
+    healthy = scenario("healthy")
+    variant = tmp_path / "certs.yml"
+    variant.write_text(
+        "# the preflight app with two certificates, one expired\nextends: %s\napplications:\n  preflight:\n"
+        "    certificates:\n      - {key_id: c1, display_name: good, path: good.crt, end_days_from_now: 200}\n"
+        "      - {key_id: c2, display_name: old, path: old.crt, end_days_from_now: -1}\n" % healthy)
+    s = use_scenario(str(variant))
+    client_id = s.app("preflight")["client_id"]
+
+    def token(cert, key, sha1=None):
+        credential = {"private_key": key, "public_certificate": cert}
+        if sha1:
+            credential = {"private_key": key, "thumbprint": sha1}
+        app = s.lab.msal_app(client_id, credential)
+        return app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+
+    assert claims(token(good_cert, good_key)["access_token"])["roles"]
+    from ece_lab.identity import certificate_thumbprints
+    assert "access_token" in token(None, good_key, sha1=certificate_thumbprints(good_cert)[0])
+    assert_aadsts(token(good_cert, other_key), 700027, "invalid_client")  # key does not match the certificate
+    expired = token(old_cert, old_key)
+    assert_aadsts(expired, 700027)
+    assert "The key used is expired" in expired["error_description"]
+    unknown_cert, unknown_key = _certificate(tmp_path, "unknown", 100)
+    assert "The key was not found" in token(unknown_cert, unknown_key)["error_description"]
+    graph_app = s.lab.graph("/v1.0/applications(appId='%s')" % client_id, s.preflight_token("https://graph.microsoft.com")).json()
+    assert [k["customKeyIdentifier"] for k in graph_app["keyCredentials"]] == [
+        certificate_thumbprints(good_cert)[0], certificate_thumbprints(old_cert)[0]]

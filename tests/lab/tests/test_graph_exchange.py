@@ -118,3 +118,32 @@ def test_exchange_admin_refuses_without_role_or_token(use_scenario):
     assert forbidden.status_code == 403 and "isn't supported in this scenario" in forbidden.json()["error"]["message"]
     unauthorized = s.lab.exchange("Get-TransportConfig", s.preflight_token(GRAPH))
     assert unauthorized.status_code == 401 and 'error="invalid_token"' in unauthorized.headers["WWW-Authenticate"]
+
+
+def _variant(tmp_path, text):
+    healthy = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios", "healthy.yml")
+    path = tmp_path / "variant.yml"
+    path.write_text("# a test variant of healthy\nextends: %s\n%s" % (healthy, text))
+    return str(path)
+
+
+def test_graph_throttle_answers_then_serves(use_scenario, tmp_path):
+    s = use_scenario(_variant(tmp_path, "lab: {graph_throttle: {status: 429, count: 2, retry_after: 3}}\n"))
+    token = s.preflight_token(GRAPH)
+    replies = [s.lab.graph("/v1.0/users/support@contoso.example", token) for _attempt in range(3)]
+    assert [r.status_code for r in replies] == [429, 429, 200]
+    assert replies[0].headers["Retry-After"] == "3" and replies[0].json()["error"]["code"] == "TooManyRequests"
+    s = use_scenario(_variant(tmp_path, "lab: {graph_throttle: {status: 503, count: 1, retry_after: null}}\n"))
+    outage = s.lab.graph("/v1.0/users", s.preflight_token(GRAPH))
+    assert outage.status_code == 503 and "Retry-After" not in outage.headers
+    assert s.lab.graph("/v1.0/users", s.preflight_token(GRAPH)).status_code == 200
+
+
+def test_secret_near_expiry_still_works_and_shows_its_end(use_scenario):
+    s = use_scenario("secret-near-expiry")
+    app = s.app("ece-mail")
+    assert "access_token" in s.lab.app_token(app["client_id"], app["secrets"][0]["value"], GRAPH)
+    graph_app = s.lab.graph("/v1.0/applications(appId='%s')" % app["client_id"], s.preflight_token(GRAPH)).json()
+    end = datetime.datetime.fromisoformat(graph_app["passwordCredentials"][0]["endDateTime"].replace("Z", "+00:00"))
+    left = end - datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(days=9) < left <= datetime.timedelta(days=10)
