@@ -62,6 +62,19 @@ ERROR_CLASSES = {
     'deadline': (
         'the probe did not finish before the call\'s overall deadline',
         'raise the overall deadline or probe fewer targets per call'),
+    # Microsoft identity and Graph (token_acquire, tenant_info).
+    'aadsts': (
+        'Microsoft Entra ID refused the token request with an AADSTS error',
+        'read the AADSTS code\'s meaning and fix reported with it (aadsts.meaning, aadsts.fix)'),
+    'unauthorized': (
+        'the service refused the access token (HTTP 401: expired, wrong audience or wrong tenant)',
+        'use a token acquired for this service (e.g. https://graph.microsoft.com/.default) and this tenant'),
+    'forbidden': (
+        'the access token lacks a permission the call needs (HTTP 403)',
+        'add the application permission named in the result to the app registration and grant admin consent'),
+    'throttled': (
+        'the service kept answering 429 or 503 (throttled or unavailable) until the deadline',
+        'run again later, raise the deadline, or read fewer objects per run'),
 }
 
 

@@ -1,0 +1,628 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: THIS IS A PRIVATE MODULE UTIL OF ece_o365.preflight. It is not part of the
+# collection's public API and MAY CHANGE OR BE REMOVED AT ANY TIME, even in a
+# patch release. Do not use it from outside this collection.
+
+"""Authentication against Microsoft Entra ID, shared by every module that talks to Microsoft.
+
+One argument spec (tenant, client id, secret or certificate, authority, cloud, proxy, CA bundle,
+timeout) with no_log on every secret, documented once in the ``ece_o365.preflight.auth`` doc
+fragment; one table of the clouds' documented hosts; msal built with an HTTP session of its own
+(so REQUESTS_CA_BUNDLE and proxy variables cannot override what the task asked for); and the
+classification of what comes back: msal's result dicts (AADSTS errors, see _aadsts) and the
+exceptions requests raises (TLS and connection failures become _errors classes, never tracebacks).
+"""
+
+import base64
+import binascii
+import datetime
+import errno
+import hashlib
+import json
+import math
+import os
+import re
+import socket
+import ssl
+import time
+import traceback
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _aadsts, _errors, _proxy, _tls
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover (Python 2 is not supported)
+    urlsplit = None
+
+try:
+    import requests
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+    _SessionBase = requests.Session
+except ImportError:  # reported by the modules through missing_required_lib
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    _SessionBase = object
+
+try:
+    import msal
+    HAS_MSAL = True
+    MSAL_IMPORT_ERROR = None
+except ImportError:  # reported by the modules through missing_required_lib
+    msal = None
+    HAS_MSAL = False
+    MSAL_IMPORT_ERROR = traceback.format_exc()
+
+# The clouds, by the hosts Microsoft documents for them ("National clouds" in the Microsoft
+# identity platform docs, "Microsoft Graph national cloud deployments", and the Exchange Online
+# endpoints of each Microsoft 365 instance). One place for these facts.
+#   authority_host: Entra ID's token service; graph: the Microsoft Graph resource and root;
+#   exchange: the Exchange Online resource (IMAP/POP/SMTP scopes, Exchange admin API).
+CLOUDS = {
+    'public': {
+        'name': 'Microsoft Entra ID (global service)',
+        'authority_host': 'login.microsoftonline.com',
+        'graph': 'https://graph.microsoft.com',
+        'exchange': 'https://outlook.office365.com',
+        'mail_scope_resource': 'https://outlook.office.com',
+    },
+    'usgov': {
+        'name': 'Microsoft 365 GCC High (Azure Government)',
+        'authority_host': 'login.microsoftonline.us',
+        'graph': 'https://graph.microsoft.us',
+        'exchange': 'https://outlook.office365.us',
+        'mail_scope_resource': 'https://outlook.office365.us',
+    },
+    'usgov_dod': {
+        'name': 'Microsoft 365 DoD (Azure Government)',
+        'authority_host': 'login.microsoftonline.us',
+        'graph': 'https://dod-graph.microsoft.us',
+        'exchange': 'https://outlook-dod.office365.us',
+        'mail_scope_resource': 'https://outlook-dod.office365.us',
+    },
+    'china': {
+        'name': 'Microsoft 365 operated by 21Vianet',
+        # login.chinacloudapi.cn is the older name of the same service (msal calls it deprecated).
+        'authority_host': 'login.partner.microsoftonline.cn',
+        'graph': 'https://microsoftgraph.chinacloudapi.cn',
+        'exchange': 'https://partner.outlook.cn',
+        'mail_scope_resource': 'https://partner.outlook.cn',
+    },
+}
+
+# The delegated permissions ECE's token carries (TAC checklist item 3), without the resource prefix.
+MAIL_PERMISSIONS = ('IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send')
+
+# Claims worth showing from an access token and an id_token. Values are checked for type and cut
+# to size: the token is the identity provider's, the module only reads it.
+ACCESS_TOKEN_CLAIMS = ('aud', 'iss', 'tid', 'oid', 'sub', 'upn', 'unique_name', 'preferred_username', 'name',
+                       'scp', 'roles', 'appid', 'azp', 'app_displayname', 'idtyp', 'ver', 'iat', 'nbf', 'exp')
+ID_TOKEN_CLAIMS = ('aud', 'iss', 'tid', 'oid', 'sub', 'preferred_username', 'upn', 'email', 'name', 'iat', 'exp')
+MAX_TOKEN = 65536
+MAX_CLAIM_TEXT = 512
+MAX_CLAIM_ITEMS = 200
+
+
+def argument_spec():
+    """The authentication options, documented in the ece_o365.preflight.auth doc fragment."""
+    return dict(
+        tenant=dict(type='str'),
+        client_id=dict(type='str'),
+        client_secret=dict(type='str', no_log=True),
+        client_certificate_path=dict(type='path'),
+        client_private_key_path=dict(type='path', no_log=False),  # a file name, not the key
+        client_private_key_password=dict(type='str', no_log=True),
+        client_certificate_thumbprint=dict(type='str'),
+        authority=dict(type='str'),
+        cloud=dict(type='str', default='public', choices=list(CLOUDS)),
+        proxy=dict(type='str', no_log=True),  # may carry user:password@
+        no_proxy=dict(type='str'),
+        ca_path=dict(type='path'),
+        timeout=dict(type='float', default=10),
+    )
+
+
+MUTUALLY_EXCLUSIVE = [('client_secret', 'client_certificate_path')]
+REQUIRED_BY = {
+    'client_private_key_path': 'client_certificate_path',
+    'client_private_key_password': 'client_certificate_path',
+    'client_certificate_thumbprint': 'client_certificate_path',
+}
+
+
+def missing_libraries():
+    """[(library, import traceback)] of the libraries the auth helper needs and cannot import."""
+    missing = []
+    if not HAS_REQUESTS:
+        missing.append(('requests', REQUESTS_IMPORT_ERROR))
+    if not HAS_MSAL:
+        missing.append(('msal', MSAL_IMPORT_ERROR))
+    return missing
+
+
+def proxy_password(proxy):
+    """The password inside a proxy URL (for the module's no_log values), or None."""
+    if not proxy or urlsplit is None:
+        return None
+    try:
+        parts = urlsplit(proxy if '://' in proxy else 'http://' + proxy)
+        return parts.password or None
+    except ValueError:
+        return None
+
+
+def resolve_authority(params):
+    """(authority URL, explicit) from O(authority) or from O(tenant) and O(cloud)."""
+    if params.get('authority'):
+        return params['authority'].rstrip('/'), True
+    host = CLOUDS[params.get('cloud') or 'public']['authority_host']
+    return 'https://%s/%s' % (host, params['tenant'].strip()), False
+
+
+def validate(params, need_client=True):
+    """A message naming the bad option, or None. NEED_CLIENT: a token will be acquired here."""
+    if params.get('timeout') is not None and not params['timeout'] > 0:
+        return 'timeout must be more than 0 seconds, got %s' % params['timeout']
+    if params.get('ca_path') and not os.path.isfile(params['ca_path']):
+        return 'ca_path %s is not a readable file' % params['ca_path']
+    for name in ('client_certificate_path', 'client_private_key_path'):
+        if params.get(name) and not os.path.isfile(params[name]):
+            return '%s %s is not a readable file' % (name, params[name])
+    if not need_client:
+        return None
+    if not params.get('client_id'):
+        return 'client_id is required to acquire a token'
+    if not params.get('tenant') and not params.get('authority'):
+        return 'one of tenant or authority is required (tenant: the directory id or a verified domain)'
+    if params.get('authority'):
+        parts = urlsplit(params['authority'])
+        if parts.scheme != 'https' or not parts.hostname or not parts.path.strip('/'):
+            return ('authority must be an https URL with the tenant as its path, e.g. '
+                    'https://login.microsoftonline.com/<tenant id>; got %s' % params['authority'])
+    elif not re.match(r'^[A-Za-z0-9.-]+$', params['tenant'].strip()):
+        return 'tenant must be a directory (tenant) id or a domain name, got %r' % params['tenant']
+    return None
+
+
+def _read(path):
+    with open(path, 'rb') as handle:
+        return handle.read().decode('utf-8', 'replace')
+
+
+_PEM_CERT = re.compile(r'-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----', re.DOTALL)
+_PEM_KEY = re.compile(r'-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----.+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----',
+                      re.DOTALL)
+
+
+def certificate_credential(params):
+    """msal's client_credential dict for a certificate, and facts about it (no key material).
+
+    Raises ValueError naming the file when the PEM pieces are missing.
+    """
+    cert_text = _read(params['client_certificate_path'])
+    certs = _PEM_CERT.findall(cert_text)
+    if not certs:
+        raise ValueError('client_certificate_path %s holds no PEM certificate' % params['client_certificate_path'])
+    key_path = params.get('client_private_key_path') or params['client_certificate_path']
+    keys = _PEM_KEY.findall(_read(key_path))
+    if not keys:
+        raise ValueError('%s holds no PEM private key (set client_private_key_path to the key file)' % key_path)
+    der = ssl.PEM_cert_to_DER_cert(certs[0])
+    credential = {'private_key': keys[0], 'public_certificate': certs[0]}
+    if params.get('client_private_key_password'):
+        credential['passphrase'] = params['client_private_key_password']
+    facts = {'sha1_thumbprint': hashlib.sha1(der).hexdigest().upper(),
+             'sha256_thumbprint': hashlib.sha256(der).hexdigest().upper()}
+    if params.get('client_certificate_thumbprint'):
+        # A SHA-1 thumbprint given: msal signs RS256 with x5t (what ADFS and older setups expect).
+        credential['thumbprint'] = _tls.normalise_fingerprint(params['client_certificate_thumbprint'])
+    return credential, facts
+
+
+class PreflightSession(_SessionBase):
+    """requests.Session for msal and Graph that only does what the task asked for.
+
+    trust_env is off, so REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and the proxy variables cannot
+    override O(ca_path) and O(proxy) (LAB-FINDINGS: they override msal's verify= otherwise).
+    The proxy is chosen per request host (_proxy.select, NO_PROXY honoured), time is bounded per
+    request and by an overall deadline, and every exchange is recorded (method, URL without its
+    query, status, milliseconds) for the result. msal's user-realm look-up, which drops the port,
+    is sent to the explicit authority's port.
+    """
+
+    def __init__(self, ca_path=None, proxy=None, no_proxy=None, environ=None, timeout=10.0, deadline=None,
+                 authority=None):
+        super(PreflightSession, self).__init__()
+        self.trust_env = False
+        self.proxies = {}
+        self.trust_store = ca_path or system_trust_store()
+        self.verify = ca_path or _system_verify()
+        self.explicit_proxy = proxy
+        self.no_proxy = no_proxy
+        self.environ = dict(environ or {})
+        self.timeout = timeout
+        self.deadline = deadline
+        self.exchanges = []
+        self.last_response = None
+        self.proxies_used = set()
+        self._userrealm = None
+        if authority:
+            parts = urlsplit(authority)
+            if parts.port:
+                self._userrealm = ('https://%s/common/userrealm/' % parts.hostname,
+                                   'https://%s:%d/common/userrealm/' % (parts.hostname, parts.port))
+
+    def proxy_for(self, url):
+        host = urlsplit(url).hostname or ''
+        proxy = _proxy.select(host, self.explicit_proxy, self.environ, self.no_proxy)
+        if proxy and '://' not in proxy:
+            proxy = 'http://' + proxy
+        return proxy
+
+    def request(self, method, url, *args, **kwargs):  # pylint: disable=arguments-differ
+        if self._userrealm and url.startswith(self._userrealm[0]):
+            url = self._userrealm[1] + url[len(self._userrealm[0]):]
+        timeout = kwargs.get('timeout') or self.timeout
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded('the deadline passed before %s %s' % (method, _no_query(url)))
+            timeout = min(timeout, remaining)
+        kwargs['timeout'] = timeout
+        proxy = self.proxy_for(url)
+        kwargs['proxies'] = {'http': proxy, 'https': proxy} if proxy else {}
+        if proxy:
+            self.proxies_used.add(_proxy.redact(proxy))
+        kwargs.setdefault('allow_redirects', False)  # an identity provider or Graph never redirects an API call
+        started = time.monotonic()
+        entry = {'method': method.upper(), 'url': _no_query(url), 'status': None, 'elapsed_ms': None}
+        self.exchanges.append(entry)
+        try:
+            response = super(PreflightSession, self).request(method, url, *args, **kwargs)
+        finally:
+            entry['elapsed_ms'] = int((time.monotonic() - started) * 1000)
+        entry['status'] = response.status_code
+        self.last_response = response
+        return response
+
+
+class DeadlineExceeded(Exception):
+    """The call's overall deadline passed before a request could start."""
+
+
+def _no_query(url):
+    return url.split('?', 1)[0]
+
+
+def system_trust_store():
+    """What 'the system trust store' is on this host, for the result."""
+    paths = ssl.get_default_verify_paths()
+    return 'system (%s)' % (paths.cafile or paths.capath or 'OpenSSL default')
+
+
+def _system_verify():
+    """The system CA bundle as requests takes it (True would mean certifi's bundle instead)."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile, paths.capath, paths.openssl_capath):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return True
+
+
+def make_session(params, environ, deadline=None):
+    authority, explicit = resolve_authority(params) if (params.get('tenant') or params.get('authority')) \
+        else (None, False)
+    return PreflightSession(ca_path=params.get('ca_path'), proxy=params.get('proxy'), no_proxy=params.get('no_proxy'),
+                            environ=environ, timeout=params.get('timeout') or 10.0, deadline=deadline,
+                            authority=authority if explicit else None)
+
+
+def build_app(params, session, confidential):
+    """The msal application: confidential (secret or certificate) or public (no credential)."""
+    authority, explicit = resolve_authority(params)
+    common = dict(authority=authority, http_client=session)
+    if explicit:
+        common['instance_discovery'] = False  # a private or national authority: no call to Microsoft's discovery
+    if not confidential:
+        return msal.PublicClientApplication(params['client_id'], **common)
+    if params.get('client_certificate_path'):
+        credential, _facts = certificate_credential(params)
+    else:
+        credential = params['client_secret']
+    return msal.ConfidentialClientApplication(params['client_id'], client_credential=credential,
+                                              azure_region=None, **common)
+
+
+# -- what comes back ---------------------------------------------------------------------------
+
+def _exception_chain(exc, limit=12):
+    """EXC and what caused it (causes, contexts, urllib3's reason, exceptions in args)."""
+    seen, queue, out = set(), [exc], []
+    while queue and len(out) < limit:
+        item = queue.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        out.append(item)
+        queue.extend([getattr(item, 'reason', None), item.__cause__, item.__context__])
+        queue.extend(arg for arg in getattr(item, 'args', ()) if isinstance(arg, BaseException))
+    return out
+
+
+_TEXT_CLASSES = (
+    ('cert_expired', ('certificate has expired', 'certificate is not yet valid')),
+    ('cert_hostname', ('hostname mismatch', "doesn't match", 'does not match', 'IP address mismatch')),
+    ('cert_untrusted', ('CERTIFICATE_VERIFY_FAILED', 'self-signed certificate', 'self signed certificate',
+                        'unable to get local issuer certificate')),
+    ('dns', ('NameResolutionError', 'Name or service not known', 'nodename nor servname', 'getaddrinfo failed',
+             'Temporary failure in name resolution', 'No address associated')),
+    ('refused', ('Connection refused', 'ConnectionRefusedError')),
+    ('unreachable', ('Network is unreachable', 'No route to host')),
+    ('reset', ('Connection reset', 'RemoteDisconnected', 'Connection aborted', 'BrokenPipe', 'EOF occurred')),
+    ('timeout', ('timed out', 'Timeout')),
+)
+
+
+def classify_exception(exc):
+    """(error class of _errors.ERROR_CLASSES, detail) for what requests or msal raised.
+
+    Never raises. TLS failures are told apart (untrusted, wrong host, expired, handshake) the way
+    port_probe tells them, so that a TLS-inspecting proxy shows as cert_untrusted here too.
+    """
+    chain = _exception_chain(exc)
+    detail = _detail(chain)
+    if isinstance(exc, DeadlineExceeded):
+        return 'deadline', detail
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            verify_detail = getattr(item, 'verify_message', None) or detail
+            if getattr(item, 'verify_code', None) == 64:  # X509_V_ERR_IP_ADDRESS_MISMATCH
+                return 'cert_hostname', verify_detail
+            return _tls.classify_ssl_error(item), verify_detail
+    if requests is not None:
+        if isinstance(exc, requests.exceptions.ProxyError):
+            return 'proxy', detail
+        if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout,
+                            requests.exceptions.Timeout)):
+            return 'timeout', detail
+    for item in chain:
+        if isinstance(item, socket.gaierror):
+            return 'dns', detail
+        if isinstance(item, ConnectionRefusedError):
+            return 'refused', detail
+        if isinstance(item, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return 'reset', detail
+        if isinstance(item, (socket.timeout, TimeoutError)):
+            return 'timeout', detail
+        if isinstance(item, OSError) and item.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return 'unreachable', detail
+    text = ' '.join('%s %s' % (type(item).__name__, item) for item in chain)
+    for error_class, needles in _TEXT_CLASSES:
+        if any(needle.lower() in text.lower() for needle in needles):
+            return error_class, detail
+    is_ssl = any(isinstance(item, ssl.SSLError) for item in chain) or (
+        requests is not None and isinstance(exc, requests.exceptions.SSLError))
+    return ('tls_handshake' if is_ssl else 'protocol'), detail
+
+
+def _detail(chain):
+    """The most specific message in the chain: one line, bounded, proxy credentials hidden."""
+    for item in reversed(chain):
+        text = str(item).strip()
+        if text:
+            line = text.replace('\r', ' ').replace('\n', ' ')
+            return _proxy.redact(re.sub(r'\s+', ' ', line))[:300]
+    return type(chain[0]).__name__ if chain else None
+
+
+def _b64url(segment):
+    segment = segment.strip()
+    if not re.match(r'^[A-Za-z0-9_-]*$', segment):
+        raise ValueError('not base64url')
+    return base64.urlsafe_b64decode(segment + '=' * (-len(segment) % 4))
+
+
+def token_format(token):
+    """V(jwt) (three base64url parts with JSON), V(encrypted) (five parts: JWE), else V(opaque)."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN:
+        return 'opaque'
+    parts = token.split('.')
+    if len(parts) == 5:
+        return 'encrypted'
+    return 'jwt' if decode_claims(token) is not None else 'opaque'
+
+
+def decode_claims(token, wanted=None):
+    """The payload of a JWT as a dict (only the WANTED names, when given), or None.
+
+    Best effort and deliberately without signature verification: the module reports what the
+    token says, it does not decide whether to trust it. Never raises, whatever TOKEN is.
+    """
+    if not isinstance(token, str) or len(token) > MAX_TOKEN:
+        return None
+    parts = token.split('.')
+    if len(parts) != 3:
+        return None
+    try:
+        header = json.loads(_b64url(parts[0]).decode('utf-8'))
+        payload = json.loads(_b64url(parts[1]).decode('utf-8'))
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, RecursionError):
+        return None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        return None
+    out = {}
+    for name, value in payload.items():
+        if wanted is not None and name not in wanted:
+            continue
+        clean = _clean_claim(value)
+        if clean is not None:
+            out[name] = clean
+    return out
+
+
+def _clean_claim(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2 ** 53 else None
+    if isinstance(value, float):
+        return int(value) if not math.isnan(value) and abs(value) < 2 ** 53 else None
+    if isinstance(value, str):
+        return value[:MAX_CLAIM_TEXT]
+    if isinstance(value, list):
+        items = [item[:MAX_CLAIM_TEXT] for item in value[:MAX_CLAIM_ITEMS] if isinstance(item, str)]
+        return items
+    return None
+
+
+def _utc(epoch):
+    try:
+        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    except (ValueError, OverflowError, OSError, TypeError):
+        return None
+
+
+def token_facts(result, grant, refresh_token_sent=None, now=None):
+    """The result facts of a successful msal reply (never the token itself)."""
+    now = now if now is not None else time.time()
+    access_token = result.get('access_token')
+    claims = decode_claims(access_token, ACCESS_TOKEN_CLAIMS)
+    id_claims = decode_claims(result.get('id_token'), ID_TOKEN_CLAIMS) if result.get('id_token') else None
+    if id_claims is None and isinstance(result.get('id_token_claims'), dict):
+        id_claims = {k: _clean_claim(v) for k, v in result['id_token_claims'].items()
+                     if k in ID_TOKEN_CLAIMS and _clean_claim(v) is not None}
+    expires_in = result.get('expires_in')
+    expires_in = int(expires_in) if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) \
+        else None
+    lifetime = None
+    if claims and isinstance(claims.get('exp'), int) and isinstance(claims.get('iat'), int):
+        lifetime = claims['exp'] - claims['iat']
+    elif expires_in is not None:
+        lifetime = expires_in
+    owner = None
+    for source in (id_claims or {}, claims or {}):
+        owner = owner or source.get('preferred_username') or source.get('upn')
+    rotated = False
+    new_refresh = result.get('refresh_token')
+    if grant == 'refresh_token' and isinstance(new_refresh, str) and refresh_token_sent:
+        rotated = new_refresh != refresh_token_sent
+    scopes = result.get('scope')
+    return {
+        'acquired': True,
+        'token_type': result.get('token_type'),
+        'expires_in': expires_in,
+        'lifetime_seconds': lifetime,
+        'expires_at': _utc(claims['exp']) if claims and isinstance(claims.get('exp'), int)
+        else (_utc(now + expires_in) if expires_in is not None else None),
+        'scopes': scopes.split() if isinstance(scopes, str) else [],
+        'access_token_format': token_format(access_token),
+        'claims': claims,
+        'id_token_claims': id_claims,
+        'token_owner': owner,
+        'token_source': result.get('token_source'),
+        'refresh_token_returned': isinstance(new_refresh, str),
+        'refresh_token_rotated': rotated,
+    }
+
+
+def failure_facts(result):
+    """(error class, AADSTS facts, message) of a refused msal reply."""
+    facts = _aadsts.parse(result)
+    if facts is None:
+        return 'protocol', None, 'the identity provider answered without a token and without an error body'
+    return 'aadsts', facts, _aadsts.summary(facts)
+
+
+def response_failure(session):
+    """(error class, AADSTS facts, detail) from the last HTTP response the session saw, or None.
+
+    msal raises (ValueError, RuntimeError) instead of returning the body when OpenID discovery
+    fails, e.g. AADSTS90002 for an unknown tenant, or when a proxy answers with an HTML page.
+    """
+    response = getattr(session, 'last_response', None)
+    if response is None or response.status_code < 400:
+        return None
+    try:
+        body = response.content[:_aadsts.MAX_BODY]
+    except Exception:  # pylint: disable=broad-except
+        body = b''
+    facts = _aadsts.parse(body) if body.lstrip().startswith(b'{') else None
+    if facts and facts['code'] is not None:
+        return 'aadsts', facts, _aadsts.summary(facts)
+    return 'http_status', None, 'HTTP %d from %s' % (response.status_code, _no_query(response.url or ''))
+
+
+def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
+    """Acquire a token. Returns (facts, access_token or None, session); never raises for the network.
+
+    GRANT: client_credentials, refresh_token or password. CREDENTIALS: refresh_token, or
+    username and password. FACTS hold acquired, error, message, aadsts and the token facts.
+    """
+    credentials = credentials or {}
+    session = make_session(params, environ, deadline)
+    authority, _explicit = resolve_authority(params)
+    facts = {'acquired': False, 'grant': grant, 'authority': authority, 'cloud': params.get('cloud') or 'public',
+             'client_id': params.get('client_id'), 'scopes_requested': list(scopes), 'error': None,
+             'message': None, 'aadsts': None}
+    confidential = bool(params.get('client_secret') or params.get('client_certificate_path'))
+    token = None
+    started = time.monotonic()
+    try:
+        app = build_app(params, session, confidential)
+        if grant == 'client_credentials':
+            result = app.acquire_token_for_client(scopes=list(scopes))
+        elif grant == 'refresh_token':
+            result = app.acquire_token_by_refresh_token(credentials['refresh_token'], scopes=list(scopes))
+        else:
+            result = app.acquire_token_by_username_password(credentials['username'], credentials['password'],
+                                                            scopes=list(scopes))
+    except Exception as exc:  # pylint: disable=broad-except
+        # msal raises for TLS/connection failures and for failed OpenID discovery: classify, never raise.
+        answered = response_failure(session) if not _is_transport(exc) else None
+        if answered:
+            facts['error'], facts['aadsts'], detail = answered
+        else:
+            facts['error'], detail = classify_exception(exc)
+        facts['message'] = _message(facts, authority, detail)
+    else:
+        if isinstance(result, dict) and result.get('access_token'):
+            token = result['access_token']
+            facts.update(token_facts(result, grant, credentials.get('refresh_token')))
+            facts['message'] = 'token acquired for %s' % (facts['token_owner'] or facts['client_id'])
+            facts['_refresh_token'] = result.get('refresh_token')  # for the caller's no_log values only
+        else:
+            facts['error'], facts['aadsts'], detail = failure_facts(result if isinstance(result, dict) else {})
+            facts['message'] = _message(facts, authority, detail)
+    facts['elapsed_ms'] = int((time.monotonic() - started) * 1000)
+    facts['requests'] = list(session.exchanges)
+    facts['proxy'] = sorted(session.proxies_used)[0] if session.proxies_used else None
+    facts['trust_store'] = session.trust_store
+    return facts, token, session
+
+
+def _is_transport(exc):
+    return any(isinstance(item, (OSError, ssl.SSLError, DeadlineExceeded)) or (
+        requests is not None and isinstance(item, requests.exceptions.RequestException))
+        for item in _exception_chain(exc))
+
+
+def _message(facts, authority, detail):
+    if facts['error'] == 'aadsts':
+        return '%s: %s' % (authority, detail)
+    where = authority
+    if facts['error'] in _errors.ERROR_CLASSES:
+        return _errors.describe(facts['error'], where, detail)
+    return '%s: %s' % (where, detail)
+
+
+def default_scopes(grant, cloud):
+    """The scopes asked for when the task names none: app-only Graph, or ECE's mail scopes."""
+    endpoints = CLOUDS[cloud or 'public']
+    if grant == 'client_credentials':
+        return ['%s/.default' % endpoints['graph']]
+    return ['%s/%s' % (endpoints['mail_scope_resource'], name) for name in MAIL_PERMISSIONS]

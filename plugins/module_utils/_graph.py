@@ -1,0 +1,424 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: THIS IS A PRIVATE MODULE UTIL OF ece_o365.preflight. It is not part of the
+# collection's public API and MAY CHANGE OR BE REMOVED AT ANY TIME, even in a
+# patch release. Do not use it from outside this collection.
+
+"""Microsoft Graph reads for tenant_info: a small client and the tenant facts built from it.
+
+The client follows ``@odata.nextLink`` paging (only back to the same host: the token is never
+sent elsewhere), retries 429 and 503 honouring Retry-After within the call's deadline, and
+turns 401 and 403 into findings that name the permission the call lacked. Reads only: every
+request is a GET.
+"""
+
+import datetime
+import email.utils
+import re
+import time
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _errors
+
+try:
+    from urllib.parse import quote, urlsplit
+except ImportError:  # pragma: no cover (Python 2 is not supported)
+    quote = urlsplit = None
+
+API_VERSION = 'v1.0'
+MAX_PAGES = 200
+MAX_RETRIES = 6
+RETRY_STATUSES = (429, 503)
+DEFAULT_BACKOFF = 2.0
+MAX_RETRY_AFTER = 120.0
+
+# The application permissions each Graph collection needs for app-only reads, least privileged
+# first; Directory.Read.All covers all of them. Used to explain a 403.
+PERMISSIONS = {
+    'applications': ('Application.Read.All', 'Directory.Read.All'),
+    'servicePrincipals': ('Application.Read.All', 'Directory.Read.All'),
+    'oauth2PermissionGrants': ('Application.Read.All', 'Directory.Read.All'),
+    'users': ('User.Read.All', 'Directory.Read.All'),
+}
+
+USER_FIELDS = ('id', 'userPrincipalName', 'displayName', 'mail', 'accountEnabled', 'userType', 'assignedLicenses')
+
+
+class GraphError(Exception):
+    """A Graph call ended without the data: error class of _errors.ERROR_CLASSES and the facts."""
+
+    def __init__(self, error_class, path, detail=None, status=None, code=None, permission=None):
+        super(GraphError, self).__init__(error_class)
+        self.error_class = error_class
+        self.path = path
+        self.detail = detail
+        self.status = status
+        self.code = code
+        self.permission = permission
+
+    def facts(self):
+        return {'call': 'GET %s' % self.path, 'error': self.error_class, 'status': self.status,
+                'code': self.code, 'permission': self.permission, 'message': self.message()}
+
+    def message(self):
+        text = _errors.describe(self.error_class, 'GET %s' % self.path, self.detail)
+        if self.permission:
+            text += ' The call needs the application permission %s (with admin consent).' % self.permission
+        return text
+
+
+class NotFound(Exception):
+    """Graph answered 404 for an object."""
+
+
+def collection_of(path):
+    """The first segment after the API version: 'users' of /v1.0/users/x/licenseDetails."""
+    match = re.match(r'^/?(?:v1\.0|beta)/([A-Za-z0-9]+)', path)
+    return match.group(1) if match else None
+
+
+def needed_permission(path):
+    names = PERMISSIONS.get(collection_of(path) or '')
+    return '%s (or %s)' % names if names else None
+
+
+def retry_after(value, now=None):
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if re.match(r'^\d+(\.\d+)?$', value):
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return max(0.0, min((when - now).total_seconds(), MAX_RETRY_AFTER))
+
+
+def _graph_error_body(response):
+    """(code, message) from Graph's {"error": {"code", "message"}} body, else (None, short text)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get('error'), dict):
+        error = body['error']
+        code = error.get('code') if isinstance(error.get('code'), str) else None
+        message = error.get('message') if isinstance(error.get('message'), str) else None
+        return code, (message or '')[:300]
+    text = (getattr(response, 'text', '') or '')[:200]
+    return None, ' '.join(text.split())
+
+
+class Graph(object):
+    """GETs against Graph with one bearer token, paging, retries and a deadline.
+
+    SESSION is a requests.Session-like object (the module passes _auth.PreflightSession, the
+    unit tests a fake). BASE_URL is the Graph root (https://graph.microsoft.com, or the lab's).
+    """
+
+    def __init__(self, session, base_url, token, deadline, sleep=time.sleep, clock=time.monotonic):
+        self.session = session
+        self.base_url = base_url.rstrip('/')
+        self.token = token
+        self.deadline = deadline
+        self.sleep = sleep
+        self.clock = clock
+        self.calls = 0
+        self.retries = 0
+        self.throttled_seconds = 0.0
+        base = urlsplit(self.base_url)
+        self._origin = (base.scheme, base.netloc.lower())
+
+    def url(self, path):
+        return '%s/%s/%s' % (self.base_url, API_VERSION, path.lstrip('/'))
+
+    def _path(self, url):
+        return url[len(self.base_url):].split('?', 1)[0] if url.startswith(self.base_url) else url.split('?', 1)[0]
+
+    def get(self, url, params=None):
+        """The JSON body of one GET (URL absolute), with retries. Raises GraphError or NotFound."""
+        path = self._path(url)
+        attempts = 0
+        while True:
+            self.calls += 1
+            try:
+                response = self.session.get(url, params=params, headers={
+                    'Authorization': 'Bearer %s' % self.token, 'Accept': 'application/json'})
+            except Exception as exc:  # pylint: disable=broad-except
+                error_class, detail = _auth.classify_exception(exc)
+                raise GraphError(error_class, path, detail)
+            status = response.status_code
+            if status == 200:
+                try:
+                    body = response.json()
+                except ValueError:
+                    raise GraphError('protocol', path, 'the answer was not JSON', status=status)
+                if not isinstance(body, dict):
+                    raise GraphError('protocol', path, 'the answer was not a JSON object', status=status)
+                return body
+            code, message = _graph_error_body(response)
+            if status in RETRY_STATUSES:
+                wait = retry_after(response.headers.get('Retry-After'))
+                if wait is None:
+                    wait = min(DEFAULT_BACKOFF * (2 ** attempts), MAX_RETRY_AFTER)
+                attempts += 1
+                if attempts > MAX_RETRIES or self.clock() + wait >= self.deadline:
+                    raise GraphError('throttled', path, 'HTTP %d %s after %d retries%s' % (
+                        status, code or '', attempts - 1,
+                        ', Retry-After %.0f s would pass the deadline' % wait
+                        if self.clock() + wait >= self.deadline else ''), status=status, code=code)
+                self.retries += 1
+                self.throttled_seconds += wait
+                self.sleep(wait)
+                continue
+            if status == 404:
+                raise NotFound(path)
+            detail = 'HTTP %d %s: %s' % (status, code or '', message) if code else 'HTTP %d: %s' % (status, message)
+            if status == 401:
+                raise GraphError('unauthorized', path, detail, status=status, code=code)
+            if status == 403:
+                raise GraphError('forbidden', path, detail, status=status, code=code,
+                                 permission=needed_permission(path))
+            raise GraphError('http_status', path, detail, status=status, code=code)
+
+    def get_all(self, path, params=None):
+        """Every item of a collection, following @odata.nextLink (same origin only)."""
+        items = []
+        url = self.url(path)
+        for _page in range(MAX_PAGES):
+            body = self.get(url, params)
+            value = body.get('value')
+            if not isinstance(value, list):
+                raise GraphError('protocol', self._path(url), 'the answer has no "value" list')
+            items.extend(item for item in value if isinstance(item, dict))
+            next_link = body.get('@odata.nextLink')
+            if not next_link:
+                return items
+            if not isinstance(next_link, str):
+                raise GraphError('protocol', self._path(url), '@odata.nextLink is not a URL')
+            parts = urlsplit(next_link)
+            if (parts.scheme, parts.netloc.lower()) != self._origin:
+                raise GraphError('protocol', self._path(url), '@odata.nextLink leaves %s://%s (to %s://%s); not '
+                                 'followed, so the token stays with Graph' % (self._origin + (parts.scheme,
+                                                                                              parts.netloc)))
+            url, params = next_link, None  # the link carries the query
+        raise GraphError('protocol', self._path(url), 'more than %d pages' % MAX_PAGES)
+
+    def get_object(self, path, params=None):
+        return self.get(self.url(path), params)
+
+
+# -- the tenant facts ----------------------------------------------------------------------------
+
+def _odata_quote(value):
+    return value.replace("'", "''")
+
+
+def _days_left(end, now):
+    try:
+        when = datetime.datetime.strptime(end[:19], '%Y-%m-%dT%H:%M:%S').replace(tzinfo=datetime.timezone.utc)
+    except (TypeError, ValueError):
+        return None, None
+    return int((when - now).total_seconds() // 86400), when <= now
+
+
+def _credential(item, now, kind):
+    end = item.get('endDateTime')
+    days_left, expired = _days_left(end, now)
+    facts = {'key_id': item.get('keyId'), 'display_name': item.get('displayName'),
+             'start': item.get('startDateTime'), 'end': end, 'days_left': days_left, 'expired': expired}
+    if kind == 'secret':
+        facts['hint'] = item.get('hint')
+    else:
+        facts.update(type=item.get('type'), usage=item.get('usage'),
+                     custom_key_identifier=item.get('customKeyIdentifier'))
+    return facts
+
+
+class _Resources(object):
+    """Resource service principals (by appId and by object id), read once each."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.by_app_id = {}
+        self.by_id = {}
+
+    def _remember(self, sp):
+        if sp:
+            self.by_app_id[(sp.get('appId') or '').lower()] = sp
+            self.by_id[(sp.get('id') or '').lower()] = sp
+        return sp
+
+    def app(self, app_id):
+        key = (app_id or '').lower()
+        if key not in self.by_app_id:
+            found = self.graph.get_all('servicePrincipals', {'$filter': "appId eq '%s'" % _odata_quote(app_id)})
+            self.by_app_id[key] = self._remember(found[0] if found else None)
+        return self.by_app_id[key]
+
+    def object(self, object_id):
+        key = (object_id or '').lower()
+        if key not in self.by_id:
+            try:
+                self.by_id[key] = self._remember(self.graph.get_object('servicePrincipals/%s' % quote(object_id)))
+            except NotFound:
+                self.by_id[key] = None
+        return self.by_id[key]
+
+
+def _permission_name(sp, permission_id, kind):
+    if not sp:
+        return None
+    table = sp.get('oauth2PermissionScopes' if kind == 'Scope' else 'appRoles') or []
+    for entry in table:
+        if isinstance(entry, dict) and entry.get('id') == permission_id:
+            return entry.get('value')
+    return None
+
+
+def read_application(graph, app_id, external_url=None, now=None):
+    """The app registration APP_ID and its service principal, consent and role assignments.
+
+    Raises GraphError (the caller reports it); an app that does not exist gives found: false.
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    apps = graph.get_all('applications', {'$filter': "appId eq '%s'" % _odata_quote(app_id)})
+    facts = {'app_id': app_id, 'found': bool(apps)}
+    if not apps:
+        return facts
+    app = apps[0]
+    redirect = {
+        'web': list((app.get('web') or {}).get('redirectUris') or []),
+        'spa': list((app.get('spa') or {}).get('redirectUris') or []),
+        'public_client': list((app.get('publicClient') or {}).get('redirectUris') or []),
+    }
+    hosts = sorted({(urlsplit(uri).hostname or '').lower() for uris in redirect.values() for uri in uris} - {''})
+    secrets = [_credential(s, now, 'secret') for s in app.get('passwordCredentials') or [] if isinstance(s, dict)]
+    certificates = [_credential(c, now, 'certificate') for c in app.get('keyCredentials') or [] if isinstance(c, dict)]
+    days_left = [s['days_left'] for s in secrets if s['days_left'] is not None]
+    resources = _Resources(graph)
+    required = []
+    for entry in app.get('requiredResourceAccess') or []:
+        resource_app_id = entry.get('resourceAppId')
+        sp = resources.app(resource_app_id)
+        for access in entry.get('resourceAccess') or []:
+            required.append({
+                'resource_app_id': resource_app_id,
+                'resource': sp.get('displayName') if sp else None,
+                'type': 'delegated' if access.get('type') == 'Scope' else 'application',
+                'id': access.get('id'),
+                'name': _permission_name(sp, access.get('id'), access.get('type')),
+            })
+    facts.update({
+        'id': app.get('id'),
+        'display_name': app.get('displayName'),
+        'sign_in_audience': app.get('signInAudience'),
+        'is_fallback_public_client': app.get('isFallbackPublicClient'),
+        'redirect_uris': redirect,
+        'redirect_uri_hosts': hosts,
+        'required_permissions': required,
+        'secrets': secrets,
+        'certificates': certificates,
+        'secrets_valid': sum(1 for s in secrets if s['expired'] is False),
+        'latest_secret_days_left': max(days_left) if days_left else None,
+    })
+    if external_url:
+        host = (urlsplit(external_url).hostname or '').lower()
+        matching = [uri for uris in redirect.values() for uri in uris if (urlsplit(uri).hostname or '').lower() == host]
+        facts['external_url'] = {'url': external_url, 'host': host, 'host_registered': bool(matching),
+                                 'matching_redirect_uris': matching}
+    facts['service_principal'] = read_service_principal(graph, resources, app_id, required)
+    return facts
+
+
+def read_service_principal(graph, resources, app_id, required):
+    """The app's service principal in this tenant, its delegated grants (consent) and app role assignments."""
+    sp = resources.app(app_id)
+    if not sp:
+        return {'found': False}
+    sp_id = sp.get('id')
+    grants = []
+    consented = set()
+    for grant in graph.get_all('servicePrincipals/%s/oauth2PermissionGrants' % quote(sp_id)):
+        resource = resources.object(grant.get('resourceId')) if grant.get('resourceId') else None
+        scopes = (grant.get('scope') or '').split()
+        grants.append({'consent_type': grant.get('consentType'), 'principal_id': grant.get('principalId'),
+                       'resource_id': grant.get('resourceId'),
+                       'resource': resource.get('displayName') if resource else None, 'scopes': scopes})
+        if grant.get('consentType') == 'AllPrincipals':
+            consented.update(scopes)
+    assignments = []
+    for item in graph.get_all('servicePrincipals/%s/appRoleAssignments' % quote(sp_id)):
+        resource = resources.object(item.get('resourceId')) if item.get('resourceId') else None
+        assignments.append({'resource_id': item.get('resourceId'),
+                            'resource': item.get('resourceDisplayName') or (resource or {}).get('displayName'),
+                            'role_id': item.get('appRoleId'),
+                            'role': _permission_name(resource, item.get('appRoleId'), 'Role')})
+    delegated = [p['name'] for p in required if p['type'] == 'delegated' and p['name']]
+    assigned_roles = {a['role'] for a in assignments}
+    roles = [p['name'] for p in required if p['type'] == 'application' and p['name']]
+    return {
+        'found': True,
+        'id': sp_id,
+        'display_name': sp.get('displayName'),
+        'account_enabled': sp.get('accountEnabled'),
+        'app_role_assignment_required': sp.get('appRoleAssignmentRequired'),
+        'delegated_grants': grants,
+        'admin_consented_scopes': sorted(consented),
+        'delegated_not_admin_consented': [name for name in delegated if name not in consented],
+        'app_role_assignments': assignments,
+        'application_permissions_not_granted': [name for name in roles if name not in assigned_roles],
+    }
+
+
+def read_user(graph, name):
+    """One user or mailbox: exists, enabled, licences with their Exchange service plans."""
+    facts = {'name': name, 'exists': False, 'id': None, 'user_principal_name': None, 'display_name': None,
+             'mail': None, 'enabled': None, 'user_type': None, 'licences': [], 'exchange_plans': [],
+             'exchange_provisioned': False}
+    try:
+        user = graph.get_object('users/%s' % quote(name, safe='@.'), {'$select': ','.join(USER_FIELDS)})
+    except NotFound:
+        return facts
+    facts.update(exists=True, id=user.get('id'), user_principal_name=user.get('userPrincipalName'),
+                 display_name=user.get('displayName'), mail=user.get('mail'), enabled=user.get('accountEnabled'),
+                 user_type=user.get('userType'))
+    for licence in graph.get_all('users/%s/licenseDetails' % quote(user.get('id') or name, safe='@.')):
+        plans = [{'name': p.get('servicePlanName'), 'id': p.get('servicePlanId'), 'status': p.get('provisioningStatus'),
+                  'applies_to': p.get('appliesTo')} for p in licence.get('servicePlans') or [] if isinstance(p, dict)]
+        exchange = [p for p in plans if (p['name'] or '').startswith('EXCHANGE_S_')]
+        facts['licences'].append({'sku': licence.get('skuPartNumber'), 'sku_id': licence.get('skuId'),
+                                  'service_plans': plans, 'exchange_plans': exchange})
+        facts['exchange_plans'].extend({'name': p['name'], 'status': p['status'], 'sku': licence.get('skuPartNumber')}
+                                       for p in exchange)
+    facts['exchange_provisioned'] = any(p['status'] == 'Success' for p in facts['exchange_plans'])
+    return facts
+
+
+def read_tenant(graph, application_id=None, users=(), external_url=None, now=None):
+    """tenant_info's facts: application (or None), users, errors. Never raises GraphError."""
+    errors = []
+    application = None
+    if application_id:
+        try:
+            application = read_application(graph, application_id, external_url, now)
+        except GraphError as exc:
+            application = {'app_id': application_id, 'found': None, 'error': exc.facts()}
+            errors.append(exc.facts())
+    out_users = []
+    for name in users:
+        try:
+            out_users.append(read_user(graph, name))
+        except GraphError as exc:
+            out_users.append({'name': name, 'exists': None, 'error': exc.facts()})
+            errors.append(exc.facts())
+    return {'application': application, 'users': out_users, 'errors': errors}

@@ -1,0 +1,271 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""tenant_info's Graph client and tenant facts, with a fake session: paging, retries, errors."""
+
+import datetime
+import json
+
+import pytest
+import requests
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _graph
+
+BASE = 'https://graph.example'
+GRAPH_APP = '00000003-0000-0000-c000-000000000000'
+NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+class Response(object):
+    def __init__(self, status, body=None, headers=None):
+        self.status_code = status
+        self.headers = headers or {}
+        self._body = body
+        self.text = json.dumps(body) if isinstance(body, (dict, list)) else (body or '')
+
+    def json(self):
+        if isinstance(self._body, (dict, list)):
+            return self._body
+        raise ValueError('not JSON')
+
+
+class FakeSession(object):
+    """Answers GETs from ROUTES: {path (no query): [Response, ...] or callable(url, params)}; records calls."""
+
+    def __init__(self, routes):
+        self.routes = routes
+        self.calls = []
+
+    def get(self, url, params=None, headers=None):
+        self.calls.append((url, params, headers))
+        path = url[len(BASE):].split('?', 1)[0] if url.startswith(BASE) else url
+        route = self.routes.get(path)
+        if route is None:
+            return Response(404, {'error': {'code': 'Request_ResourceNotFound', 'message': 'not there'}})
+        if isinstance(route, Exception):
+            raise route
+        if callable(route):
+            return route(url, params)
+        return route.pop(0) if len(route) > 1 else route[0]
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 100.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def graph(routes, deadline=60.0):
+    clock = Clock()
+    session = FakeSession(routes)
+    return _graph.Graph(session, BASE, 'TOKEN', clock.now + deadline, sleep=clock.sleep, clock=clock), session, clock
+
+
+def page(items, next_link=None):
+    body = {'value': items}
+    if next_link:
+        body['@odata.nextLink'] = next_link
+    return body
+
+
+def test_paging_follows_next_link_and_sends_the_query_only_once():
+    g, session, _clock = graph({
+        '/v1.0/users': [Response(200, page([{'id': 1}], BASE + '/v1.0/users?$skiptoken=1')),
+                        Response(200, page([{'id': 2}, 'junk'], BASE + '/v1.0/users?$skiptoken=2')),
+                        Response(200, page([{'id': 3}]))],
+    })
+    assert [u['id'] for u in g.get_all('users', {'$select': 'id'})] == [1, 2, 3]
+    assert [call[1] for call in session.calls] == [{'$select': 'id'}, None, None]
+    assert all(call[2]['Authorization'] == 'Bearer TOKEN' for call in session.calls)
+    assert g.calls == 3
+
+
+def test_a_next_link_to_another_host_is_not_followed_and_gets_no_token():
+    g, session, _clock = graph({'/v1.0/users': [Response(200, page([{'id': 1}], 'https://elsewhere.example/v1.0/x'))]})
+    with pytest.raises(_graph.GraphError) as excinfo:
+        g.get_all('users')
+    assert excinfo.value.error_class == 'protocol' and 'elsewhere.example' in excinfo.value.detail
+    assert len(session.calls) == 1
+
+
+def test_429_and_503_are_retried_honouring_retry_after():
+    g, _session, clock = graph({'/v1.0/users': [
+        Response(429, {'error': {'code': 'TooManyRequests', 'message': 'slow down'}}, {'Retry-After': '3'}),
+        Response(503, {'error': {'code': 'serviceNotAvailable', 'message': 'x'}}),
+        Response(200, page([{'id': 'u'}]))]})
+    assert g.get_all('users') == [{'id': 'u'}]
+    assert clock.slept == [3.0, 4.0], 'Retry-After first, then exponential back-off without the header'
+    assert g.retries == 2 and g.throttled_seconds == 7.0
+
+
+def test_throttling_past_the_deadline_is_a_finding_not_a_long_sleep():
+    g, _session, clock = graph({'/v1.0/users': [Response(429, {}, {'Retry-After': '30'})]}, deadline=10)
+    with pytest.raises(_graph.GraphError) as excinfo:
+        g.get_all('users')
+    assert excinfo.value.error_class == 'throttled' and clock.slept == []
+    assert 'would pass the deadline' in excinfo.value.detail
+
+
+def test_retries_are_bounded():
+    g, _session, clock = graph({'/v1.0/users': [Response(503, {}, {'Retry-After': '0'})]})
+    with pytest.raises(_graph.GraphError) as excinfo:
+        g.get_all('users')
+    assert excinfo.value.error_class == 'throttled' and len(clock.slept) == _graph.MAX_RETRIES
+
+
+@pytest.mark.parametrize('value, seconds', [
+    ('5', 5.0), ('0', 0.0), ('1.5', 1.5), ('100000', _graph.MAX_RETRY_AFTER),
+    ('Sat, 28 Nov 2026 12:00:10 GMT', 10.0), ('Sat, 28 Nov 2026 11:00:00 GMT', 0.0), ('soon', None), (None, None),
+])
+def test_retry_after_in_seconds_or_as_a_date(value, seconds):
+    assert _graph.retry_after(value, now=NOW) == seconds
+
+
+@pytest.mark.parametrize('path, status, error_class, permission', [
+    ('/v1.0/users/x', 403, 'forbidden', 'User.Read.All (or Directory.Read.All)'),
+    ('/v1.0/applications', 403, 'forbidden', 'Application.Read.All (or Directory.Read.All)'),
+    ('/v1.0/servicePrincipals/x/appRoleAssignments', 403, 'forbidden', 'Application.Read.All (or Directory.Read.All)'),
+    ('/v1.0/users', 401, 'unauthorized', None),
+    ('/v1.0/users', 500, 'http_status', None),
+])
+def test_refusals_name_the_cause_and_the_permission_the_call_lacked(path, status, error_class, permission):
+    body = {'error': {'code': 'Authorization_RequestDenied', 'message': 'Insufficient privileges to complete the '
+                      'operation.'}}
+    g, _session, _clock = graph({path: [Response(status, body)]})
+    with pytest.raises(_graph.GraphError) as excinfo:
+        g.get(BASE + path)
+    error = excinfo.value
+    assert error.error_class == error_class and error.permission == permission and error.status == status
+    facts = error.facts()
+    assert facts['call'] == 'GET %s' % path and 'Insufficient privileges' in facts['message']
+    if permission:
+        assert 'needs the application permission %s' % permission in facts['message']
+
+
+def test_connection_failures_are_classified_not_raised():
+    g, _session, _clock = graph({'/v1.0/users': requests.exceptions.ConnectionError(ConnectionRefusedError(111, 'x'))})
+    with pytest.raises(_graph.GraphError) as excinfo:
+        g.get_all('users')
+    assert excinfo.value.error_class == 'refused'
+
+
+def test_bodies_that_are_not_graphs_are_protocol_errors():
+    g, _session, _clock = graph({'/v1.0/users': [Response(200, '<html>proxy page</html>')],
+                                 '/v1.0/applications': [Response(200, {'no': 'value'})]})
+    for path in ('users', 'applications'):
+        with pytest.raises(_graph.GraphError) as excinfo:
+            g.get_all(path)
+        assert excinfo.value.error_class == 'protocol'
+
+
+# -- the tenant facts from a fake tenant ------------------------------------------------------
+
+ECE_APP = 'ece-app-id'
+SCOPES = {'IMAP.AccessAsUser.All': 'p-imap', 'SMTP.Send': 'p-smtp', 'offline_access': 'p-offline'}
+
+
+def tenant_routes(consented=('IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access'), redirect='https://ece.contoso.com/cb',
+                  secret_end='2026-12-08T12:00:00Z'):
+    graph_sp = {'id': 'sp-graph', 'appId': GRAPH_APP, 'displayName': 'Microsoft Graph',
+                'oauth2PermissionScopes': [{'id': pid, 'value': name} for name, pid in SCOPES.items()],
+                'appRoles': [{'id': 'r-users', 'value': 'User.Read.All'}]}
+    app = {'id': 'app-obj', 'appId': ECE_APP, 'displayName': 'ECE', 'signInAudience': 'AzureADMyOrg',
+           'web': {'redirectUris': [redirect]}, 'spa': {'redirectUris': []}, 'publicClient': {'redirectUris': []},
+           'requiredResourceAccess': [{'resourceAppId': GRAPH_APP, 'resourceAccess': [
+               {'id': pid, 'type': 'Scope'} for pid in SCOPES.values()] + [{'id': 'r-users', 'type': 'Role'}]}],
+           'passwordCredentials': [
+               {'keyId': 'k1', 'displayName': 'old', 'hint': 'abc', 'startDateTime': '2024-01-01T00:00:00Z',
+                'endDateTime': '2025-01-01T00:00:00Z'},
+               {'keyId': 'k2', 'displayName': 'new', 'hint': 'def', 'startDateTime': '2025-01-01T00:00:00Z',
+                'endDateTime': secret_end}],
+           'keyCredentials': [{'keyId': 'c1', 'displayName': 'cert', 'type': 'AsymmetricX509Cert', 'usage': 'Verify',
+                               'customKeyIdentifier': 'AB12', 'endDateTime': '2027-11-28T12:00:00Z'}]}
+    ece_sp = {'id': 'sp-ece', 'appId': ECE_APP, 'displayName': 'ECE', 'accountEnabled': True}
+    grants = [{'clientId': 'sp-ece', 'consentType': 'AllPrincipals', 'resourceId': 'sp-graph',
+               'scope': ' '.join(consented)}] if consented else []
+
+    def service_principals(url, params):
+        wanted = params['$filter'].split("'")[1]
+        return Response(200, page([sp for sp in (graph_sp, ece_sp) if sp['appId'] == wanted]))
+
+    return {
+        '/v1.0/applications': [Response(200, page([app]))],
+        '/v1.0/servicePrincipals': service_principals,
+        '/v1.0/servicePrincipals/sp-graph': [Response(200, graph_sp)],
+        '/v1.0/servicePrincipals/sp-ece/oauth2PermissionGrants': [Response(200, page(grants))],
+        '/v1.0/servicePrincipals/sp-ece/appRoleAssignments': [Response(200, page([]))],
+        '/v1.0/users/support@contoso.com': [Response(200, {'id': 'u1', 'userPrincipalName': 'support@contoso.com',
+                                                           'accountEnabled': True, 'mail': 'support@contoso.com'})],
+        '/v1.0/users/u1/licenseDetails': [Response(200, page([{'skuPartNumber': 'ENTERPRISEPACK', 'skuId': 's1',
+                                                               'servicePlans': [
+                                                                   {'servicePlanName': 'EXCHANGE_S_ENTERPRISE',
+                                                                    'provisioningStatus': 'PendingActivation'},
+                                                                   {'servicePlanName': 'TEAMS1',
+                                                                    'provisioningStatus': 'Success'}]}]))],
+        '/v1.0/users/off@contoso.com': [Response(200, {'id': 'u2', 'accountEnabled': False})],
+        '/v1.0/users/u2/licenseDetails': [Response(200, page([]))],
+    }
+
+
+def test_application_facts_resolve_permission_names_secrets_and_consent():
+    g, _session, _clock = graph(tenant_routes())
+    app = _graph.read_application(g, ECE_APP, external_url='https://ece.contoso.com', now=NOW)
+    assert app['found'] and app['redirect_uri_hosts'] == ['ece.contoso.com']
+    assert app['external_url'] == {'url': 'https://ece.contoso.com', 'host': 'ece.contoso.com', 'host_registered': True,
+                                   'matching_redirect_uris': ['https://ece.contoso.com/cb']}
+    names = {(p['type'], p['name']) for p in app['required_permissions']}
+    assert ('delegated', 'IMAP.AccessAsUser.All') in names and ('application', 'User.Read.All') in names
+    assert {p['resource'] for p in app['required_permissions']} == {'Microsoft Graph'}
+    assert [(s['key_id'], s['expired'], s['days_left']) for s in app['secrets']] == [('k1', True, -697), ('k2', False, 10)]
+    assert app['secrets_valid'] == 1 and app['latest_secret_days_left'] == 10
+    assert app['certificates'][0]['days_left'] == 365 and app['certificates'][0]['custom_key_identifier'] == 'AB12'
+    sp = app['service_principal']
+    assert sp['found'] and sp['delegated_not_admin_consented'] == []
+    assert sp['delegated_grants'][0]['resource'] == 'Microsoft Graph'
+    assert sp['application_permissions_not_granted'] == ['User.Read.All']
+
+
+def test_missing_consent_and_a_foreign_redirect_host_show_as_facts():
+    g, _session, _clock = graph(tenant_routes(consented=(), redirect='https://ece-old.contoso.com/cb'))
+    app = _graph.read_application(g, ECE_APP, external_url='https://ece.contoso.com/', now=NOW)
+    assert app['external_url']['host_registered'] is False and app['external_url']['matching_redirect_uris'] == []
+    assert app['service_principal']['delegated_not_admin_consented'] == ['IMAP.AccessAsUser.All', 'SMTP.Send',
+                                                                         'offline_access']
+
+
+def test_users_exist_enabled_and_exchange_plans():
+    g, _session, _clock = graph(tenant_routes())
+    support = _graph.read_user(g, 'support@contoso.com')
+    assert support['exists'] and support['enabled'] is True
+    assert support['exchange_plans'] == [{'name': 'EXCHANGE_S_ENTERPRISE', 'status': 'PendingActivation',
+                                          'sku': 'ENTERPRISEPACK'}]
+    assert support['exchange_provisioned'] is False, 'a plan still pending is not provisioned'
+    disabled = _graph.read_user(g, 'off@contoso.com')
+    assert disabled['enabled'] is False and disabled['licences'] == []
+    ghost = _graph.read_user(g, 'ghost@contoso.com')
+    assert ghost['exists'] is False and ghost['enabled'] is None
+
+
+def test_read_tenant_keeps_going_after_a_failed_read():
+    routes = tenant_routes()
+    routes['/v1.0/applications'] = [Response(403, {'error': {'code': 'Authorization_RequestDenied', 'message': 'no'}})]
+    g, _session, _clock = graph(routes)
+    facts = _graph.read_tenant(g, ECE_APP, ['support@contoso.com'], now=NOW)
+    assert facts['application']['found'] is None and facts['application']['error']['error'] == 'forbidden'
+    assert facts['users'][0]['exists'] is True
+    assert [e['error'] for e in facts['errors']] == ['forbidden']
+    assert facts['errors'][0]['permission'] == 'Application.Read.All (or Directory.Read.All)'
+
+
+def test_an_application_that_does_not_exist():
+    g, _session, _clock = graph({'/v1.0/applications': [Response(200, page([]))]})
+    assert _graph.read_application(g, 'nope') == {'app_id': 'nope', 'found': False}

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import json
+import socket
+
+import pytest
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth
+from ansible_collections.ece_o365.preflight.plugins.modules import tenant_info
+from ansible_collections.ece_o365.preflight.tests.unit.plugins.module_utils.test__graph import (
+    BASE,
+    ECE_APP,
+    FakeSession,
+    Response,
+    tenant_routes,
+)
+from ansible_collections.ece_o365.preflight.tests.unit.plugins.module_utils.test__auth import jwt
+
+TOKEN = jwt({'appid': 'preflight-app', 'tid': 'tenant', 'aud': 'https://graph.microsoft.com',
+             'roles': ['Application.Read.All'], 'exp': 1800000000})
+
+
+def _closed_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def fake_graph(monkeypatch):
+    sessions = []
+
+    def install(routes):
+        def make_session(params, environ, deadline=None):
+            session = FakeSession(routes)
+            sessions.append(session)
+            return session
+        monkeypatch.setattr(_auth, 'make_session', make_session)
+        return sessions
+    return install
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'access_token': 'x'}, 'nothing to read: give application_id, users'),
+    ({'users': ['a'], 'tenant': 't', 'client_id': 'c'}, 'give access_token, or client_secret'),
+    ({'users': ['a'], 'client_secret': 's', 'client_id': 'c'}, 'one of tenant or authority'),
+    ({'users': ['a'], 'access_token': 'x', 'deadline': 0}, 'deadline must be more than 0'),
+    ({'users': ['a'], 'access_token': 'x', 'graph_url': 'http://graph.example'}, 'graph_url must be an https URL'),
+    ({'users': ['a'], 'access_token': 'x', 'client_secret': 's'}, 'mutually exclusive'),
+])
+def test_bad_arguments_fail_clearly(run_module, args, message):
+    result = run_module(tenant_info, args)
+    assert result['failed'] is True and message in result['msg']
+
+
+def test_a_given_token_reads_the_tenant_and_never_shows_up(run_module, fake_graph):
+    sessions = fake_graph(tenant_routes())
+    result = run_module(tenant_info, {'access_token': TOKEN, 'graph_url': BASE, 'application_id': ECE_APP,
+                                      'external_url': 'https://ece.contoso.com', '_ansible_check_mode': True,
+                                      'users': ['support@contoso.com', 'off@contoso.com', 'ghost@contoso.com']})
+    assert 'failed' not in result and result['changed'] is False and result['error'] is None
+    assert result['token'] == {'source': 'given', 'acquired': True, 'app_id': 'preflight-app', 'tenant_id': 'tenant',
+                               'audience': 'https://graph.microsoft.com', 'roles': ['Application.Read.All'],
+                               'expires_at': '2027-01-15T08:00:00Z', 'error': None, 'message': None, 'aadsts': None}
+    assert result['application']['external_url']['host_registered'] is True
+    assert [u['exists'] for u in result['users']] == [True, True, False]
+    assert result['graph']['calls'] == len(sessions[0].calls) and result['graph']['retries'] == 0
+    assert 'of 3 users exist' in result['message']
+    assert TOKEN not in json.dumps(result)
+
+
+def test_a_forbidden_read_is_a_finding_unless_fail_on_error(run_module, fake_graph):
+    routes = tenant_routes()
+    routes['/v1.0/users/support@contoso.com'] = [Response(403, {'error': {'code': 'Authorization_RequestDenied',
+                                                                          'message': 'Insufficient privileges'}})]
+    fake_graph(routes)
+    args = {'access_token': TOKEN, 'graph_url': BASE, 'users': ['support@contoso.com']}
+    finding = run_module(tenant_info, args)
+    assert 'failed' not in finding and finding['error'] == 'forbidden'
+    assert finding['users'][0]['error']['permission'] == 'User.Read.All (or Directory.Read.All)'
+    gate = run_module(tenant_info, dict(args, fail_on_error=True))
+    assert gate['failed'] is True and 'User.Read.All' in gate['msg']
+
+
+def test_no_token_no_reads(run_module):
+    result = run_module(tenant_info, {'authority': 'https://127.0.0.1:%d/t' % _closed_port(), 'client_id': 'c',
+                                      'client_secret': 'PlantedSecret', 'users': ['a'], 'timeout': 2})
+    assert result['error'] == 'refused' and result['token']['acquired'] is False
+    assert result['message'].startswith('no Graph token: ') and result['users'] == []
+    assert result['graph']['calls'] == 0 and 'PlantedSecret' not in json.dumps(result)
