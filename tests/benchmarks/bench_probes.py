@@ -40,7 +40,7 @@ def _targets(address):
 
 
 def _urls(address):
-    return ["https://%s:%d/" % (address, DROPPED if i % 2 else HTTPS_PORT) for i in range(COUNT)]
+    return [{"url": "https://%s:%d/" % (address, DROPPED if i % 2 else HTTPS_PORT)} for i in range(COUNT)]
 
 
 PLAYBOOKS = {
@@ -85,7 +85,7 @@ PLAYBOOKS = {
   gather_facts: false
   tasks:
     - ansible.builtin.uri:
-        url: "{{ item }}"
+        url: "{{ item.url }}"
         timeout: %(timeout)d
         ca_path: %(ca)s
       loop: %(urls)s
@@ -150,7 +150,8 @@ def main():
                     if os.path.exists(out):
                         with open(out, encoding="utf-8") as handle:
                             result = json.load(handle)
-                        module_ms = max(r.get("elapsed_ms") or 0 for r in result["results"])
+                        module_ms = max(r.get("elapsed_ms") or (r.get("timings") or {}).get("total_ms") or 0
+                                        for r in result["results"])
                     measured[name] = (seconds, module_ms)
                 rows.append((ours, peer, measured[ours], measured[peer]))
         finally:
