@@ -77,7 +77,8 @@ class Check(object):
 
     def __init__(self, check_id, title, severity, item, scope, tags, evidence, remediation, judge,
                  code=None):
-        assert severity in SEVERITIES and scope in SCOPES and item in CHECKLIST
+        if severity not in SEVERITIES or scope not in SCOPES or item not in CHECKLIST:
+            raise ValueError('check %s: bad severity, scope or checklist item' % check_id)
         self.id = check_id
         self.title = title
         self.severity = severity
