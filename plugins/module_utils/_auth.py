@@ -593,7 +593,10 @@ def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
         if isinstance(result, dict) and result.get('access_token'):
             token = result['access_token']
             facts.update(token_facts(result, grant, credentials.get('refresh_token')))
-            facts['message'] = 'token acquired for %s' % (facts['token_owner'] or facts['client_id'])
+            if facts['token_owner']:
+                facts['message'] = 'token acquired for %s (client %s)' % (facts['token_owner'], facts['client_id'])
+            else:
+                facts['message'] = 'app-only token acquired for client %s' % facts['client_id']
             facts['_refresh_token'] = result.get('refresh_token')  # for the caller's no_log values only
         else:
             facts['error'], facts['aadsts'], detail = failure_facts(result if isinstance(result, dict) else {})

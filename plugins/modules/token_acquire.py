@@ -68,6 +68,7 @@ options:
       - Return the access token in RV(access_token).
       - Requires C(no_log) on the task, else the task fails without contacting Entra ID - Ansible shows a
         task's result unless C(no_log) hides it.
+      - The registered variable holds the token; every later task that uses or prints it needs C(no_log) too.
     type: bool
     default: false
   fail_on_error:

@@ -1,0 +1,243 @@
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""token_acquire with real msal against the lab's issuer: every grant, every AADSTS code the lab
+produces, the broken-tenant scenarios, certificate credentials, an unreachable, unresolvable and
+TLS-intercepted issuer, and proxies (argument, environment, NO_PROXY)."""
+
+import datetime
+
+import pytest
+
+from ansible_collections.ece_o365.preflight.plugins.modules import token_acquire
+from identity_helpers import EXO, GRAPH, ConnectProxy, certificate, closed_port, dumps, lab_auth, run_module, variant
+
+MAIL = ["https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/POP.AccessAsUser.All",
+        "https://outlook.office.com/SMTP.Send"]
+
+
+def acquire(lab, tenant, app_key="ece-mail", **args):
+    result = run_module(token_acquire, lab_auth(lab, tenant, app_key, **args))
+    assert result.get("failed") is not True, result
+    assert result["changed"] is False
+    return result
+
+
+def assert_secrets_absent(result, *secrets):
+    text = dumps(result)
+    for secret in secrets:
+        assert secret not in text
+
+
+def test_client_credentials_for_graph_and_exchange(lab, scenarios):
+    tenant = scenarios.use("healthy")
+    graph = acquire(lab, tenant, "preflight")
+    assert graph["acquired"] and graph["grant"] == "client_credentials" and graph["error"] is None
+    assert graph["claims"]["aud"] == GRAPH and graph["claims"]["idtyp"] == "app"
+    assert set(graph["claims"]["roles"]) == {"Application.Read.All", "User.Read.All"}
+    assert graph["token_owner"] is None and graph["id_token_claims"] is None
+    assert graph["scopes"] == [GRAPH + "/.default"] and graph["token_source"] == "identity_provider"
+    assert 3600 <= graph["lifetime_seconds"] <= 5400 and graph["trust_store"] == lab["ca"]
+    assert [r["status"] for r in graph["requests"]] == [200, 200]
+    exchange = acquire(lab, tenant, "preflight", scopes=[EXO + "/.default"])
+    assert exchange["claims"]["roles"] == ["Exchange.ManageAsApp"] and exchange["claims"]["aud"] == EXO
+    assert_secrets_absent(graph, tenant.applications["preflight"]["secrets"][0]["value"])
+
+
+def test_ece_stored_refresh_token_works_and_is_the_mailboxs(lab, scenarios):
+    tenant = scenarios.use("healthy")
+    stored = tenant.refresh_tokens["support"]["value"]
+    result = acquire(lab, tenant, refresh_token=stored)
+    assert result["grant"] == "refresh_token" and result["scopes_requested"] == MAIL
+    assert result["token_owner"] == "support@contoso.example"
+    assert result["id_token_claims"]["preferred_username"] == "support@contoso.example"
+    assert result["claims"]["aud"] == "https://outlook.office.com"
+    assert set(result["claims"]["scp"].split()) == {"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send"}
+    assert {"offline_access", "openid", "profile"} <= set(result["scopes"])
+    assert result["refresh_token_returned"] and result["refresh_token_rotated"]
+    assert 3600 <= result["lifetime_seconds"] <= 5400
+    expires = datetime.datetime.strptime(result["expires_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert expires > datetime.datetime.utcnow() + datetime.timedelta(minutes=59)
+    assert_secrets_absent(result, stored, "0.lab.", tenant.applications["ece-mail"]["secrets"][0]["value"], "eyJ")
+
+
+def test_password_grant_for_a_test_account(lab, scenarios):
+    tenant = scenarios.use("healthy")
+    user = tenant.users["ece.service@contoso.example"]
+    result = acquire(lab, tenant, username=user["upn"], password=user["password"])
+    assert result["grant"] == "password" and result["token_owner"] == "ece.service@contoso.example"
+    assert "/common/userrealm/" in result["requests"][1]["url"], "msal's user-realm look-up reached the lab"
+    assert_secrets_absent(result, user["password"])
+
+
+def test_certificate_credentials_and_their_aadsts700027(lab, scenarios, tmp_path):
+    good = certificate(tmp_path, "good", 200)
+    old = certificate(tmp_path, "old", 300)
+    stranger = certificate(tmp_path, "stranger", 100)
+    tenant = scenarios.use(variant(tmp_path, (
+        "applications:\n  preflight:\n    certificates:\n"
+        "      - {key_id: c1, display_name: good, path: good.crt, end_days_from_now: 200}\n"
+        "      - {key_id: c2, display_name: old, path: old.crt, end_days_from_now: -1}\n")))
+    base = dict(lab_auth(lab, tenant, "preflight"))
+    base.pop("client_secret")
+    ok = run_module(token_acquire, dict(base, client_certificate_path=good["combined"]))
+    assert ok["acquired"] and ok["claims"]["roles"] and ok["certificate"]["sha1_thumbprint"] == good["sha1"]
+    sha1 = run_module(token_acquire, dict(base, client_certificate_path=good["cert"], client_private_key_path=good["key"],
+                                          client_certificate_thumbprint=good["sha1"]))
+    assert sha1["acquired"], sha1["message"]
+    expired = run_module(token_acquire, dict(base, client_certificate_path=old["combined"]))
+    assert expired["aadsts"]["code"] == 700027 and "The key used is expired" in expired["aadsts"]["message"]
+    assert "upload the certificate" in expired["aadsts"]["fix"]
+    unknown = run_module(token_acquire, dict(base, client_certificate_path=stranger["combined"]))
+    assert unknown["aadsts"]["code"] == 700027 and "The key was not found" in unknown["aadsts"]["message"]
+
+
+def _code(lab, tenant, app_key="ece-mail", **args):
+    result = acquire(lab, tenant, app_key, **args)
+    assert result["acquired"] is False and result["error"] == "aadsts", result["message"]
+    facts = result["aadsts"]
+    assert facts["known"] and facts["meaning"] and facts["fix"], facts
+    assert facts["message"].startswith("AADSTS%d: " % facts["code"]) and facts["trace_id"] and facts["correlation_id"]
+    assert result["message"].startswith(lab["authority"] + ": AADSTS%d: " % facts["code"])
+    return result
+
+
+@pytest.mark.parametrize("case, code", [
+    ("wrong secret", 7000215),
+    ("unknown client id", 700016),
+    ("no secret for a confidential app", 7000218),
+    ("unknown scope", 70011),
+    ("scopes of two resources", 28000),
+    ("app-only without /.default", 1002012),
+    ("app-only for an unknown resource", 70011),
+    ("a refresh token this app never issued", 9002313),
+    ("wrong password", 50126),
+    ("unknown user", 50034),
+    ("disabled user", 50057),
+    ("MFA user", 50076),
+])
+def test_every_aadsts_code_of_the_healthy_tenant(lab, scenarios, case, code):
+    tenant = scenarios.use("healthy")
+    stored = tenant.refresh_tokens["support"]["value"]
+    args = {
+        "wrong secret": dict(app_key="preflight", client_secret="not-the-secret"),
+        "unknown client id": dict(app_key="preflight", client_id="00000000-0000-0000-0000-00000000dead"),
+        "no secret for a confidential app": dict(client_secret=None, refresh_token=stored),
+        "unknown scope": dict(refresh_token=stored, scopes=["https://outlook.office.com/Mail.Teleport"]),
+        "scopes of two resources": dict(refresh_token=stored, scopes=["https://outlook.office.com/SMTP.Send", "User.Read"]),
+        "app-only without /.default": dict(app_key="preflight", scopes=["https://graph.microsoft.com/User.Read.All"]),
+        "app-only for an unknown resource": dict(app_key="preflight", scopes=["https://unknown.example/.default"]),
+        "a refresh token this app never issued": dict(refresh_token="0.lab.not-a-token"),
+        "wrong password": dict(username="support@contoso.example", password="wrong"),
+        "unknown user": dict(username="nobody@contoso.example", password="x"),
+        "disabled user": dict(username="former.agent@contoso.example", password="lab-pw-Former-2&Lp"),
+        "MFA user": dict(username="mfa.user@contoso.example", password="lab-pw-Mfa-4%Zr"),
+    }[case]
+    app_key = args.pop("app_key", "ece-mail")
+    result = _code(lab, tenant, app_key, **args)
+    assert result["aadsts"]["code"] == code
+
+
+def test_unknown_tenant_is_aadsts90002_from_the_failed_discovery(lab, scenarios):
+    tenant = scenarios.use("healthy")
+    result = acquire(lab, tenant, "preflight", authority=lab["login_url"] + "/contoso.invalid")
+    assert result["error"] == "aadsts" and result["aadsts"]["code"] == 90002
+    assert "Directory (tenant) ID" in result["aadsts"]["fix"] and result["requests"][0]["status"] == 400
+
+
+@pytest.mark.parametrize("name, code, item", [
+    ("expired-secret", 7000222, 3),
+    ("missing-consent", 65001, 3),
+    ("refresh-token-inactive", 700082, 4),
+    ("conditional-access-block", 53003, None),
+    ("password-reset", 50173, 4),
+])
+def test_broken_tenants_give_microsofts_code_and_the_fix(lab, scenarios, name, code, item):
+    tenant = scenarios.use(name)
+    result = _code(lab, tenant, refresh_token=tenant.refresh_tokens["support"]["value"])
+    assert result["aadsts"]["code"] == code and result["aadsts"]["checklist_item"] == item
+    if item:
+        assert "[TAC checklist item %d: " % item in result["message"]
+
+
+def test_refresh_token_of_the_wrong_user_shows_whose_it_is(lab, scenarios):
+    tenant = scenarios.use("token-wrong-owner")
+    result = acquire(lab, tenant, refresh_token=tenant.refresh_tokens["support"]["value"])
+    assert result["acquired"] and result["token_owner"] == "jdoe@contoso.example"
+    assert result["id_token_claims"]["preferred_username"] == "jdoe@contoso.example"
+    assert result["claims"]["upn"] == "jdoe@contoso.example"
+
+
+def test_secret_near_expiry_still_gives_tokens(lab, scenarios):
+    tenant = scenarios.use("secret-near-expiry")
+    assert acquire(lab, tenant, refresh_token=tenant.refresh_tokens["support"]["value"])["acquired"]
+
+
+def test_fail_on_error_fails_the_task_with_the_fix(lab, scenarios):
+    tenant = scenarios.use("expired-secret")
+    result = run_module(token_acquire, lab_auth(lab, tenant, "ece-mail", grant="client_credentials", fail_on_error=True))
+    assert result["failed"] is True and result["aadsts"]["code"] == 7000222
+    assert "create a new client secret" in result["msg"]
+
+
+def test_an_unreachable_issuer(lab, scenarios):
+    tenant = scenarios.use("healthy")
+    result = acquire(lab, tenant, "preflight", authority="https://127.0.0.1:%d/%s" % (closed_port(), tenant.tenant_id))
+    assert result["error"] == "refused" and "Fix: check the port" in result["message"]
+
+
+def test_an_issuer_name_that_does_not_resolve(lab, scenarios):
+    tenant = scenarios.use("healthy")
+    result = acquire(lab, tenant, "preflight", authority="https://login.preflight-test.invalid/" + tenant.tenant_id)
+    assert result["error"] == "dns"
+
+
+def test_the_lab_issuer_is_untrusted_without_its_ca_even_with_requests_ca_bundle_set(lab, scenarios, monkeypatch):
+    tenant = scenarios.use("healthy")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", lab["ca"])  # would make plain msal trust the lab; the module ignores it
+    monkeypatch.setenv("CURL_CA_BUNDLE", lab["ca"])
+    args = lab_auth(lab, tenant, "preflight")
+    args.pop("ca_path")
+    result = run_module(token_acquire, args)
+    assert result["error"] == "cert_untrusted" and result["trust_store"].startswith("system (")
+    assert "TLS inspection" in result["message"] or "trust store" in result["message"]
+
+
+def test_a_tls_inspecting_proxy_shows_as_cert_untrusted(lab, scenarios, intercepting_proxy):
+    tenant = scenarios.use("healthy")
+    result = acquire(lab, tenant, "preflight", proxy=intercepting_proxy.url)
+    assert result["error"] == "cert_untrusted" and result["proxy"] == intercepting_proxy.url
+    assert intercepting_proxy.connects[-1]["target"] == "127.0.0.1:%d" % lab["ports"]["login"]
+
+
+def test_through_a_proxy_with_credentials_from_the_argument(lab, scenarios):
+    tenant = scenarios.use("healthy")
+    proxy = ConnectProxy(auth=("ece", "PlantedProxyPassword"))
+    try:
+        result = acquire(lab, tenant, "preflight", proxy=proxy.url)
+        assert result["acquired"] and result["proxy"] == "http://********@127.0.0.1:%d" % proxy.port
+        assert {c["credentials"] for c in proxy.connects} == {"ece:PlantedProxyPassword"}
+        assert_secrets_absent(result, "PlantedProxyPassword")
+        wrong = acquire(lab, tenant, "preflight", proxy="http://ece:wrong@127.0.0.1:%d" % proxy.port)
+        assert wrong["error"] == "proxy" and "wrong" not in dumps(wrong["message"])
+    finally:
+        proxy.close()
+
+
+def test_proxy_from_the_environment_and_no_proxy(lab, scenarios, monkeypatch):
+    tenant = scenarios.use("healthy")
+    proxy = ConnectProxy()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        via = acquire(lab, tenant, "preflight")
+        tunnels = len(proxy.connects)
+        assert via["acquired"] and via["proxy"] == proxy.url and tunnels >= 1  # keep-alive: one tunnel may serve both
+        monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+        direct = acquire(lab, tenant, "preflight")
+        assert direct["acquired"] and direct["proxy"] is None and len(proxy.connects) == tunnels
+        explicit_none = acquire(lab, tenant, "preflight", proxy="")
+        assert explicit_none["proxy"] is None
+    finally:
+        proxy.close()
