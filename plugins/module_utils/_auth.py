@@ -629,3 +629,50 @@ def default_scopes(grant, cloud):
     if grant == 'client_credentials':
         return ['%s/.default' % endpoints['graph']]
     return ['%s/%s' % (endpoints['mail_scope_resource'], name) for name in MAIL_PERMISSIONS]
+
+
+# -- app-only tokens for the read modules (tenant_info, mailbox_settings) ------------------------
+
+def validate_app_only(params, service):
+    """A message when neither a token nor an app credential is given, or the certificate is unusable."""
+    if not params.get('access_token') and not (params.get('client_secret') or params.get('client_certificate_path')):
+        return 'give access_token, or client_secret or client_certificate_path to acquire an app-only %s token' % service
+    if params.get('client_certificate_path'):
+        try:
+            certificate_credential(params)
+        except (ValueError, OSError) as exc:
+            return str(exc)
+    return None
+
+
+def app_token_facts(source, token, acquired=None):
+    """What an app-only token says about itself (never the token): app, tenant, audience, roles, expiry."""
+    claims = decode_claims(token, ('appid', 'azp', 'tid', 'aud', 'roles', 'exp')) or {}
+    facts = {'source': source, 'acquired': bool(token), 'app_id': claims.get('appid') or claims.get('azp'),
+             'tenant_id': claims.get('tid'), 'audience': claims.get('aud'), 'roles': claims.get('roles') or [],
+             'expires_at': None, 'error': None, 'message': None, 'aadsts': None}
+    if isinstance(claims.get('exp'), int):
+        facts['expires_at'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(claims['exp']))
+    if acquired:
+        facts.update(error=acquired['error'], message=acquired['message'], aadsts=acquired['aadsts'])
+        facts['acquired'] = acquired['acquired']
+    return facts
+
+
+def app_only_token(module, params, environ, resource, deadline):
+    """(token or None, facts): the given access_token, else a client-credentials token for RESOURCE.
+
+    Registers the token and any proxy password with the module's no_log values, so that neither
+    can appear in its output.
+    """
+    password = proxy_password(params.get('proxy'))
+    if password:
+        module.no_log_values.add(password)
+    if params.get('access_token'):
+        return params['access_token'], app_token_facts('given', params['access_token'])
+    acquired, token, _session = acquire(params, environ, 'client_credentials', ['%s/.default' % resource],
+                                        deadline=deadline)
+    acquired.pop('_refresh_token', None)
+    if token:
+        module.no_log_values.add(token)
+    return token, app_token_facts('acquired', token, acquired)

@@ -146,13 +146,27 @@ class Graph(object):
 
     def get(self, url, params=None):
         """The JSON body of one GET (URL absolute), with retries. Raises GraphError or NotFound."""
+        return self.request('GET', url, params)
+
+    def permission_for(self, path):
+        """The permission a 403 on PATH means is missing."""
+        return needed_permission(path)
+
+    def request(self, method, url, params=None, json_body=None):
+        """The JSON body of one request (URL absolute), with retries. Raises GraphError or NotFound.
+
+        Only reads: GET here, and POST for the Exchange admin API's read-only Get-* cmdlets.
+        """
         path = self._path(url)
         attempts = 0
+        headers = {'Authorization': 'Bearer %s' % self.token, 'Accept': 'application/json'}
         while True:
             self.calls += 1
             try:
-                response = self.session.get(url, params=params, headers={
-                    'Authorization': 'Bearer %s' % self.token, 'Accept': 'application/json'})
+                if method == 'GET':
+                    response = self.session.get(url, params=params, headers=headers)
+                else:
+                    response = self.session.post(url, params=params, json=json_body, headers=headers)
             except Exception as exc:  # pylint: disable=broad-except
                 error_class, detail = _auth.classify_exception(exc)
                 raise GraphError(error_class, path, detail)
@@ -187,15 +201,15 @@ class Graph(object):
                 raise GraphError('unauthorized', path, detail, status=status, code=code)
             if status == 403:
                 raise GraphError('forbidden', path, detail, status=status, code=code,
-                                 permission=needed_permission(path))
+                                 permission=self.permission_for(path))
             raise GraphError('http_status', path, detail, status=status, code=code)
 
-    def get_all(self, path, params=None):
+    def get_all(self, path, params=None, method='GET', json_body=None):
         """Every item of a collection, following @odata.nextLink (same origin only)."""
         items = []
         url = self.url(path)
         for _page in range(MAX_PAGES):
-            body = self.get(url, params)
+            body = self.request(method, url, params, json_body)
             value = body.get('value')
             if not isinstance(value, list):
                 raise GraphError('protocol', self._path(url), 'the answer has no "value" list')

@@ -382,19 +382,6 @@ def argument_spec():
     return spec
 
 
-def _token_facts(source, token, acquired=None):
-    claims = _auth.decode_claims(token, ('appid', 'azp', 'tid', 'aud', 'roles', 'exp')) or {}
-    facts = {'source': source, 'acquired': bool(token), 'app_id': claims.get('appid') or claims.get('azp'),
-             'tenant_id': claims.get('tid'), 'audience': claims.get('aud'), 'roles': claims.get('roles') or [],
-             'expires_at': None, 'error': None, 'message': None, 'aadsts': None}
-    if isinstance(claims.get('exp'), int):
-        facts['expires_at'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(claims['exp']))
-    if acquired:
-        facts.update(error=acquired['error'], message=acquired['message'], aadsts=acquired['aadsts'])
-        facts['acquired'] = acquired['acquired']
-    return facts
-
-
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -411,20 +398,12 @@ def main():
         problem = 'nothing to read: give application_id, users, or both'
     if not problem and not params['deadline'] > 0:
         problem = 'deadline must be more than 0 seconds, got %s' % params['deadline']
-    if not problem and not params['access_token'] and not (params['client_secret'] or params['client_certificate_path']):
-        problem = 'give access_token, or client_secret or client_certificate_path to acquire an app-only Graph token'
+    if not problem:
+        problem = _auth.validate_app_only(params, 'Graph')
     if not problem and params['graph_url'] and not params['graph_url'].startswith('https://'):
         problem = 'graph_url must be an https URL, got %s' % params['graph_url']
-    if not problem and params['client_certificate_path']:
-        try:
-            _auth.certificate_credential(params)
-        except (ValueError, OSError) as exc:
-            problem = str(exc)
     if problem:
         module.fail_json(msg=problem)
-    password = _auth.proxy_password(params.get('proxy'))
-    if password:
-        module.no_log_values.add(password)
 
     started = time.monotonic()
     deadline = started + params['deadline']
@@ -433,16 +412,7 @@ def main():
     environ = dict(os.environ)
     result = {'graph_url': graph_url, 'application': None, 'users': [], 'errors': [], 'error': None,
               'graph': {'calls': 0, 'retries': 0, 'throttled_seconds': 0}}
-    if params['access_token']:
-        token = params['access_token']
-        result['token'] = _token_facts('given', token)
-    else:
-        acquired, token, _session = _auth.acquire(params, environ, 'client_credentials',
-                                                  ['%s/.default' % cloud['graph']], deadline=deadline)
-        acquired.pop('_refresh_token', None)
-        if token:
-            module.no_log_values.add(token)
-        result['token'] = _token_facts('acquired', token, acquired)
+    token, result['token'] = _auth.app_only_token(module, params, environ, cloud['graph'], deadline)
     if not token:
         result.update(error=result['token']['error'], message='no Graph token: %s' % result['token']['message'],
                       elapsed_ms=int((time.monotonic() - started) * 1000))
