@@ -49,8 +49,9 @@ USER_FIELDS = ('id', 'userPrincipalName', 'displayName', 'mail', 'accountEnabled
 class GraphError(Exception):
     """A Graph call ended without the data: error class of _errors.ERROR_CLASSES and the facts."""
 
-    def __init__(self, error_class, path, detail=None, status=None, code=None, permission=None):
+    def __init__(self, error_class, path, detail=None, status=None, code=None, permission=None, method='GET'):
         super(GraphError, self).__init__(error_class)
+        self.method = method
         self.error_class = error_class
         self.path = path
         self.detail = detail
@@ -59,11 +60,11 @@ class GraphError(Exception):
         self.permission = permission
 
     def facts(self):
-        return {'call': 'GET %s' % self.path, 'error': self.error_class, 'status': self.status,
+        return {'call': '%s %s' % (self.method, self.path), 'error': self.error_class, 'status': self.status,
                 'code': self.code, 'permission': self.permission, 'message': self.message()}
 
     def message(self):
-        text = _errors.describe(self.error_class, 'GET %s' % self.path, self.detail)
+        text = _errors.describe(self.error_class, '%s %s' % (self.method, self.path), self.detail)
         if self.permission:
             text += ' The call needs the application permission %s (with admin consent).' % self.permission
         return text
@@ -169,15 +170,15 @@ class Graph(object):
                     response = self.session.post(url, params=params, json=json_body, headers=headers)
             except Exception as exc:  # pylint: disable=broad-except
                 error_class, detail = _auth.classify_exception(exc)
-                raise GraphError(error_class, path, detail)
+                raise GraphError(error_class, path, detail, method=method)
             status = response.status_code
             if status == 200:
                 try:
                     body = response.json()
                 except ValueError:
-                    raise GraphError('protocol', path, 'the answer was not JSON', status=status)
+                    raise GraphError('protocol', path, 'the answer was not JSON', status=status, method=method)
                 if not isinstance(body, dict):
-                    raise GraphError('protocol', path, 'the answer was not a JSON object', status=status)
+                    raise GraphError('protocol', path, 'the answer was not a JSON object', status=status, method=method)
                 return body
             code, message = _graph_error_body(response)
             if status in RETRY_STATUSES:
@@ -189,7 +190,7 @@ class Graph(object):
                     raise GraphError('throttled', path, 'HTTP %d %s after %d retries%s' % (
                         status, code or '', attempts - 1,
                         ', Retry-After %.0f s would pass the deadline' % wait
-                        if self.clock() + wait >= self.deadline else ''), status=status, code=code)
+                        if self.clock() + wait >= self.deadline else ''), status=status, code=code, method=method)
                 self.retries += 1
                 self.throttled_seconds += wait
                 self.sleep(wait)
@@ -198,11 +199,11 @@ class Graph(object):
                 raise NotFound(path)
             detail = 'HTTP %d %s: %s' % (status, code or '', message) if code else 'HTTP %d: %s' % (status, message)
             if status == 401:
-                raise GraphError('unauthorized', path, detail, status=status, code=code)
+                raise GraphError('unauthorized', path, detail, status=status, code=code, method=method)
             if status == 403:
                 raise GraphError('forbidden', path, detail, status=status, code=code,
-                                 permission=self.permission_for(path))
-            raise GraphError('http_status', path, detail, status=status, code=code)
+                                 permission=self.permission_for(path), method=method)
+            raise GraphError('http_status', path, detail, status=status, code=code, method=method)
 
     def get_all(self, path, params=None, method='GET', json_body=None):
         """Every item of a collection, following @odata.nextLink (same origin only)."""
