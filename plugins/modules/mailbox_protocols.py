@@ -26,12 +26,15 @@ description:
     (C(AUTHENTICATE failed), C(User is authenticated but not connected), C(535 5.7.139) SMTP AUTH disabled for
     the tenant or the mailbox, C(535 5.7.3), C(550 5.7.30), C(-ERR Authentication failure), C(430 4.2.0 STOREDRV)),
     each with its meaning and fix.
-  - A refused login is a finding, not a task failure, unless O(fail_on_error=true). The token comes from
-    M(ece_o365.preflight.token_acquire), passed in under C(no_log).
+  - A refused login is a finding, not a task failure, unless O(fail_on_error=true).
+  - The token comes from M(ece_o365.preflight.token_acquire), passed in under C(no_log) (O(access_token)), or the
+    module acquires it through the shared authentication options, from the refresh token ECE stores
+    (O(refresh_token), O(mailboxes[].refresh_token)) or, for app-only access, with the client credentials.
 extends_documentation_fragment:
   - ece_o365.preflight.attributes
   - ece_o365.preflight.attributes.info_module
   - ece_o365.preflight.attributes.posix
+  - ece_o365.preflight.auth
 options:
   mailboxes:
     description: The mailboxes to log in to.
@@ -54,6 +57,11 @@ options:
       access_token:
         description: The OAuth2 access token for this mailbox. Defaults to O(access_token).
         type: str
+      refresh_token:
+        description:
+          - The refresh token ECE stores for this mailbox; the module redeems it for a delegated token
+            (with the client credentials of the shared authentication options). Defaults to O(refresh_token).
+        type: str
       mechanism:
         description: The SASL mechanism.
         type: str
@@ -64,6 +72,15 @@ options:
       - The OAuth2 access token for every mailbox that has none of its own, for example a delegated token for
         C(https://outlook.office.com) returned by M(ece_o365.preflight.token_acquire) with C(return_token=true).
     type: str
+  refresh_token:
+    description: The refresh token for every mailbox that has no token of its own.
+    type: str
+  scopes:
+    description:
+      - Scopes for the delegated token redeemed from a refresh token. Defaults to the IMAP, POP and SMTP
+        scopes of the cloud's Exchange Online resource (C(https://outlook.office.com/IMAP.AccessAsUser.All)...).
+    type: list
+    elements: str
   imap_host:
     description: IMAP server.
     type: str
@@ -88,9 +105,6 @@ options:
     description: SMTP submission port (STARTTLS).
     type: int
     default: 587
-  ca_path:
-    description: A PEM CA bundle to verify the servers against, instead of the system trust store.
-    type: path
   folder:
     description: The IMAP folder to EXAMINE.
     type: str
@@ -106,8 +120,8 @@ options:
   test_recipient:
     description: The recipient of the test message.
     type: str
-  timeout:
-    description: Seconds each login may take, from connecting to logging out.
+  login_timeout:
+    description: Seconds each login may take, from connecting to logging out. O(ca_path) applies to the mail servers too.
     type: float
     default: 15
   deadline:
@@ -153,6 +167,15 @@ EXAMPLES = r"""
     mailboxes:
       - login: support@contoso.com
   register: logins
+
+- name: Let the module redeem ECE's stored refresh token itself
+  ece_o365.preflight.mailbox_protocols:
+    tenant: contoso.onmicrosoft.com
+    client_id: "{{ ece_app_client_id }}"
+    client_secret: "{{ ece_app_client_secret }}"
+    mailboxes:
+      - login: support@contoso.com
+        refresh_token: "{{ ece_support_refresh_token }}"
 
 - name: Shared-account model, IMAP only, with one test message over SMTP
   ece_o365.preflight.mailbox_protocols:
@@ -238,6 +261,14 @@ results:
     elapsed_ms:
       description: Milliseconds the login took.
       type: int
+tokens:
+  description:
+    - Per mailbox, where its token came from and whose it is (never the token). C(login), C(source) (V(given),
+      V(refresh_token) or V(client_credentials)), C(acquired), C(token_owner), C(audience), C(scopes), C(error),
+      C(message) (with the AADSTS code, meaning and fix when Entra refused).
+  returned: always
+  type: list
+  elements: dict
 summary:
   description: Counts of logins by outcome.
   returned: always
@@ -246,84 +277,152 @@ summary:
 """
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _mail, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _mail, _tls
 
 MAILBOX_OPTIONS = dict(
     login=dict(type='str', required=True),
     protocols=dict(type='list', elements='str', choices=list(_mail.PROTOCOLS), default=list(_mail.PROTOCOLS)),
     access_token=dict(type='str', no_log=True),
+    refresh_token=dict(type='str', no_log=True),
     mechanism=dict(type='str', choices=list(_mail.MECHANISMS), default='xoauth2'),
 )
 
 
 def argument_spec():
-    return dict(
+    spec = _auth.argument_spec()
+    spec.update(
         mailboxes=dict(type='list', elements='dict', required=True, options=MAILBOX_OPTIONS),
         access_token=dict(type='str', no_log=True),
+        refresh_token=dict(type='str', no_log=True),
+        scopes=dict(type='list', elements='str'),
         imap_host=dict(type='str', default='outlook.office365.com'),
         imap_port=dict(type='int', default=993),
         pop3_host=dict(type='str', default='outlook.office365.com'),
         pop3_port=dict(type='int', default=995),
         smtp_host=dict(type='str', default='smtp.office365.com'),
         smtp_port=dict(type='int', default=587),
-        ca_path=dict(type='path'),
         folder=dict(type='str', default='INBOX'),
         ehlo_name=dict(type='str', default='preflight.invalid'),
         send_test_message=dict(type='bool', default=False),
         test_recipient=dict(type='str'),
-        timeout=dict(type='float', default=15),
+        login_timeout=dict(type='float', default=15),
         deadline=dict(type='float', default=60),
         fail_on_error=dict(type='bool', default=False),
     )
+    return spec
 
 
-def build_jobs(params):
-    """One login job per mailbox and protocol; a message naming the bad item, or the jobs."""
-    jobs = []
-    for index, mailbox in enumerate(params['mailboxes']):
-        token = mailbox['access_token'] or params['access_token']
-        if not token:
-            return 'mailboxes[%d] (%s): no access_token, and no module-level access_token' % (index, mailbox['login']), None
+def mail_scopes(params):
+    resource = _auth.CLOUDS[params['cloud']]['mail_scope_resource']
+    return params['scopes'] or ['%s/%s' % (resource, name) for name in _auth.MAIL_PERMISSIONS]
+
+
+def resolve_tokens(module, params, environ, deadline):
+    """{login: (token or None, facts)} for every mailbox; redeems each refresh token once."""
+    redeemed, tokens = {}, {}
+    for mailbox in params['mailboxes']:
+        given = mailbox['access_token'] or (None if mailbox['refresh_token'] else params['access_token'])
+        refresh = mailbox['refresh_token'] or (None if mailbox['access_token'] else params['refresh_token'])
+        if given:
+            facts = _auth.app_token_facts('given', given)
+            facts.update(_auth.decode_claims(given, ('upn', 'preferred_username', 'scp')) or {})
+            tokens[mailbox['login']] = (given, dict(facts, login=mailbox['login']))
+            continue
+        if refresh:
+            key, grant, scopes, credentials = refresh, 'refresh_token', mail_scopes(params), {'refresh_token': refresh}
+        elif params['client_secret'] or params['client_certificate_path']:
+            resource = _auth.CLOUDS[params['cloud']]['exchange']
+            key, grant, scopes, credentials = 'app-only', 'client_credentials', ['%s/.default' % resource], None
+        else:
+            tokens[mailbox['login']] = (None, {'login': mailbox['login'], 'source': None, 'acquired': False,
+                                               'error': 'no_token', 'message': 'no access_token, refresh_token or '
+                                               'client credentials for %s' % mailbox['login']})
+            continue
+        if key not in redeemed:
+            facts, token, _session = _auth.acquire(params, environ, grant, scopes, credentials, deadline=deadline)
+            for secret in (token, facts.pop('_refresh_token', None)):
+                if secret:
+                    module.no_log_values.add(secret)
+            redeemed[key] = (token, dict(facts, source=grant))
+        token, facts = redeemed[key]
+        tokens[mailbox['login']] = (token, dict(facts, login=mailbox['login']))
+    return tokens
+
+
+def build_jobs(params, tokens):
+    """One login job per mailbox and protocol that has a token; a result for each that has none."""
+    jobs, refused = [], []
+    for mailbox in params['mailboxes']:
+        token, facts = tokens[mailbox['login']]
         for protocol in mailbox['protocols']:
-            jobs.append(dict(protocol=protocol, host=params['%s_host' % protocol], port=params['%s_port' % protocol],
-                             login=mailbox['login'], token=token, mechanism=mailbox['mechanism'],
-                             timeout=params['timeout']))
-    return None, jobs
+            host, port = params['%s_host' % protocol], params['%s_port' % protocol]
+            if not token:
+                result = _mail.new_result(mailbox['login'], protocol, host, port)
+                result.update(error=facts.get('error') or 'no_token', message='%s %s:%d as %s: no token: %s' % (
+                    protocol.upper(), host, port, mailbox['login'], facts.get('message')))
+                refused.append(result)
+                continue
+            jobs.append(dict(protocol=protocol, host=host, port=port, login=mailbox['login'], token=token,
+                             mechanism=mailbox['mechanism'], timeout=params['login_timeout']))
+    return jobs, refused
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=_auth.MUTUALLY_EXCLUSIVE, required_by=_auth.REQUIRED_BY,
                            required_if=[('send_test_message', True, ['test_recipient'])])
     params = module.params
     if not _tls.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=str(_tls.CRYPTOGRAPHY_IMPORT_ERROR))
-    for name in ('timeout', 'deadline'):
+    for name in ('login_timeout', 'deadline'):
         if params[name] <= 0:
             module.fail_json(msg='%s must be more than 0 seconds, got %s' % (name, params[name]))
     if params['ca_path'] and not os.path.isfile(params['ca_path']):
         module.fail_json(msg='ca_path %s is not a readable file' % params['ca_path'])
-    problem, jobs = build_jobs(params)
-    if problem:
-        module.fail_json(msg=problem)
+    needs_auth = any(not m['access_token'] for m in params['mailboxes']) and not params['access_token']
+    if needs_auth:
+        for library, error in _auth.missing_libraries():
+            module.fail_json(msg=missing_required_lib(library), exception=error)
+        problem = _auth.validate(params, need_client=True)
+        if problem:
+            module.fail_json(msg=problem)
+    password = _auth.proxy_password(params.get('proxy'))
+    if password:
+        module.no_log_values.add(password)
+    environ = dict(os.environ)
+    deadline = time.monotonic() + params['deadline']
+    tokens = resolve_tokens(module, params, environ, deadline)
+    jobs, refused = build_jobs(params, tokens)
     settings = dict(ca_path=params['ca_path'], folder=params['folder'], ehlo_name=params['ehlo_name'],
                     send_test_message=params['send_test_message'] and not module.check_mode,
                     test_recipient=params['test_recipient'])
-    results = _mail.login_all(jobs, settings, params['deadline'])
+    results = _mail.login_all(jobs, settings, max(0.1, deadline - time.monotonic())) + refused
+    order = dict((m['login'], i) for i, m in enumerate(params['mailboxes']))
+    results.sort(key=lambda r: (order[r['login']], _mail.PROTOCOLS.index(r['protocol'])))
     errors = {}
     for result in results:
         if result['error']:
             errors[result['error']] = errors.get(result['error'], 0) + 1
     failed = sum(errors.values())
     summary = dict(total=len(results), ok=len(results) - failed, failed=failed, errors=errors)
-    sent = any(r.get('test_message', {}).get('accepted') for r in results)
+    token_facts = [_public_token_facts(tokens[m['login']][1]) for m in params['mailboxes']]
+    sent = any((r.get('test_message') or {}).get('accepted') for r in results)
     if failed and params['fail_on_error']:
         module.fail_json(msg='%d of %d logins failed: %s' % (failed, len(results), '; '.join(
-            r['message'] for r in results if r['error'])), results=results, summary=summary, changed=False)
+            r['message'] for r in results if r['error'])), results=results, summary=summary, tokens=token_facts,
+            changed=False)
     # A test message is the only thing this module ever changes, and only when asked.
-    module.exit_json(changed=sent, results=results, summary=summary)
+    module.exit_json(changed=sent, results=results, summary=summary, tokens=token_facts)
+
+
+def _public_token_facts(facts):
+    keep = ('login', 'source', 'acquired', 'token_owner', 'audience', 'scopes', 'expires_in', 'error', 'message',
+            'aadsts', 'upn', 'preferred_username', 'app_id', 'roles')
+    return dict((key, facts.get(key)) for key in keep if key in facts)
 
 
 if __name__ == '__main__':

@@ -173,3 +173,37 @@ def test_module_through_ansible_playbook_never_shows_the_token(scenario, tmp_pat
     assert out.returncode == 0, out.stdout[-3000:]
     assert token not in out.stdout + out.stderr
     assert token.split(".")[1][:40] not in out.stdout + out.stderr
+
+
+def _module_args(client, tenant, **extra):
+    app = tenant.applications["ece-mail"]
+    args = {"authority": client.state["authority"], "ca_path": client.state["ca"], "client_id": app["client_id"],
+            "client_secret": app["secrets"][0]["value"], "imap_host": "127.0.0.1", "imap_port": client.ports["imaps"],
+            "pop3_host": "127.0.0.1", "pop3_port": client.ports["pop3s"], "smtp_host": "127.0.0.1",
+            "smtp_port": client.ports["submission"]}
+    args.update(extra)
+    return args
+
+
+def test_module_redeems_the_stored_refresh_token_itself(scenario):
+    from identity_helpers import run_module
+    from ansible_collections.ece_o365.preflight.plugins.modules import mailbox_protocols
+    tenant, client = scenario("healthy")
+    refresh = tenant.refresh_tokens["ece-service"]["value"]
+    result = run_module(mailbox_protocols, _module_args(client, tenant, mailboxes=[
+        {"login": "sales@contoso.example", "refresh_token": refresh}]))
+    assert result["summary"] == {"total": 3, "ok": 3, "failed": 0, "errors": {}}, result
+    assert result["tokens"][0]["token_owner"] == "ece.service@contoso.example"
+    assert result["tokens"][0]["source"] == "refresh_token"
+    assert refresh not in json.dumps(result) and "eyJ" not in json.dumps(result)
+
+
+def test_module_reports_entra_refusing_the_refresh_token(scenario):
+    from identity_helpers import run_module
+    from ansible_collections.ece_o365.preflight.plugins.modules import mailbox_protocols
+    tenant, client = scenario("refresh-token-inactive")
+    result = run_module(mailbox_protocols, _module_args(client, tenant, mailboxes=[
+        {"login": "support@contoso.example", "refresh_token": tenant.refresh_tokens["support"]["value"],
+         "protocols": ["imap"]}]))
+    assert result["results"][0]["error"] == result["tokens"][0]["error"] == "aadsts"
+    assert "700082" in result["results"][0]["message"]
