@@ -19,8 +19,8 @@
 # Time: every wait is bounded by a deadline in seconds of Get-WinProbeClock (monotonic).
 # Errors: New-WinProbeError throws an exception carrying an error class; Get-WinProbeErrorInfo
 # turns any error record into (class, detail).
-
-Set-StrictMode -Version 2.0
+# No Set-StrictMode: the functions also run as copies in the runspaces of Invoke-WinProbeParallel,
+# which do not inherit this module's settings, and they must behave the same in both places.
 
 function Get-WinProbeErrorClasses {
     <# The error classes the probes report: class = meaning, fix (as _errors.ERROR_CLASSES). #>
@@ -275,7 +275,7 @@ function Test-WinProbeBypass {
             }
             continue
         }
-        if (($entry.ToCharArray() | Where-Object { $_ -eq ':' }).Count -eq 1) {
+        if ($entry.Split(':').Length -eq 2) {
             $entry = $entry.Split(':')[0]  # host:port form
         }
         if ($isAddress) {
@@ -840,9 +840,14 @@ function Invoke-WinProbeTlsHandshake {
     $ssl = [System.Net.Security.SslStream]::new($Stream, $false, $callback)
     $literal = $null
     $sni = if ([System.Net.IPAddress]::TryParse($ServerName, [ref]$literal)) { $literal.ToString() } else { $ServerName }
+    # PowerShell 7 (.NET): None lets Windows choose (TLS 1.3 where it has it); Windows PowerShell
+    # (.NET Framework, where None needs 4.7 or newer) asks for TLS 1.2. Below 1.2 is refused below.
+    $protocols = [System.Security.Authentication.SslProtocols]::Tls12
+    if ($PSVersionTable.PSVersion.Major -ge 7) {
+        $protocols = [System.Security.Authentication.SslProtocols]::None
+    }
     try {
-        # SslProtocols None: the versions Windows allows; anything below TLS 1.2 is refused below.
-        $ssl.AuthenticateAsClient($sni, $null, [System.Security.Authentication.SslProtocols]::None, $false)
+        $ssl.AuthenticateAsClient($sni, $null, $protocols, $false)
     }
     catch {
         $info = Get-WinProbeErrorInfo $_

@@ -565,9 +565,6 @@ function Invoke-PortProbeTarget {
     }
     catch {
         $info = Get-WinProbeErrorInfo $_
-        if ($info[0] -eq 'tls_handshake' -and $Result.tls.verified -eq $false) {
-            $info = @('cert_untrusted', $Result.tls.verify_error)
-        }
         $Result.error = $info[0]
         $Result.message = Format-WinProbeMessage -Class $info[0] -Where $where -Detail $info[1]
     }

@@ -276,6 +276,19 @@ function ConvertTo-UrlReachCaCerts {
 # functions contains, starts_with, ends_with, length, to_string, type, not_null. Any other syntax
 # fails the task before a request is sent, naming the item, as a bad expression does in url_reach.
 
+function ConvertFrom-UrlReachJson {
+    <#
+    JSON text as dictionaries and lists: PowerShell 7 parses with ConvertFrom-Json -AsHashtable
+    (Ansible.Basic's FromJson gives Newtonsoft objects there); Windows PowerShell with FromJson
+    (JavaScriptSerializer: Dictionary and object arrays).
+    #>
+    param([string]$Json)
+    if ($PSVersionTable.PSVersion.Major -ge 7) {
+        return , (ConvertFrom-Json -InputObject $Json -AsHashtable -NoEnumerate)
+    }
+    , [Ansible.Basic.AnsibleModule]::FromJson($Json)
+}
+
 function Get-UrlReachTokens {
     param([string]$Text)
     $tokens = [System.Collections.Generic.List[object]]::new()
@@ -474,7 +487,7 @@ function Read-UrlReachPrimary {
     $Parser.position++
     switch ($token.type) {
         'raw' { return @{ kind = 'literal'; value = $token.value } }
-        'json' { return @{ kind = 'literal'; value = [Ansible.Basic.AnsibleModule]::FromJson($token.value) } }
+        'json' { return @{ kind = 'literal'; value = (ConvertFrom-UrlReachJson -Json $token.value) } }
         'name' {
             if (Test-UrlReachToken -Parser $Parser -Value '(') {
                 $functions = @('contains', 'starts_with', 'ends_with', 'length', 'to_string', 'type', 'not_null')
@@ -750,7 +763,7 @@ function Invoke-UrlReachAssertions {
     }
     else {
         try {
-            $data = [Ansible.Basic.AnsibleModule]::FromJson([Text.Encoding]::UTF8.GetString($Body).TrimStart([char]0xFEFF))
+            $data = ConvertFrom-UrlReachJson -Json ([Text.Encoding]::UTF8.GetString($Body).TrimStart([char]0xFEFF))
         }
         catch {
             $text = $_.Exception.Message

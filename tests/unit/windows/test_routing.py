@@ -149,3 +149,24 @@ def test_one_playbook_routes_per_host(tmp_path):
     # The POSIX host ran the Python module for real: the closed port is a finding, not a failure.
     assert 'ok: [helper]' in out, out
     assert '"error": "refused"' in out, out
+
+
+def test_the_documented_windows_fleet_example_is_valid():
+    """docs/windows.md's inventory and playbook: the groups it names, and a playbook that loads."""
+    examples = os.path.join(ps_contract.REPO_ROOT, 'docs', 'examples')
+    inventory = os.path.join(examples, 'inventory-windows.yml')
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false')
+    binaries = os.path.dirname(sys.executable)
+    proc = subprocess.run([os.path.join(binaries, 'ansible-inventory'), '-i', inventory, '--list'], env=env,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    listing = json.loads(proc.stdout)
+    assert sorted(listing['ece_windows']['children']) == ['ece_application', 'ece_services']
+    assert listing['ece_preflight_helper']['hosts'] == ['preflight-helper']
+    windows_hosts = listing['ece_services']['hosts'] + listing['ece_application']['hosts']
+    for host in windows_hosts:
+        assert listing['_meta']['hostvars'][host]['ansible_connection'] == 'ansible.builtin.psrp'
+    proc = subprocess.run([os.path.join(binaries, 'ansible-playbook'), '--syntax-check', '-i', inventory,
+                           os.path.join(examples, 'windows-fleet.yml')], env=env, capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
