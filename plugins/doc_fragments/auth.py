@@ -90,7 +90,7 @@ options:
     type: float
     default: 10
 requirements:
-  - msal
+  - msal >= 1.19
   - requests
 notes:
   - TLS and connection failures (name not resolved, refused, timeout, untrusted or wrong-host certificate, proxy

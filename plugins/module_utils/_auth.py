@@ -135,13 +135,22 @@ REQUIRED_BY = {
 }
 
 
+MSAL_MINIMUM = (1, 19)  # instance_discovery=False
+
+
+def _version(text):
+    return tuple(int(part) for part in re.findall(r'\d+', text or '')[:2])
+
+
 def missing_libraries():
-    """[(library, import traceback)] of the libraries the auth helper needs and cannot import."""
+    """[(library, import traceback or reason)] of the libraries the auth helper needs and cannot use."""
     missing = []
     if not HAS_REQUESTS:
         missing.append(('requests', REQUESTS_IMPORT_ERROR))
     if not HAS_MSAL:
         missing.append(('msal', MSAL_IMPORT_ERROR))
+    elif _version(getattr(msal, '__version__', '')) < MSAL_MINIMUM:
+        missing.append(('msal >= %d.%d' % MSAL_MINIMUM, 'msal %s is installed' % getattr(msal, '__version__', '?')))
     return missing
 
 
@@ -334,8 +343,9 @@ def build_app(params, session, confidential):
         credential, _facts = certificate_credential(params)
     else:
         credential = params['client_secret']
+    # azure_region=False: no regional endpoint, whatever MSAL_FORCE_REGION in the environment says.
     return msal.ConfidentialClientApplication(params['client_id'], client_credential=credential,
-                                              azure_region=None, **common)
+                                              azure_region=False, **common)
 
 
 # -- what comes back ---------------------------------------------------------------------------

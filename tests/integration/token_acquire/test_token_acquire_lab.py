@@ -5,10 +5,16 @@
 produces, the broken-tenant scenarios, certificate credentials, an unreachable, unresolvable and
 TLS-intercepted issuer, and proxies (argument, environment, NO_PROXY)."""
 
+import base64
 import datetime
+import time
+import urllib.parse
 
+import jwt
 import pytest
+from ece_lab.clients import Lab
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _aadsts
 from ansible_collections.ece_o365.preflight.plugins.modules import token_acquire
 from identity_helpers import EXO, GRAPH, ConnectProxy, certificate, closed_port, dumps, lab_auth, run_module, variant
 
@@ -241,3 +247,44 @@ def test_proxy_from_the_environment_and_no_proxy(lab, scenarios, monkeypatch):
         assert explicit_none["proxy"] is None
     finally:
         proxy.close()
+
+
+def test_the_catalogue_explains_the_codes_the_lab_gives_outside_msals_grants(lab, scenarios, tmp_path):
+    """50011 (the sign-in page), 70003, 70008 and 700024 come from flows token_acquire does not run; the
+    catalogue must still explain them when an operator pastes them in (checks, docs)."""
+    cert = certificate(tmp_path, "assertion", 100)
+    tenant = scenarios.use(variant(tmp_path, (
+        "applications:\n  ece-mail:\n    redirect_uris: {web: [https://ece-old.contoso.example/system/oauth2/callback]}\n"
+        "    certificates:\n      - {key_id: c1, display_name: c, path: assertion.crt, end_days_from_now: 100}\n")))
+    client = Lab(lab["run_dir"], tenant=tenant)
+    ece = tenant.applications["ece-mail"]
+    token_url = lab["authority"] + "/oauth2/v2.0/token"
+    page = client.session.get(lab["authority"] + "/oauth2/v2.0/authorize?" + urllib.parse.urlencode({
+        "client_id": ece["client_id"], "response_type": "code", "scope": "openid",
+        "redirect_uri": "https://ece.contoso.example/system/oauth2/callback"}), allow_redirects=False)
+    with open(cert["key"], "rb") as handle:
+        key = handle.read()
+    expired_assertion = jwt.encode(
+        {"aud": token_url, "iss": ece["client_id"], "sub": ece["client_id"], "exp": int(time.time()) - 600,
+         "iat": int(time.time()) - 1200, "jti": "x"}, key, algorithm="RS256",
+        headers={"x5t": base64url_sha1(cert["sha1"])})
+    bodies = {
+        50011: page.text,
+        70003: client.session.post(token_url, data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                                                    "client_id": ece["client_id"]}).text,
+        70008: client.session.post(token_url, data={"grant_type": "authorization_code", "code": "stale",
+                                                    "client_id": ece["client_id"],
+                                                    "client_secret": ece["secrets"][0]["value"]}).text,
+        700024: client.session.post(token_url, data={
+            "grant_type": "client_credentials", "client_id": ece["client_id"], "scope": GRAPH + "/.default",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": expired_assertion}).text,
+    }
+    for code, body in bodies.items():
+        facts = _aadsts.parse(body)
+        assert facts["code"] == code and facts["known"], (code, body[:300])
+    assert _aadsts.parse(bodies[50011])["checklist_item"] == 2
+
+
+def base64url_sha1(hex_thumbprint):
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_thumbprint)).decode().rstrip("=")

@@ -106,6 +106,12 @@ def test_missing_msal_is_reported_with_the_library_name(run_module, monkeypatch)
     assert result['failed'] is True and 'msal' in result['msg']
 
 
+def test_an_old_msal_is_reported_with_the_version_needed(run_module, monkeypatch):
+    monkeypatch.setattr(_auth.msal, '__version__', '1.18.0')
+    result = run_module(token_acquire, AUTH)
+    assert result['failed'] is True and 'msal >= 1.19' in result['msg']
+
+
 def test_grant_auto_and_default_scopes(run_module, fake_msal):
     apps = fake_msal({'access_token': ACCESS, 'id_token': ID_TOKEN, 'refresh_token': 'rotated-RT',
                       'scope': 'https://outlook.office.com/SMTP.Send openid'})
