@@ -420,8 +420,8 @@ def main():
 
 
 def _public_token_facts(facts):
-    keep = ('login', 'source', 'acquired', 'token_owner', 'audience', 'scopes', 'expires_in', 'error', 'message',
-            'aadsts', 'upn', 'preferred_username', 'app_id', 'roles')
+    keep = ('login', 'source', 'acquired', 'token_owner', 'audience', 'scopes', 'expires_in', 'lifetime_seconds',
+            'refresh_token_rotated', 'error', 'message', 'aadsts', 'upn', 'preferred_username', 'app_id', 'roles')
     return dict((key, facts.get(key)) for key in keep if key in facts)
 
 
