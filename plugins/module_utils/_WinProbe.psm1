@@ -173,12 +173,12 @@ function Get-WinProbeErrorInfo {
 # --- proxies (_proxy.py, plus the WinHTTP system proxy) -------------------------------------
 
 function ConvertTo-WinProbeRedacted {
-    <# The URL with user name and password replaced, for output (_proxy.redact). #>
-    param([string]$Url)
+    <# The URL with user name and password replaced, for output (_proxy.redact); $null for none. #>
+    param([AllowNull()][object]$Url)
     if (-not $Url) {
-        return $Url
+        return $null  # a [string] parameter would turn $null into '', where the Python twins return None
     }
-    $Url -replace '(?<=://)[^/@]*@', '********@'
+    ([string]$Url) -replace '(?<=://)[^/@]*@', '********@'
 }
 
 function Get-WinProbeEnvironmentProxy {
