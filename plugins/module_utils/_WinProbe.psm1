@@ -932,6 +932,8 @@ function Invoke-WinProbeParallel {
     $started = Get-WinProbeClock
     $deadline = $started + $DeadlineSeconds
     $sessionState = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+    # Select-Object, ConvertFrom-Json... without relying on autoloading inside the pool's runspaces.
+    $sessionState.ImportPSModule([string[]]@('Microsoft.PowerShell.Utility'))
     foreach ($name in $Functions) {
         $definition = (Get-Command -Name $name -CommandType Function).ScriptBlock.ToString()
         $sessionState.Commands.Add([System.Management.Automation.Runspaces.SessionStateFunctionEntry]::new($name, $definition))

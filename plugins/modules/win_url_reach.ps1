@@ -672,7 +672,10 @@ function Invoke-UrlReachQuery {
                 'starts_with' { return ([string]$values[0]).StartsWith([string]$values[1], [StringComparison]::Ordinal) }
                 'ends_with' { return ([string]$values[0]).EndsWith([string]$values[1], [StringComparison]::Ordinal) }
                 'length' {
-                    if ($values[0] -is [string] -or $values[0] -is [System.Collections.ICollection]) {
+                    if ($values[0] -is [string]) {
+                        return $values[0].Length
+                    }
+                    if ($values[0] -is [System.Collections.ICollection]) {
                         return $values[0].Count
                     }
                     throw 'length() needs a string, an array or an object'
