@@ -240,20 +240,16 @@ def judge_external_url(context, _subject):
     url = ece.get('external_url')
     if not url:
         return 'fail', 'the ECE External URL is not set (ece_o365_ece_external_url)', {'external_url': None}
-    evidence = {'external_url': url, 'admin_login_fqdn': ece.get('admin_login_fqdn'),
-                'redirect_uris': ece.get('redirect_uris')}
+    evidence = {'external_url': url, 'admin_login_fqdn': ece.get('admin_login_fqdn')}
     if not url.lower().startswith('https://'):
         return 'fail', 'the External URL %s is not https' % url, evidence
     host = _fqdn(url)
     mismatches = []
     if ece.get('admin_login_fqdn') and ece['admin_login_fqdn'].lower() != host:
         mismatches.append('admins log in at %s' % ece['admin_login_fqdn'])
-    for redirect in ece.get('redirect_uris') or []:
-        if _fqdn(redirect) != host:
-            mismatches.append('the app registration redirects to %s' % redirect)
     if mismatches:
         return 'fail', 'the External URL names %s, but %s' % (host, '; '.join(mismatches)), evidence
-    return 'pass', 'External URL %s; admin login and redirect URI use the same FQDN' % url, evidence
+    return 'pass', 'External URL %s, the FQDN admins log in with (the redirect URI: APP-REDIRECT-URI)' % url, evidence
 
 
 def judge_mailbox_protocol(protocol):
@@ -269,6 +265,247 @@ def judge_mailbox_protocol(protocol):
             return 'pass', result.get('message'), evidence
         return 'fail', result.get('message'), evidence
     return judge
+
+
+# -- tenant, token and mailbox judges ---------------------------------------------------------
+
+DELEGATED_MAIL = ('IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access')
+
+
+def _application(context):
+    info = _get(context['tenant'], 'tenant_info', 'tenant_info result')
+    app = info.get('application')
+    if not app:
+        if info.get('error'):
+            raise Missing('tenant_info could not read the app registration: %s' % info.get('message'))
+        raise Missing('no app registration was read (tenant_info application_id)')
+    if app.get('found') is None:
+        raise Missing('the app registration could not be read: %s' % ((app.get('error') or {}).get('message')))
+    return app
+
+
+def judge_app_registration(context, _subject):
+    app = _application(context)
+    evidence = {'app_id': app.get('app_id'), 'display_name': app.get('display_name'),
+                'sign_in_audience': app.get('sign_in_audience')}
+    if not app.get('found'):
+        return 'fail', 'no app registration with application id %s in the tenant' % app.get('app_id'), evidence
+    return 'pass', 'app registration %s (%s)' % (app.get('display_name'), app.get('app_id')), evidence
+
+
+def judge_redirect_uri(context, _subject):
+    app = _application(context)
+    if not app.get('found'):
+        raise Missing('the app registration does not exist, see APP-REGISTRATION')
+    external = app.get('external_url') or {}
+    evidence = {'redirect_uris': app.get('redirect_uris'), 'external_url': external.get('url'),
+                'redirect_uri_hosts': app.get('redirect_uri_hosts')}
+    if not external.get('url'):
+        raise Missing('no ECE External URL was given to tenant_info')
+    if not external.get('host_registered'):
+        return 'fail', 'no redirect URI of the app uses %s (ECE\'s External URL host); registered: %s' % (
+            external.get('host'), ', '.join(app.get('redirect_uri_hosts') or []) or 'none'), evidence
+    return 'pass', 'redirect URI on %s: %s' % (external.get('host'), ', '.join(external.get('matching_redirect_uris') or [])), evidence
+
+
+def judge_permissions(context, _subject):
+    app = _application(context)
+    if not app.get('found'):
+        raise Missing('the app registration does not exist, see APP-REGISTRATION')
+    requested = set(p.get('name') for p in app.get('required_permissions') or [] if p.get('type') == 'delegated')
+    evidence = {'delegated': sorted(requested)}
+    missing = [p for p in ('SMTP.Send', 'offline_access') if p not in requested]
+    if not requested & {'IMAP.AccessAsUser.All', 'POP.AccessAsUser.All'}:
+        missing.insert(0, 'IMAP.AccessAsUser.All or POP.AccessAsUser.All')
+    if missing:
+        return 'fail', 'the app does not request %s' % ', '.join(missing), evidence
+    return 'pass', 'requests %s' % ', '.join(sorted(requested & set(DELEGATED_MAIL))), evidence
+
+
+def judge_consent(context, _subject):
+    app = _application(context)
+    principal = app.get('service_principal') or {}
+    if not app.get('found') or not principal.get('found'):
+        if app.get('found'):
+            return 'fail', 'the app has no service principal in the tenant: nobody consented to it', {}
+        raise Missing('the app registration does not exist, see APP-REGISTRATION')
+    missing = principal.get('delegated_not_admin_consented') or []
+    evidence = {'admin_consented_scopes': principal.get('admin_consented_scopes'), 'not_consented': missing}
+    mail_missing = [p for p in missing if p in DELEGATED_MAIL]
+    if mail_missing:
+        return 'fail', 'no admin consent for %s (AADSTS65001 follows)' % ', '.join(mail_missing), evidence
+    return 'pass', 'admin consent covers the mail permissions', evidence
+
+
+def judge_secret(context, _subject):
+    app = _application(context)
+    if not app.get('found'):
+        raise Missing('the app registration does not exist, see APP-REGISTRATION')
+    secrets = app.get('secrets') or []
+    certificates = app.get('certificates') or []
+    evidence = {'secrets': [dict((k, s.get(k)) for k in ('display_name', 'hint', 'end', 'days_left')) for s in secrets],
+                'certificates': len(certificates)}
+    days = app.get('latest_secret_days_left')
+    if days is None:
+        if certificates:
+            return 'pass', 'the app authenticates with a certificate', evidence
+        return 'fail', 'the app has no client secret (ECE needs one to redeem its tokens)', evidence
+    if days < 0:
+        return 'fail', 'every client secret has expired (the last on %s; AADSTS7000222 follows)' % max(
+            s.get('end') for s in secrets), evidence
+    if days <= context.get('secret_warn_days', SECRET_EXPIRY_WARN_DAYS):
+        return 'warn', 'the last client secret expires in %d day(s)' % days, evidence
+    return 'pass', 'a client secret is valid for %d more day(s)' % days, evidence
+
+
+def _mailbox(context, subject):
+    mailbox = context['mailboxes'].get(subject) or {}
+    return mailbox
+
+
+def _token(context, subject):
+    token = _mailbox(context, subject).get('token')
+    if not token:
+        raise Missing('no token facts for %s' % subject)
+    return token
+
+
+def judge_token_refresh(context, subject):
+    token = _token(context, subject)
+    evidence = dict((k, token.get(k)) for k in ('source', 'acquired', 'error', 'token_owner'))
+    aadsts = token.get('aadsts') or {}
+    if aadsts:
+        evidence['aadsts'] = dict((k, aadsts.get(k)) for k in ('code', 'name', 'meaning', 'fix'))
+    if not token.get('acquired'):
+        return 'fail', token.get('message') or 'no token for %s' % subject, evidence
+    return 'pass', 'token redeemed (%s)' % token.get('source'), evidence
+
+
+def judge_token_owner(context, subject):
+    token = _token(context, subject)
+    if not token.get('acquired'):
+        raise Missing('no token was acquired, see TOKEN-REFRESH')
+    mailbox = _mailbox(context, subject)
+    expected = (mailbox.get('account') or subject).lower()
+    owner = (token.get('token_owner') or token.get('upn') or token.get('preferred_username') or '').lower()
+    evidence = {'expected': expected, 'token_owner': owner or None}
+    if not owner:
+        raise Missing('the token does not say whose it is (an app-only token)')
+    if owner != expected:
+        return 'fail', 'the token for %s belongs to %s, not %s: it was generated by the wrong user (Kerberos SSO ' \
+            'signs in the workstation user)' % (subject, owner, expected), evidence
+    return 'pass', 'the token belongs to %s' % owner, evidence
+
+
+def judge_token_lifetime(context, subject):
+    token = _token(context, subject)
+    lifetime = token.get('lifetime_seconds') or token.get('expires_in')
+    if not token.get('acquired') or lifetime is None:
+        raise Missing('no token lifetime was observed, see TOKEN-REFRESH')
+    low, high = ACCESS_TOKEN_LIFETIME
+    evidence = {'lifetime_seconds': lifetime, 'expected': [low, high]}
+    if not low - 300 <= lifetime <= high + 300:
+        return 'fail', 'access tokens live %d s, outside Entra\'s 60-90 minutes: a token lifetime policy applies' % lifetime, evidence
+    return 'pass', 'access token lifetime %d s' % lifetime, evidence
+
+
+def _user(context, name):
+    info = _get(context['tenant'], 'tenant_info', 'tenant_info result')
+    for user in info.get('users') or []:
+        if (user.get('name') or '').lower() == name.lower():
+            return user
+    raise Missing('tenant_info did not read %s' % name)
+
+
+def judge_user(context, subject):
+    mailbox = _mailbox(context, subject)
+    names = sorted(set([subject] + ([mailbox['account']] if mailbox.get('account') else [])))
+    problems, evidence = [], {}
+    for name in names:
+        user = _user(context, name)
+        if user.get('exists') is None:
+            raise Missing('tenant_info could not read %s: %s' % (name, (user.get('error') or {}).get('message')))
+        evidence[name] = {'exists': user.get('exists'), 'enabled': user.get('enabled')}
+        if not user.get('exists'):
+            problems.append('%s does not exist in the tenant (AADSTS50034)' % name)
+        elif user.get('enabled') is False:
+            problems.append('%s is disabled (AADSTS50057)' % name)
+    if problems:
+        return 'fail', '; '.join(problems), evidence
+    return 'pass', ', '.join('%s enabled' % n for n in names), evidence
+
+
+def _settings(context, subject):
+    settings = _get(context['tenant'], 'mailbox_settings', 'mailbox_settings result')
+    for mailbox in settings.get('mailboxes') or []:
+        if (mailbox.get('mailbox') or '').lower() == subject.lower():
+            if mailbox.get('exists') is None:
+                raise Missing('the Exchange admin API could not read %s: %s' % (
+                    subject, (mailbox.get('error') or {}).get('message')))
+            return mailbox, settings
+    if settings.get('error'):
+        raise Missing('the Exchange admin API could not be read: %s' % settings.get('message'))
+    raise Missing('mailbox_settings did not read %s' % subject)
+
+
+def judge_licence(context, subject):
+    user = _user(context, subject)
+    settings, _all = None, None
+    try:
+        settings, _all = _settings(context, subject)
+    except Missing:
+        pass
+    evidence = {'exchange_plans': user.get('exchange_plans'), 'mailbox_exists': settings.get('exists') if settings else None}
+    if settings is not None and settings.get('exists'):
+        return 'pass', 'Exchange Online holds the mailbox', evidence
+    if user.get('exchange_provisioned'):
+        return 'pass', 'an Exchange Online plan is provisioned', evidence
+    return 'fail', '%s has no provisioned Exchange Online plan and Exchange holds no mailbox for it (IMAP: "User is ' \
+        'authenticated but not connected")' % subject, evidence
+
+
+def judge_protocols_enabled(context, subject):
+    settings, _all = _settings(context, subject)
+    if not settings.get('exists'):
+        raise Missing('Exchange holds no mailbox %s, see MBX-LICENCE' % subject)
+    wanted = _mailbox(context, subject).get('protocols') or ['imap', 'pop3']
+    evidence = {'imap_enabled': settings.get('imap_enabled'), 'pop_enabled': settings.get('pop_enabled'),
+                'retrieval': [p for p in wanted if p in ('imap', 'pop3')]}
+    retrieval = evidence['retrieval'] or ['imap', 'pop3']
+    enabled = [p for p in retrieval if settings.get('imap_enabled' if p == 'imap' else 'pop_enabled')]
+    if not enabled:
+        return 'fail', '%s is disabled on %s (Set-CASMailbox -%sEnabled $true)' % (
+            ' and '.join(p.upper() for p in retrieval), subject, 'Imap' if 'imap' in retrieval else 'Pop'), evidence
+    return 'pass', '%s enabled' % ', '.join(p.upper() for p in enabled), evidence
+
+
+def judge_smtp_auth(context, subject):
+    settings, everything = _settings(context, subject)
+    if not settings.get('exists'):
+        raise Missing('Exchange holds no mailbox %s, see MBX-LICENCE' % subject)
+    evidence = {'smtp_auth_enabled': settings.get('smtp_auth_enabled'), 'source': settings.get('smtp_auth_source'),
+                'mailbox_setting': settings.get('smtp_client_authentication_disabled'),
+                'tenant_setting': (everything.get('transport_config') or {}).get('smtp_client_authentication_disabled')}
+    if settings.get('smtp_auth_enabled') is False:
+        return 'fail', 'SMTP AUTH is disabled for %s by the %s setting (535 5.7.139)' % (
+            subject, settings.get('smtp_auth_source')), evidence
+    if settings.get('smtp_auth_enabled') is None:
+        raise Missing('the effective SMTP AUTH setting could not be read')
+    return 'pass', 'SMTP AUTH enabled (from the %s setting)' % settings.get('smtp_auth_source'), evidence
+
+
+def judge_full_access(context, subject):
+    settings, _all = _settings(context, subject)
+    account = (_mailbox(context, subject).get('account') or subject).lower()
+    evidence = {'account': account, 'full_access': settings.get('full_access'),
+                'denied': settings.get('full_access_denied')}
+    if account == subject.lower():
+        return 'pass', '%s uses its own account' % subject, evidence
+    if not settings.get('account_has_full_access'):
+        why = 'a Deny entry' if account in [d.lower() for d in settings.get('full_access_denied') or []] else 'no grant'
+        return 'fail', '%s may not open %s (%s): Add-MailboxPermission -Identity %s -User %s -AccessRights FullAccess' % (
+            account, subject, why, subject, account), evidence
+    return 'pass', '%s holds FullAccess on %s' % (account, subject), evidence
 
 
 # -- the catalogue ---------------------------------------------------------------------------
@@ -314,13 +551,62 @@ CATALOGUE = [
           'ece_o365_ece_known_latest_es from the inventory',
           'install the Engineering Special the checklist names for this release (11.6(1) ES12 and ES12_ET1, '
           '12.0(1) ES6, 12.5(1) ES3, 12.6(1) ES1), or a later one', judge_ece_version, code='CSCvr86493'),
-    Check('ECE-EXTERNAL-URL', 'External URL set, https, and one FQDN with admin login and redirect URI', 'error', 2,
+    Check('ECE-EXTERNAL-URL', 'External URL set, https, and the FQDN admins log in with', 'error', 2,
           'host', ('ece', 'url'),
-          'ece_o365_ece_external_url and ece_o365_ece_admin_login_fqdn from the inventory; the redirect URIs of the '
-          'app registration (tenant_info)',
+          'ece_o365_ece_external_url and ece_o365_ece_admin_login_fqdn from the inventory (the redirect URI is '
+          'APP-REDIRECT-URI\'s)',
           'set Partition > Apps > General settings > External URL of application (11.5-12.5: Web Server URL or Load '
           'Balancer URL) to https://<the FQDN admins use>, and register exactly that host in the app\'s redirect URI',
-          judge_external_url, code='AADSTS50011'),
+          judge_external_url),
+    Check('APP-REGISTRATION', 'ECE\'s app registration exists in the tenant', 'error', 3, 'tenant', ('tenant', 'app'),
+          'tenant_info: GET /applications(appId=...) for the client id ECE is configured with',
+          'register the app (or fix the client id in ECE): Entra admin center > App registrations', judge_app_registration,
+          code='AADSTS700016'),
+    Check('APP-REDIRECT-URI', 'A redirect URI on ECE\'s External URL host', 'error', 2, 'tenant', ('tenant', 'app'),
+          'tenant_info: the app\'s web redirect URIs against ece_o365_ece_external_url',
+          'add https://<External URL host>/... as a Web redirect URI of the app, exactly as ECE sends it',
+          judge_redirect_uri, code='AADSTS50011'),
+    Check('APP-PERMISSIONS', 'Delegated mail permissions requested', 'error', 3, 'tenant', ('tenant', 'app'),
+          'tenant_info: requiredResourceAccess resolved to names (IMAP.AccessAsUser.All and/or POP.AccessAsUser.All, '
+          'SMTP.Send, offline_access)',
+          'API permissions > Add > Microsoft Graph > Delegated: IMAP.AccessAsUser.All (or POP.AccessAsUser.All), '
+          'SMTP.Send, offline_access', judge_permissions),
+    Check('APP-CONSENT', 'Admin consent for the mail permissions', 'error', 3, 'tenant', ('tenant', 'app'),
+          'tenant_info: the service principal\'s oauth2PermissionGrants (AllPrincipals) against the requested permissions',
+          'API permissions > Grant admin consent for <tenant>', judge_consent, code='AADSTS65001'),
+    Check('APP-SECRET-EXPIRY', 'Client secret valid for more than %d days' % SECRET_EXPIRY_WARN_DAYS, 'error', 3,
+          'tenant', ('tenant', 'app'),
+          'tenant_info: passwordCredentials end dates (the secret values are never read)',
+          'Certificates & secrets > New client secret, put its value in ECE, then delete the old one',
+          judge_secret, code='AADSTS7000222'),
+    Check('TOKEN-REFRESH', 'ECE\'s stored refresh token still works', 'error', 4, 'mailbox', ('token',),
+          'mailbox_protocols / token_acquire: the refresh-token grant with ECE\'s app, from the controller',
+          'generate the token again in ECE (Partition > Apps > Email > the mailbox > Generate token) signed in as the '
+          'mailbox account; AADSTS700082 means 90 days unused, AADSTS50173 a password reset', judge_token_refresh,
+          code='AADSTS700082'),
+    Check('TOKEN-OWNER', 'The token belongs to the mailbox (or shared) account', 'error', 5, 'mailbox', ('token',),
+          'the id_token\'s preferred_username / the access token\'s upn against the account ECE uses',
+          'generate the token in a private browser window signed in as the mailbox account, not through Kerberos '
+          'single sign-on as the workstation user', judge_token_owner),
+    Check('TOKEN-LIFETIME', 'Access-token lifetime 60-90 minutes', 'warning', 4, 'mailbox', ('token',),
+          'the lifetime of the access token issued (exp - iat)',
+          'remove the token lifetime policy that applies to the app or the tenant', judge_token_lifetime),
+    Check('USER-ACCOUNT', 'Mailbox and login accounts exist and are enabled', 'error', 8, 'mailbox', ('tenant', 'user'),
+          'tenant_info: GET /users/{upn}?$select=accountEnabled for the mailbox and the account',
+          'create or enable the account in Entra ID', judge_user, code='AADSTS50057'),
+    Check('MBX-LICENCE', 'Exchange Online licence provisioned', 'error', 7, 'mailbox', ('mailbox', 'licence'),
+          'tenant_info licenseDetails (EXCHANGE_S_* Success) and whether Exchange holds the mailbox (Get-CASMailbox)',
+          'assign a licence with an Exchange Online plan (e.g. Office 365 E3 = ENTERPRISEPACK with EXCHANGE_S_ENTERPRISE), '
+          'or use a shared mailbox', judge_licence),
+    Check('MBX-PROTOCOLS', 'IMAP or POP enabled on the mailbox', 'error', 6, 'mailbox', ('mailbox',),
+          'mailbox_settings: Get-CASMailbox ImapEnabled / PopEnabled',
+          'Set-CASMailbox -Identity <mailbox> -ImapEnabled $true (or -PopEnabled $true)', judge_protocols_enabled),
+    Check('MBX-SMTP-AUTH', 'SMTP AUTH effectively enabled for the mailbox', 'error', 6, 'mailbox', ('mailbox', 'smtp'),
+          'mailbox_settings: Get-CASMailbox SmtpClientAuthenticationDisabled, else Get-TransportConfig\'s',
+          'Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false', judge_smtp_auth, code='5.7.139'),
+    Check('MBX-FULLACCESS', 'The shared account holds FullAccess', 'error', 8, 'mailbox', ('mailbox', 'rights'),
+          'mailbox_settings: Get-MailboxPermission FullAccess entries (Deny flagged) for the account ECE uses',
+          'Add-MailboxPermission -Identity <mailbox> -User <account> -AccessRights FullAccess', judge_full_access),
     Check('MBX-LOGIN-IMAP', 'IMAP login with OAuth2 and EXAMINE', 'error', 10, 'mailbox', ('mailbox', 'imap'),
           'mailbox_protocols: AUTHENTICATE XOAUTH2 as ECE does, then EXAMINE INBOX',
           'follow the fix in the finding: it names Microsoft\'s reply and what it means', judge_mailbox_protocol('imap')),
@@ -502,3 +788,34 @@ def drift(findings, previous):
         elif old is not None and old != now:
             out['changed'].append(entry)
     return out
+
+
+# -- docs/checks.md, generated from the catalogue ---------------------------------------------
+
+def catalogue_markdown():
+    """docs/checks.md: every check once, with its evidence, fix and the variable that skips it."""
+    out = ['# The check catalogue', '',
+           'Generated from `plugins/plugin_utils/_checks.py` by `tools/gen-checks-doc`; a unit test fails when this',
+           'file and the catalogue differ. Each check yields one finding per subject (a host, the tenant, or a',
+           'mailbox) with status pass, warn, fail, skip (not observed, with the reason) or error (the check itself',
+           'broke). A failing check of severity `warning` is reported as warn; `ece_o365_fail_on_warn: true` makes',
+           'warnings block the gate.', '',
+           'Skip a check: `ece_o365_skip_checks: [ID]`. Waive a finding, with a reason and an expiry date:',
+           '`ece_o365_waivers: [{id: ID, subject: HOST|tenant|MAILBOX|"*", reason: "...", expires: YYYY-MM-DD}]`;',
+           'an expired waiver stops waiving. Select by id (`ece_o365_checks`) or tag (`ece_o365_check_tags`);',
+           'unknown ids and tags are refused with the known ones listed.', '',
+           '| Id | Title | Severity | TAC item | Runs for | Tags |', '| --- | --- | --- | --- | --- | --- |']
+    for check in CATALOGUE:
+        out.append('| [%s](#%s) | %s | %s | %d | %s | %s |' % (
+            check.id, check.id.lower(), check.title, check.severity, check.item, SCOPES[check.scope],
+            ', '.join(check.tags)))
+    out += ['', '## The TAC checklist items', '']
+    out += ['%d. %s' % (number, text) for number, text in sorted(CHECKLIST.items())]
+    for check in CATALOGUE:
+        out += ['', '## %s' % check.id, '', '**%s.** Severity %s; TAC checklist item %d (%s); runs for %s.' % (
+            check.title, check.severity, check.item, CHECKLIST[check.item], SCOPES[check.scope]), '',
+            '- Evidence: %s.' % check.evidence, '- Fix: %s.' % check.remediation]
+        if check.code:
+            out.append('- Microsoft code: `%s`.' % check.code)
+        out.append('- Skip: `%s`.' % check.skip_variable())
+    return '\n'.join(out) + '\n'
