@@ -454,3 +454,56 @@ def doc_structure(options, with_descriptions=False):
             entry['contains'] = doc_structure(spec['contains'])
         out[name] = entry
     return out
+
+
+def functions(source):
+    """{name: set of command names its body invokes} for every function SOURCE defines."""
+    tree = parse(source)
+    found = {}
+    for node in _walk(tree.root_node):
+        if node.type != 'function_statement':
+            continue
+        names = [c for c in node.named_children if c.type == 'function_name']
+        if not names:
+            continue
+        calls = set()
+        for inner in _walk(node):
+            if inner.type == 'command_name':
+                calls.add(_text(inner))
+        found[_text(names[0])] = calls
+    return found
+
+
+def exported_functions(source):
+    """The names an Export-ModuleMember -Function @(...) call lists."""
+    tree = parse(source)
+    for node in _walk(tree.root_node):
+        if node.type == 'command' and node.named_children and _text(node.named_children[0]) == 'Export-ModuleMember':
+            names = []
+            for inner in _walk(node):
+                if inner.type in ('verbatim_string_characters', 'string_literal') and inner.parent.type != 'string_literal':
+                    names.append(_string(inner))
+            return names
+    return []
+
+
+def reachable(start, graph):
+    """The functions of GRAPH that START calls, directly or not, START included."""
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in graph:
+            continue
+        seen.add(name)
+        todo.extend(graph[name])
+    return seen
+
+
+def raised_classes(source):
+    """The error classes a source raises by name: -Class 'x' and -ErrorClass 'x' arguments."""
+    return set(re.findall(r"-(?:Class|ErrorClass) '([a-z_]+)'", source))
+
+
+def all_commands(source):
+    """Every command name SOURCE invokes, inside functions or not."""
+    return set(_text(node) for node in _walk(parse(source).root_node) if node.type == 'command_name')

@@ -162,3 +162,92 @@ def test_an_error_text_that_drifts_is_caught(tmp_path):
     with open(util) as handle:
         table = ps_contract.function_literal(handle.read(), 'Get-WinProbeErrorClasses')
     assert tuple(table['dns']) != _errors.ERROR_CLASSES['dns']
+
+
+# --- what the runspaces need, and the classes raised --------------------------------------------
+
+WORKERS = {'port_probe': 'Invoke-PortProbeTarget', 'url_reach': 'Invoke-UrlReachTarget'}
+
+
+def _sources(twin):
+    with open(_paths(twin)[0]) as handle:
+        module = handle.read()
+    with open(WIN_PROBE) as handle:
+        util = handle.read()
+    return module, util
+
+
+def test_the_util_exports_every_function_it_defines():
+    """Invoke-WinProbeParallel copies the util's exported functions into the worker runspaces."""
+    _module, util = _sources('port_probe')
+    assert sorted(ps_contract.exported_functions(util)) == sorted(ps_contract.functions(util))
+
+
+@pytest.mark.parametrize('twin', sorted(TWINS))
+def test_the_worker_runspaces_get_every_function_the_worker_calls(twin):
+    module, util = _sources(twin)
+    graph = dict(ps_contract.functions(util), **ps_contract.functions(module))
+    needed = ps_contract.reachable(WORKERS[twin], graph)
+    copied = set(ps_contract.exported_functions(util))
+    if twin == 'port_probe':
+        # An explicit list in the module: $functions = @('Invoke-PortProbeTarget', ...)
+        listed = re.search(r"\$functions = @\((.*?)\) \+", module, re.S).group(1)
+        copied |= set(re.findall(r"'([A-Za-z0-9-]+)'", listed))
+    else:
+        # Get-Command -Name '*-UrlReach*': every module function named so.
+        assert "Get-Command -Name '*-UrlReach*'" in module
+        copied |= set(name for name in graph if '-UrlReach' in name)
+    assert needed - copied == set()
+    assert WORKERS[twin] in needed and len(needed) > 10
+
+
+@pytest.mark.parametrize('twin', sorted(TWINS))
+def test_every_error_class_raised_is_known_and_documented(twin):
+    module, util = _sources(twin)
+    with open(WIN_PROBE) as handle:
+        table = set(ps_contract.function_literal(handle.read(), 'Get-WinProbeErrorClasses'))
+    doc = ps_contract.module_docs(_paths(twin)[1])['RETURN']['results']['contains']
+    field = doc.get('error_class') or doc['error']
+    documented = set(re.findall(r'V\(([a-z_]+)\)', ' '.join(field['description'])))
+    raised = ps_contract.raised_classes(module) | ps_contract.raised_classes(util)
+    assert raised and raised <= table, raised - table
+    assert raised <= documented, raised - documented
+
+
+def test_a_missing_runspace_function_is_caught(tmp_path):
+    mutant = _mutate(tmp_path, _paths('port_probe')[0], "'Send-PortProbeGoodbye'\n", "'Test-PortProbeStartTlsOffered'\n")
+    with open(mutant) as handle:
+        module = handle.read()
+    listed = re.search(r"\$functions = @\((.*?)\) \+", module, re.S).group(1)
+    _module, util = _sources('port_probe')
+    graph = dict(ps_contract.functions(util), **ps_contract.functions(module))
+    needed = ps_contract.reachable(WORKERS['port_probe'], graph)
+    copied = set(ps_contract.exported_functions(util)) | set(re.findall(r"'([A-Za-z0-9-]+)'", listed))
+    assert needed - copied == {'Send-PortProbeGoodbye'}
+
+
+def test_an_unknown_error_class_is_caught(tmp_path):
+    mutant = _mutate(tmp_path, _paths('port_probe')[0], "New-WinProbeError -Class 'starttls_unsupported' -Detail ('{0} capabilities",
+                     "New-WinProbeError -Class 'starttls_refused' -Detail ('{0} capabilities")
+    with open(mutant) as handle:
+        assert 'starttls_refused' in ps_contract.raised_classes(handle.read())
+
+
+@pytest.mark.parametrize('twin', sorted(TWINS))
+def test_every_collection_function_called_is_defined(twin):
+    """A misspelt helper would only fail on a Windows host: catch it here."""
+    module, util = _sources(twin)
+    graph = dict(ps_contract.functions(util), **ps_contract.functions(module))
+    tree_calls = ps_contract.all_commands(module) | ps_contract.all_commands(util)
+    ours = set(name for name in tree_calls if re.search(r'-(WinProbe|PortProbe|UrlReach)', name))
+    assert ours and ours - set(graph) == set()
+
+
+def test_a_misspelt_call_is_caught(tmp_path):
+    mutant = _mutate(tmp_path, _paths('port_probe')[0], "    Add-PortProbeBannerTime -Result $Result -Started $started\n}\n\nfunction Invoke-PortProbeGreetingAfterStartTls",
+                     "    Add-PortProbeBanerTime -Result $Result -Started $started\n}\n\nfunction Invoke-PortProbeGreetingAfterStartTls")
+    with open(mutant) as handle:
+        module = handle.read()
+    _module, util = _sources('port_probe')
+    defined = set(ps_contract.functions(module)) | set(ps_contract.functions(util))
+    assert ps_contract.all_commands(module) - defined >= {'Add-PortProbeBanerTime'}
