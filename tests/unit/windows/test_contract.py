@@ -244,8 +244,9 @@ def test_every_collection_function_called_is_defined(twin):
 
 
 def test_a_misspelt_call_is_caught(tmp_path):
-    mutant = _mutate(tmp_path, _paths('port_probe')[0], "    Add-PortProbeBannerTime -Result $Result -Started $started\n}\n\nfunction Invoke-PortProbeGreetingAfterStartTls",
-                     "    Add-PortProbeBanerTime -Result $Result -Started $started\n}\n\nfunction Invoke-PortProbeGreetingAfterStartTls")
+    after = "\n}\n\nfunction Invoke-PortProbeGreetingAfterStartTls"
+    mutant = _mutate(tmp_path, _paths('port_probe')[0], "    Add-PortProbeBannerTime -Result $Result -Started $started" + after,
+                     "    Add-PortProbeBanerTime -Result $Result -Started $started" + after)
     with open(mutant) as handle:
         module = handle.read()
     _module, util = _sources('port_probe')
