@@ -229,8 +229,8 @@ def main():
                            'throttled_seconds': round(admin.throttled_seconds, 1)}
         if result['errors']:
             result['error'] = result['errors'][0]['error']
-            result['message'] = '%d of the reads failed; first: %s' % (len(result['errors']),
-                                                                        result['errors'][0]['message'])
+            first = result['errors'][0]['message']
+            result['message'] = '%d of the reads failed; first: %s' % (len(result['errors']), first)
         else:
             result['message'] = 'read %d mailbox(es) and the transport config in %d call(s)' % (
                 len(result['mailboxes']), admin.calls)

@@ -87,7 +87,7 @@ options:
     description: The date waivers are judged against (V(YYYY-MM-DD)); today when unset. For tests and replays.
     type: str
 notes:
-  - Findings carry no secret: the probes never return one.
+  - Findings carry no secret, because the probes never return one.
 """
 
 EXAMPLES = r"""

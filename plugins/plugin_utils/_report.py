@@ -204,8 +204,9 @@ def summary_table(report, width=100):
     lines = []
     numbered = [f for f in _ordered(report['findings']) if f['status'] in ('fail', 'error', 'warn')]
     for number, finding in enumerate(numbered, 1):
-        lines.append('%2d. %-5s %-24s %-22s %s' % (number, STATUS_MARK[finding['status']], finding['id'],
-                                                    finding['subject'][:22], (finding['detail'] or '')[:width]))
+        lines.append('%2d. %-5s %-24s %-22s %s' % (
+            number, STATUS_MARK[finding['status']], finding['id'], finding['subject'][:22],
+            (finding['detail'] or '')[:width]))
         lines.append('    fix:  %s' % finding['remediation'][:width * 2])
         waiver = finding.get('waiver') or {}
         if waiver.get('active'):

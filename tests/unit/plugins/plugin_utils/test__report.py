@@ -72,5 +72,5 @@ def test_summary_table_names_the_variable_to_skip():
 def test_write_every_format(tmp_path):
     paths = _report.write(_report_for(), str(tmp_path), list(_report.WRITERS))
     assert sorted(paths) == ['html', 'json', 'junit', 'markdown']
-    assert all((tmp_path / name).exists() for name in ('preflight.json', 'preflight-junit.xml', 'preflight.md',
-                                                        'preflight.html'))
+    names = ('preflight.json', 'preflight-junit.xml', 'preflight.md', 'preflight.html')
+    assert all((tmp_path / name).exists() for name in names)
