@@ -163,7 +163,7 @@ EXAMPLES = r"""
 
 - name: Log in as ECE does, on all three protocols
   ece_o365.preflight.mailbox_protocols:
-    access_token: "{{ support_token.token }}"
+    access_token: "{{ support_token.access_token }}"
     mailboxes:
       - login: support@contoso.com
   register: logins
@@ -179,7 +179,7 @@ EXAMPLES = r"""
 
 - name: Shared-account model, IMAP only, with one test message over SMTP
   ece_o365.preflight.mailbox_protocols:
-    access_token: "{{ service_account_token.token }}"
+    access_token: "{{ service_account_token.access_token }}"
     send_test_message: true
     test_recipient: ece-admins@contoso.com
     mailboxes:
