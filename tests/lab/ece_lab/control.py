@@ -132,7 +132,7 @@ def up(tenant_path, run_dir=None, auth_debug=False):
     os.makedirs(os.path.join(run_dir, "logs"))
     os.makedirs(os.path.join(run_dir, "sink"))
     ports = _pick_ports(tenant.host, tenant.ports)
-    certs = pki.create(run_dir)
+    certs = pki.create(run_dir, extra_names=[tenant.host])  # lab.host may be a namespace's address
     key = SigningKey.generate()
     key_path = os.path.join(run_dir, "signing-key.pem")
     with open(key_path, "wb") as handle:

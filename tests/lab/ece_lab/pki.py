@@ -16,10 +16,16 @@ LAB_SERVER_NAMES = (
 )
 
 
-def create(run_dir):
-    """Write ca.pem, server.pem (chain) and server.key under RUN_DIR; return their paths."""
+def create(run_dir, extra_names=()):
+    """Write ca.pem, server.pem (chain) and server.key under RUN_DIR; return their paths.
+
+    EXTRA_NAMES: more names or addresses the certificate must carry, e.g. the address the lab
+    binds when it is not loopback (``lab.host`` in the tenant file: a network namespace's address
+    in the fleet lab), so clients that connect by that address verify the certificate too.
+    """
+    names = list(LAB_SERVER_NAMES) + [name for name in extra_names if name and name not in LAB_SERVER_NAMES]
     ca = trustme.CA(organization_name="ece_o365 preflight lab CA")
-    server = ca.issue_cert(*LAB_SERVER_NAMES, organization_name="ece_o365 preflight lab")
+    server = ca.issue_cert(*names, organization_name="ece_o365 preflight lab")
     paths = {
         "ca": os.path.join(run_dir, "ca.pem"),
         "cert": os.path.join(run_dir, "server.pem"),
