@@ -10,58 +10,13 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import threading
 import time
 
 import pytest
 
 from certs import TestCerts  # tests/integration/conftest.py puts these on sys.path
 from netns import client_and_server
-
-
-class ScriptedServer:
-    """A TCP server on 127.0.0.1 running HANDLER(conn) per connection in its own thread."""
-
-    def __init__(self, handler):
-        self.handler = handler
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopped.is_set():
-            try:
-                conn, _addr = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            self.handler(conn, self.stopped)
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            conn.close()
-
-    def close(self):
-        self.stopped.set()
-        self.sock.close()
-
-
-def _hold(conn, stopped, limit=10.0):
-    """Keep the connection until the client closes it (or the test ends)."""
-    conn.settimeout(0.2)
-    end = time.monotonic() + limit
-    while not stopped.is_set() and time.monotonic() < end:
-        try:
-            if not conn.recv(4096):
-                return
-        except socket.timeout:
-            continue
+from servers import RawServer, hold
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +36,8 @@ def tls_servers(certs):
 
         def handler(conn, stopped, context=context):
             tls = context.wrap_socket(conn, server_side=True)
-            _hold(tls, stopped)
-        servers[case] = ScriptedServer(handler)
+            hold(tls, stopped)
+        servers[case] = RawServer(handler)
     yield {case: server.port for case, server in servers.items()}
     for server in servers.values():
         server.close()
@@ -97,7 +52,7 @@ def _slow_banner(conn, stopped):
 
 def _garbage(conn, stopped):
     conn.sendall(bytes(range(256)) * 4)
-    _hold(conn, stopped)
+    hold(conn, stopped)
 
 
 def _endless_capabilities(conn, stopped):
@@ -120,18 +75,18 @@ def _starttls_refused(conn, stopped):
     conn.sendall(b"250-mail.example\r\n250-STARTTLS\r\n250 AUTH XOAUTH2\r\n")
     conn.recv(200)
     conn.sendall(b"454 4.7.0 TLS not available due to local problem\r\n")
-    _hold(conn, stopped)
+    hold(conn, stopped)
 
 
 def _starttls_absent(conn, stopped):
     conn.sendall(b"220 mail.example ESMTP\r\n")
     conn.recv(200)
     conn.sendall(b"250-mail.example\r\n250 AUTH LOGIN\r\n")
-    _hold(conn, stopped)
+    hold(conn, stopped)
 
 
 def _silent(conn, stopped):
-    _hold(conn, stopped)
+    hold(conn, stopped)
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +95,7 @@ def hostile():
     handlers = {"slow_banner": _slow_banner, "garbage": _garbage, "endless_capabilities": _endless_capabilities,
                 "tls_cut_midway": _tls_cut_midway, "starttls_refused": _starttls_refused,
                 "starttls_absent": _starttls_absent, "silent": _silent}
-    servers = {name: ScriptedServer(handler) for name, handler in handlers.items()}
+    servers = {name: RawServer(handler) for name, handler in handlers.items()}
     yield {name: server.port for name, server in servers.items()}
     for server in servers.values():
         server.close()

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from certs import TestCerts  # tests/integration/conftest.py puts these on sys.path
+from servers import RawServer, hold
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -136,39 +137,6 @@ class Server(ThreadingHTTPServer):
         self.server_close()
 
 
-class RawServer:
-    """A TCP server on 127.0.0.1 running HANDLER(conn) per connection in its own thread."""
-
-    def __init__(self, handler):
-        self.handler = handler
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(32)
-        self.port = self.sock.getsockname()[1]
-        self.stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopped.is_set():
-            try:
-                conn, dummy = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            self.handler(conn, self.stopped)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self):
-        self.stopped.set()
-        self.sock.close()
-
-
 def server_context(certs, case):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*certs.pair(case))
@@ -195,15 +163,6 @@ def https_servers(reach_certs):
 @pytest.fixture(scope="session")
 def silent_server():
     """Accepts connections and never says a word (until the client goes)."""
-    def hold(conn, stopped):
-        conn.settimeout(0.2)
-        end = time.monotonic() + 20
-        while not stopped.is_set() and time.monotonic() < end:
-            try:
-                if not conn.recv(4096):
-                    return
-            except socket.timeout:
-                continue
     server = RawServer(hold)
     yield server
     server.close()
