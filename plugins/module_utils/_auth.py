@@ -643,6 +643,24 @@ def default_scopes(grant, cloud):
 
 # -- app-only tokens for the read modules (tenant_info, mailbox_settings) ------------------------
 
+# An app-only read module takes either a token or the credentials to get one.
+APP_ONLY_MUTUALLY_EXCLUSIVE = MUTUALLY_EXCLUSIVE + [('access_token', 'client_secret'),
+                                                    ('access_token', 'client_certificate_path')]
+
+
+def app_only_problem(params, service, url_option):
+    """The first problem with an app-only read module's common arguments, or None.
+
+    Covers the auth options, the token-or-credentials choice, a positive deadline and an https
+    SERVICE root in URL_OPTION (graph_url, exchange_url).
+    """
+    problem = validate(params, need_client=not params.get('access_token')) or validate_app_only(params, service)
+    if not problem and not params['deadline'] > 0:
+        problem = 'deadline must be more than 0 seconds, got %s' % params['deadline']
+    if not problem and params.get(url_option) and not params[url_option].startswith('https://'):
+        problem = '%s must be an https URL, got %s' % (url_option, params[url_option])
+    return problem
+
 def validate_app_only(params, service):
     """A message when neither a token nor an app credential is given, or the certificate is unusable."""
     if not params.get('access_token') and not (params.get('client_secret') or params.get('client_certificate_path')):

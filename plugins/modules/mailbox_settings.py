@@ -192,20 +192,14 @@ def argument_spec():
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=_auth.MUTUALLY_EXCLUSIVE + [('access_token', 'client_secret'),
-                                                       ('access_token', 'client_certificate_path')],
+        mutually_exclusive=_auth.APP_ONLY_MUTUALLY_EXCLUSIVE,
         required_by=_auth.REQUIRED_BY,
         supports_check_mode=True,
     )
     params = module.params
     for library, error in _auth.missing_libraries():
         module.fail_json(msg=missing_required_lib(library), exception=error)
-    problem = _auth.validate(params, need_client=not params['access_token']) or \
-        _auth.validate_app_only(params, 'Exchange admin API')
-    if not problem and not params['deadline'] > 0:
-        problem = 'deadline must be more than 0 seconds, got %s' % params['deadline']
-    if not problem and params['exchange_url'] and not params['exchange_url'].startswith('https://'):
-        problem = 'exchange_url must be an https URL, got %s' % params['exchange_url']
+    problem = _auth.app_only_problem(params, 'Exchange admin API', 'exchange_url')
     if not problem and not params.get('tenant'):
         problem = 'tenant is required: the admin API names the tenant in its URL'
     if problem:

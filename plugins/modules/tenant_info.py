@@ -385,23 +385,16 @@ def argument_spec():
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=_auth.MUTUALLY_EXCLUSIVE + [('access_token', 'client_secret'),
-                                                       ('access_token', 'client_certificate_path')],
+        mutually_exclusive=_auth.APP_ONLY_MUTUALLY_EXCLUSIVE,
         required_by=_auth.REQUIRED_BY,
         supports_check_mode=True,
     )
     params = module.params
     for library, error in _auth.missing_libraries():
         module.fail_json(msg=missing_required_lib(library), exception=error)
-    problem = _auth.validate(params, need_client=not params['access_token'])
+    problem = _auth.app_only_problem(params, 'Graph', 'graph_url')
     if not problem and not params['application_id'] and not params['users']:
         problem = 'nothing to read: give application_id, users, or both'
-    if not problem and not params['deadline'] > 0:
-        problem = 'deadline must be more than 0 seconds, got %s' % params['deadline']
-    if not problem:
-        problem = _auth.validate_app_only(params, 'Graph')
-    if not problem and params['graph_url'] and not params['graph_url'].startswith('https://'):
-        problem = 'graph_url must be an https URL, got %s' % params['graph_url']
     if problem:
         module.fail_json(msg=problem)
 
