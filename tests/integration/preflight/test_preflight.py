@@ -240,3 +240,27 @@ def test_fleet_audit_keeps_a_dated_result_and_shows_drift(preflight_fleet, repor
     assert "new failures: TOKEN-OWNER on %s" % SUPPORT in runs[1].output
     history = glob.glob(os.path.join(str(report_dir), "history", "preflight-*.json"))
     assert len(history) == 1 and re.search(r"preflight-\d{4}-\d{2}-\d{2}\.json$", history[0])
+
+
+REPORT_ONLY = """
+- name: The report role alone, without observations, to see its input checks
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: ece_o365.preflight.report
+"""
+
+
+@pytest.mark.parametrize("extra_vars, message", [
+    ({"ece_o365_skip_checks": "NET-PORT-995"}, "e.g. ece_o365_skip_checks: [NET-PORT-995]"),
+    ({"ece_o365_skip_checks": ["NET-PORT-9999"]}, "unknown check id(s): NET-PORT-9999. Known checks: "),
+    ({"ece_o365_waivers": [{"id": "NET-PORT-993", "reason": "lab", "expires": "soon"}]},
+     "expires must be a date YYYY-MM-DD"),
+])
+def test_bad_selection_or_waiver_is_refused_with_the_variable_named(preflight_fleet, report_dir, tmp_path,
+                                                                     extra_vars, message):
+    playbook = tmp_path / "report.yml"
+    playbook.write_text(REPORT_ONLY)
+    run = preflight_fleet.run(report_dir, playbook=str(playbook), extra_vars=extra_vars)
+    assert run.returncode == 2 and message in run.output, run.tail()
+    assert run.report is None, "nothing is judged with a bad selection"
