@@ -18,7 +18,7 @@ import glob
 import json
 import os
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
@@ -257,8 +257,8 @@ REPORT_ONLY = """
     ({"ece_o365_waivers": [{"id": "NET-PORT-993", "reason": "lab", "expires": "soon"}]},
      "expires must be a date YYYY-MM-DD"),
 ])
-def test_bad_selection_or_waiver_is_refused_with_the_variable_named(preflight_fleet, report_dir, tmp_path,
-                                                                     extra_vars, message):
+def test_bad_selection_or_waiver_is_refused_with_the_variable_named(
+        preflight_fleet, report_dir, tmp_path, extra_vars, message):
     playbook = tmp_path / "report.yml"
     playbook.write_text(REPORT_ONLY)
     run = preflight_fleet.run(report_dir, playbook=str(playbook), extra_vars=extra_vars)

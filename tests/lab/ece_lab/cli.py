@@ -120,10 +120,9 @@ def _fleet(args):
             state["scenario"], state["lab_address"], " (namespace %s); controller namespace %s" % (
                 state["namespaces"]["lab"], state["namespaces"]["ctl"]) if state["namespaces"] else ""))
         for host in state["hosts"]:
-            print("  %-10s %-16s %-12s %s%s" % (host["name"], host["address"],
-                                               state["namespaces"].get(host["namespace"], "-"),
-                                               host["group"], "  (drops outbound TCP %s)" % ", ".join(
-                                                   map(str, host["drop_tcp"])) if host["drop_tcp"] else ""))
+            dropped = "  (drops outbound TCP %s)" % ", ".join(map(str, host["drop_tcp"])) if host["drop_tcp"] else ""
+            namespace = state["namespaces"].get(host["namespace"], "-")
+            print("  %-10s %-16s %-12s %s%s" % (host["name"], host["address"], namespace, host["group"], dropped))
         for connection, path in sorted(state["inventories"].items()):
             print("  inventory (%s): %s" % (connection, path))
         return 0

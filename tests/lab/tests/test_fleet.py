@@ -88,7 +88,7 @@ def test_fleet_up_switch_down(fleet_dir):
             "        print(tls.version())\n" % (lab["ca"], fleet.LAB_ADDRESS, fleet.LAB_ADDRESS))
     assert _in(state, "ctl", code).startswith("TLS")
     sshd = [(host["address"], 22) for host in state["hosts"]]
-    assert _in(state, "ctl", CONNECT % (sshd, 2)).splitlines() == ["%s 22 open" % a for a, _ in sshd]
+    assert _in(state, "ctl", CONNECT % (sshd, 2)).splitlines() == ["%s 22 open" % address for address, _port in sshd]
     # The services server's firewall drops outbound 993 (silently); 995 and the others connect.
     mail = [(fleet.LAB_ADDRESS, 993), (fleet.LAB_ADDRESS, 995)]
     assert _in(state, "svc1", CONNECT % (mail, 1)).splitlines() == [
@@ -145,8 +145,8 @@ def test_fallback_to_loopback_when_namespaces_cannot_be_made(monkeypatch, fleet_
 
     def no_namespaces(argv, input_text=None, check=True):
         if argv[:3] == ["ip", "netns", "add"]:
-            return subprocess.CompletedProcess(argv, 1, "", "mount --make-shared /run/netns failed: Operation not "
-                                                              "permitted")
+            reason = "mount --make-shared /run/netns failed: Operation not permitted"
+            return subprocess.CompletedProcess(argv, 1, "", reason)
         return real_run(argv, input_text, check)
     monkeypatch.setattr(fleet, "_run", no_namespaces)
     with pytest.raises(fleet.NamespacesUnavailable):
