@@ -661,6 +661,7 @@ def app_only_problem(params, service, url_option):
         problem = '%s must be an https URL, got %s' % (url_option, params[url_option])
     return problem
 
+
 def validate_app_only(params, service):
     """A message when neither a token nor an app credential is given, or the certificate is unusable."""
     if not params.get('access_token') and not (params.get('client_secret') or params.get('client_certificate_path')):

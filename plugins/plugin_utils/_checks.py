@@ -255,6 +255,9 @@ def judge_external_url(context, _subject):
 def judge_mailbox_protocol(protocol):
     def judge(context, subject):
         mailbox = context['mailboxes'][subject]
+        token = mailbox.get('token') or {}
+        if token and not token.get('acquired'):
+            raise Missing('no token to log in with, see TOKEN-REFRESH')
         logins = [r for r in mailbox.get('logins') or [] if r.get('protocol') == protocol]
         if not logins:
             raise Missing('no %s login was tried for %s' % (protocol.upper(), subject))
@@ -456,12 +459,20 @@ def judge_licence(context, subject):
     except Missing:
         pass
     evidence = {'exchange_plans': user.get('exchange_plans'), 'mailbox_exists': settings.get('exists') if settings else None}
-    if settings is not None and settings.get('exists'):
-        return 'pass', 'Exchange Online holds the mailbox', evidence
+    missing = '%s has no provisioned Exchange Online plan and Exchange holds no mailbox for it (IMAP: "User is ' \
+        'authenticated but not connected")' % subject
+    if settings is not None:  # the Exchange admin API is the authority on whether the mailbox exists
+        if settings.get('exists'):
+            return 'pass', 'Exchange Online holds the mailbox', evidence
+        return 'fail', missing, evidence
     if user.get('exchange_provisioned'):
         return 'pass', 'an Exchange Online plan is provisioned', evidence
-    return 'fail', '%s has no provisioned Exchange Online plan and Exchange holds no mailbox for it (IMAP: "User is ' \
-        'authenticated but not connected")' % subject, evidence
+    logged_in = [r for r in _mailbox(context, subject).get('logins') or [] if r.get('ok')]
+    if logged_in:
+        return 'pass', 'a %s login succeeded, so Exchange holds the mailbox (a shared mailbox needs no ' \
+            'licence)' % logged_in[0].get('protocol', '').upper(), evidence
+    raise Missing('no Exchange plan for %s, and the Exchange admin API was not read to tell whether a shared '
+                  'mailbox exists (see PREFLIGHT-TENANT-READ)' % subject)
 
 
 def judge_protocols_enabled(context, subject):
@@ -506,6 +517,25 @@ def judge_full_access(context, subject):
         return 'fail', '%s may not open %s (%s): Add-MailboxPermission -Identity %s -User %s -AccessRights FullAccess' % (
             account, subject, why, subject, account), evidence
     return 'pass', '%s holds FullAccess on %s' % (account, subject), evidence
+
+
+
+def judge_tenant_read(context, _subject):
+    tenant = context['tenant']
+    reads = [(name, tenant.get(name)) for name in ('tenant_info', 'mailbox_settings') if tenant.get(name)]
+    if not reads:
+        raise Missing('the tenant role did not run (no tenant_info or mailbox_settings result)')
+    failed = []
+    for name, result in reads:
+        for error in result.get('errors') or []:
+            failed.append('%s: %s' % (name, error.get('message')))
+        token = result.get('token') or {}
+        if token.get('acquired') is False:
+            failed.append('%s: %s' % (name, token.get('message')))
+    evidence = [{'module': name, 'error': result.get('error')} for name, result in reads]
+    if failed:
+        return 'fail', '; '.join(failed), evidence
+    return 'pass', 'Graph and the Exchange admin API answered every read', evidence
 
 
 # -- the catalogue ---------------------------------------------------------------------------
@@ -558,6 +588,12 @@ CATALOGUE = [
           'set Partition > Apps > General settings > External URL of application (11.5-12.5: Web Server URL or Load '
           'Balancer URL) to https://<the FQDN admins use>, and register exactly that host in the app\'s redirect URI',
           judge_external_url),
+    Check('PREFLIGHT-TENANT-READ', 'The preflight could read the tenant', 'error', 3, 'tenant', ('preflight', 'tenant'),
+          'the errors tenant_info (Microsoft Graph) and mailbox_settings (Exchange admin API) returned, with the '
+          'permission or role a 401/403 names',
+          'give the preflight\'s own app registration Application.Read.All and User.Read.All (Graph) and '
+          'Exchange.ManageAsApp with an Exchange administrator role, with admin consent; the tenant checks that need '
+          'a read are skipped until then', judge_tenant_read),
     Check('APP-REGISTRATION', 'ECE\'s app registration exists in the tenant', 'error', 3, 'tenant', ('tenant', 'app'),
           'tenant_info: GET /applications(appId=...) for the client id ECE is configured with',
           'register the app (or fix the client id in ECE): Entra admin center > App registrations', judge_app_registration,

@@ -199,15 +199,17 @@ def write(report, directory, formats):
     return paths
 
 
-def summary_table(report, width=100):
-    """The table printed at the end of the run: every non-passing finding, numbered, with how to skip it."""
+def summary_table(report):
+    """The table printed at the end of the run: every non-passing finding, numbered, with how to skip it.
+
+    Nothing is cut: the detail of a login names Microsoft's reply and its fix, which is the point.
+    """
     lines = []
     numbered = [f for f in _ordered(report['findings']) if f['status'] in ('fail', 'error', 'warn')]
     for number, finding in enumerate(numbered, 1):
-        lines.append('%2d. %-5s %-24s %-22s %s' % (
-            number, STATUS_MARK[finding['status']], finding['id'], finding['subject'][:22],
-            (finding['detail'] or '')[:width]))
-        lines.append('    fix:  %s' % finding['remediation'][:width * 2])
+        lines.append('%2d. %-5s %-24s %s' % (number, STATUS_MARK[finding['status']], finding['id'], finding['subject']))
+        lines.append('    seen: %s' % (finding['detail'] or ''))
+        lines.append('    fix:  %s' % finding['remediation'])
         waiver = finding.get('waiver') or {}
         if waiver.get('active'):
             lines.append('    waived until %s: %s' % (waiver['expires'], waiver['reason']))

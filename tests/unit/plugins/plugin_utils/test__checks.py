@@ -230,3 +230,37 @@ def test_every_check_is_declared_once_with_a_fix():
     assert len(ids) == len(set(ids))
     for check in _checks.CATALOGUE:
         assert check.remediation and check.evidence and check.title
+
+
+def test_a_tenant_the_preflight_cannot_read_fails_the_gate_and_skips_what_needs_the_read():
+    hosts, tenant, mailboxes = healthy()
+    tenant['mailbox_settings'] = {'error': 'forbidden', 'message': 'HTTP 403', 'mailboxes': [],
+                                  'errors': [{'message': 'POST /adminapi/...: 403. Needs Exchange.ManageAsApp'}]}
+    bad, findings = failing(hosts, tenant, mailboxes)
+    assert bad == [('PREFLIGHT-TENANT-READ', 'tenant')]
+    statuses = dict(((f['id'], f['subject']), f['status']) for f in findings)
+    assert statuses[('MBX-SMTP-AUTH', 'sales@contoso.com')] == 'skip'
+    assert statuses[('MBX-LICENCE', 'support@contoso.com')] == 'pass', 'an Exchange plan is provisioned'
+
+
+def test_a_shared_mailbox_without_licence_passes_when_its_login_works():
+    hosts, tenant, mailboxes = healthy()
+    tenant['mailbox_settings'] = None
+    tenant['tenant_info']['users'][1]['exchange_provisioned'] = False  # sales@, shared
+    statuses = dict(((f['id'], f['subject']), f['status']) for f in failing(hosts, tenant, mailboxes)[1])
+    assert statuses[('MBX-LICENCE', 'sales@contoso.com')] == 'pass'
+    mailboxes['sales@contoso.com']['logins'] = _logins('sales@contoso.com', {'imap': 'auth_failed', 'pop3': 'x',
+                                                                              'smtp': 'x'})
+    statuses = dict(((f['id'], f['subject']), f['status']) for f in failing(hosts, tenant, mailboxes)[1])
+    assert statuses[('MBX-LICENCE', 'sales@contoso.com')] == 'skip'
+
+
+def test_a_refused_token_skips_the_logins_it_would_have_made():
+    hosts, tenant, mailboxes = healthy()
+    mailboxes['support@contoso.com']['token'] = {'acquired': False, 'message': 'AADSTS700082: expired'}
+    mailboxes['support@contoso.com']['logins'] = _logins('support@contoso.com', {'imap': 'no_token', 'pop3': 'no_token',
+                                                                                  'smtp': 'no_token'})
+    bad, findings = failing(hosts, tenant, mailboxes)
+    assert bad == [('TOKEN-REFRESH', 'support@contoso.com')]
+    skipped = [f for f in findings if f['subject'] == 'support@contoso.com' and f['id'].startswith('MBX-LOGIN')]
+    assert set(f['status'] for f in skipped) == {'skip'} and 'TOKEN-REFRESH' in skipped[0]['detail']
