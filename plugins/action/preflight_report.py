@@ -36,6 +36,7 @@ ARGUMENT_SPEC = dict(
     services_group=dict(type='str', default='ece_services'),
     application_group=dict(type='str', default='ece_application'),
     today=dict(type='str'),
+    secret_warn_days=dict(type='int', default=_checks.SECRET_EXPIRY_WARN_DAYS),
 )
 
 
@@ -61,7 +62,8 @@ class ActionModule(ActionBase):
         today = datetime.date.fromisoformat(args['today']) if args['today'] else datetime.date.today()
 
         hosts, tenant, mailboxes = self._collect(task_vars, args)
-        findings = _checks.judge(hosts, tenant, mailboxes, chosen, skipped, args['waivers'], today)
+        findings = _checks.judge(hosts, tenant, mailboxes, chosen, skipped, args['waivers'], today,
+                                 secret_warn_days=args['secret_warn_days'])
         previous = self._previous(args)
         drift = _checks.drift(findings, previous)
         summary = _checks.summarize(findings, args['fail_on_warn'])

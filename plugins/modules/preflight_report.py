@@ -17,6 +17,8 @@ description:
     mailbox) with status V(pass), V(warn), V(fail), V(skip) or V(error), the evidence, and the fix.
   - A host of the play without observations was unreachable or a probe failed there; it gets a failing
     C(PREFLIGHT-HOST-REACHABLE) finding and its other checks are skipped, so no host is lost from the report.
+    The probe roles may also mark a host in its observations with C(unreachable), C(unreachable_reason) and
+    C(failed_tasks) (a list of what failed); those count the same way.
   - Writes the report as JSON (versioned schema), JUnit XML, Markdown and HTML into O(report_dir), and with
     O(audit=true) a dated copy under C(history/) and the drift against the previous report.
   - Fails the task once, at the end, when a blocking finding remains and O(gate=true).
@@ -83,6 +85,10 @@ options:
     description: Inventory group of ECE application servers.
     type: str
     default: ece_application
+  secret_warn_days:
+    description: A client secret expiring within this many days is a warning (C(APP-SECRET-EXPIRY)).
+    type: int
+    default: 30
   today:
     description: The date waivers are judged against (V(YYYY-MM-DD)); today when unset. For tests and replays.
     type: str

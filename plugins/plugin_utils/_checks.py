@@ -249,6 +249,12 @@ def judge_external_url(context, _subject):
         mismatches.append('admins log in at %s' % ece['admin_login_fqdn'])
     if mismatches:
         return 'fail', 'the External URL names %s, but %s' % (host, '; '.join(mismatches)), evidence
+    reach = ((ece.get('external_url_reach') or {}).get('results') or [None])[0]
+    if reach is not None:  # recorded when the ece role requests the External URL from this host
+        evidence['reach'] = {'status': reach.get('status'), 'error_class': reach.get('error_class')}
+        if not reach.get('ok') and reach.get('error_class') not in (None, 'http_status', 'assertion'):
+            return 'fail', 'the External URL %s does not answer with a valid certificate from this host: %s' % (
+                url, reach.get('error')), evidence
     return 'pass', 'External URL %s, the FQDN admins log in with (the redirect URI: APP-REDIRECT-URI)' % url, evidence
 
 
@@ -583,7 +589,8 @@ CATALOGUE = [
           '12.0(1) ES6, 12.5(1) ES3, 12.6(1) ES1), or a later one', judge_ece_version, code='CSCvr86493'),
     Check('ECE-EXTERNAL-URL', 'External URL set, https, and the FQDN admins log in with', 'error', 2,
           'host', ('ece', 'url'),
-          'ece_o365_ece_external_url and ece_o365_ece_admin_login_fqdn from the inventory (the redirect URI is '
+          'ece_o365_ece_external_url and ece_o365_ece_admin_login_fqdn from the inventory, and, when the ece role '
+          'requests it, whether the External URL answers from the host with a valid certificate (the redirect URI is '
           'APP-REDIRECT-URI\'s)',
           'set Partition > Apps > General settings > External URL of application (11.5-12.5: Web Server URL or Load '
           'Balancer URL) to https://<the FQDN admins use>, and register exactly that host in the app\'s redirect URI',
@@ -610,7 +617,8 @@ CATALOGUE = [
     Check('APP-CONSENT', 'Admin consent for the mail permissions', 'error', 3, 'tenant', ('tenant', 'app'),
           'tenant_info: the service principal\'s oauth2PermissionGrants (AllPrincipals) against the requested permissions',
           'API permissions > Grant admin consent for <tenant>', judge_consent, code='AADSTS65001'),
-    Check('APP-SECRET-EXPIRY', 'Client secret valid for more than %d days' % SECRET_EXPIRY_WARN_DAYS, 'error', 3,
+    Check('APP-SECRET-EXPIRY', 'Client secret valid, warning within ece_o365_secret_warn_days (%d)' %
+          SECRET_EXPIRY_WARN_DAYS, 'error', 3,
           'tenant', ('tenant', 'app'),
           'tenant_info: passwordCredentials end dates (the secret values are never read)',
           'Certificates & secrets > New client secret, put its value in ECE, then delete the old one',
@@ -748,7 +756,8 @@ def subjects_for(check, hosts, mailboxes):
     return sorted(name for name, host in hosts.items() if check.scope in (host.get('roles') or []))
 
 
-def judge(hosts, tenant=None, mailboxes=None, checks=None, skipped=None, waivers=None, today=None):
+def judge(hosts, tenant=None, mailboxes=None, checks=None, skipped=None, waivers=None, today=None,
+          secret_warn_days=SECRET_EXPIRY_WARN_DAYS):
     """Findings for every chosen check and subject.
 
     HOSTS: {name: {'roles': [...], 'unreachable': bool, 'network': {...}, 'ece': {...}}};
@@ -760,7 +769,8 @@ def judge(hosts, tenant=None, mailboxes=None, checks=None, skipped=None, waivers
     for check in checks if checks is not None else CATALOGUE:
         for subject in subjects_for(check, hosts, mailboxes):
             host = hosts.get(subject, {})
-            context = {'host': host, 'tenant': tenant or {}, 'mailboxes': mailboxes, 'hosts': hosts}
+            context = {'host': host, 'tenant': tenant or {}, 'mailboxes': mailboxes, 'hosts': hosts,
+                       'secret_warn_days': secret_warn_days}
             if check.scope in ('host', 'services', 'application') and check.id != 'PREFLIGHT-HOST-REACHABLE' \
                     and (host.get('unreachable') or host.get('failed_tasks')):
                 status, detail, evidence = 'skip', 'not judged: see PREFLIGHT-HOST-REACHABLE for this host', {}
