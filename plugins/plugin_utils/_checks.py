@@ -525,7 +525,6 @@ def judge_full_access(context, subject):
     return 'pass', '%s holds FullAccess on %s' % (account, subject), evidence
 
 
-
 def judge_tenant_read(context, _subject):
     tenant = context['tenant']
     reads = [(name, tenant.get(name)) for name in ('tenant_info', 'mailbox_settings') if tenant.get(name)]

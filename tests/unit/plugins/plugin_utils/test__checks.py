@@ -249,8 +249,8 @@ def test_a_shared_mailbox_without_licence_passes_when_its_login_works():
     tenant['tenant_info']['users'][1]['exchange_provisioned'] = False  # sales@, shared
     statuses = dict(((f['id'], f['subject']), f['status']) for f in failing(hosts, tenant, mailboxes)[1])
     assert statuses[('MBX-LICENCE', 'sales@contoso.com')] == 'pass'
-    mailboxes['sales@contoso.com']['logins'] = _logins('sales@contoso.com', {'imap': 'auth_failed', 'pop3': 'x',
-                                                                              'smtp': 'x'})
+    refused = {'imap': 'auth_failed', 'pop3': 'x', 'smtp': 'x'}
+    mailboxes['sales@contoso.com']['logins'] = _logins('sales@contoso.com', refused)
     statuses = dict(((f['id'], f['subject']), f['status']) for f in failing(hosts, tenant, mailboxes)[1])
     assert statuses[('MBX-LICENCE', 'sales@contoso.com')] == 'skip'
 
@@ -258,8 +258,8 @@ def test_a_shared_mailbox_without_licence_passes_when_its_login_works():
 def test_a_refused_token_skips_the_logins_it_would_have_made():
     hosts, tenant, mailboxes = healthy()
     mailboxes['support@contoso.com']['token'] = {'acquired': False, 'message': 'AADSTS700082: expired'}
-    mailboxes['support@contoso.com']['logins'] = _logins('support@contoso.com', {'imap': 'no_token', 'pop3': 'no_token',
-                                                                                  'smtp': 'no_token'})
+    no_token = {'imap': 'no_token', 'pop3': 'no_token', 'smtp': 'no_token'}
+    mailboxes['support@contoso.com']['logins'] = _logins('support@contoso.com', no_token)
     bad, findings = failing(hosts, tenant, mailboxes)
     assert bad == [('TOKEN-REFRESH', 'support@contoso.com')]
     skipped = [f for f in findings if f['subject'] == 'support@contoso.com' and f['id'].startswith('MBX-LOGIN')]
