@@ -29,10 +29,12 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from certs import TestCerts  # noqa: E402
 from netns import client_and_server  # noqa: E402
 
+sys.path.insert(0, HERE)
+from _docblock import replace_block  # noqa: E402
+
 DROPPED, REFUSED, HTTPS_PORT = 993, 995, 8443
 COUNT, TIMEOUT = 40, 2
 DOC = os.path.join(REPO, "docs", "performance.md")
-BEGIN, END = "<!-- bench_probes: begin -->", "<!-- bench_probes: end -->"
 
 
 def _targets(address):
@@ -173,20 +175,8 @@ def main():
         print("%s: %.1fx faster than %s; slowest target %.2f s against a timeout of %d s" % (
             ours, peer_s / ours_s, peer, (ours_ms or 0) / 1000.0, TIMEOUT))
     if args.write:
-        _write_doc(header, table)
-
-
-def _write_doc(header, table):
-    block = "%s\n%s\n\n%s\n%s" % (BEGIN, header, table, END)
-    text = open(DOC, encoding="utf-8").read() if os.path.exists(DOC) else "# Performance\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n## Probes against the peer approach\n\n" \
-            "Measured by `tools/bench-probes` (tests/benchmarks/bench_probes.py), which runs both sides in one run.\n\n" \
-            + block + "\n"
-    with open(DOC, "w", encoding="utf-8") as handle:
-        handle.write(text)
+        replace_block(DOC, "bench_probes", "%s\n\n%s" % (header, table), "Probes against the peer approach",
+                      "Measured by `tools/bench-probes` (tests/benchmarks/bench_probes.py), which runs both sides in one run.")
 
 
 if __name__ == "__main__":
