@@ -23,6 +23,7 @@ import datetime
 import errno
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -53,6 +54,9 @@ try:
     import msal
     HAS_MSAL = True
     MSAL_IMPORT_ERROR = None
+    # msal logs a traceback (logger.exception) for an answer that is not JSON; the result reports it
+    # instead. A handler of its own keeps Python's last-resort handler from printing it on stderr.
+    logging.getLogger('msal').addHandler(logging.NullHandler())
 except ImportError:  # reported by the modules through missing_required_lib
     msal = None
     HAS_MSAL = False
@@ -567,11 +571,20 @@ def response_failure(session):
     return 'http_status', None, 'HTTP %d from %s' % (response.status_code, _no_query(response.url or ''))
 
 
+# Entra answers 429 (throttled) or 503 (unavailable) with Retry-After. msal caches such an answer
+# for its application object, so a retry needs a new one; waits are taken while they end before the
+# deadline (without one, within O(timeout) seconds of waiting in all).
+THROTTLE_STATUSES = (429, 503)
+MAX_THROTTLE_RETRIES = 2
+
+
 def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
     """Acquire a token. Returns (facts, access_token or None, session); never raises for the network.
 
     GRANT: client_credentials, refresh_token or password. CREDENTIALS: refresh_token, or
     username and password. FACTS hold acquired, error, message, aadsts and the token facts.
+    A 429 or 503 is retried after its Retry-After while that fits (THROTTLE_STATUSES), else the
+    class is throttled, naming the Retry-After.
     """
     credentials = credentials or {}
     session = make_session(params, environ, deadline)
@@ -579,9 +592,32 @@ def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
     facts = {'acquired': False, 'grant': grant, 'authority': authority, 'cloud': params.get('cloud') or 'public',
              'client_id': params.get('client_id'), 'scopes_requested': list(scopes), 'error': None,
              'message': None, 'aadsts': None}
-    confidential = bool(params.get('client_secret') or params.get('client_certificate_path'))
-    token = None
     started = time.monotonic()
+    wait_budget = params.get('timeout') or 10.0
+    token = None
+    for attempt in range(MAX_THROTTLE_RETRIES + 1):
+        session.last_response = None
+        token = _attempt(params, session, grant, scopes, credentials, facts, authority)
+        wait = _throttle_wait(session)
+        if wait is None:
+            break
+        fits = wait <= wait_budget and (deadline is None or time.monotonic() + wait < deadline)
+        if attempt == MAX_THROTTLE_RETRIES or not fits:
+            _throttled(facts, authority, session.last_response, wait, attempt, fits)
+            break
+        wait_budget -= wait
+        time.sleep(wait)
+    facts['elapsed_ms'] = int((time.monotonic() - started) * 1000)
+    facts['requests'] = list(session.exchanges)
+    facts['proxy'] = sorted(session.proxies_used)[0] if session.proxies_used else None
+    facts['trust_store'] = session.trust_store
+    return facts, token, session
+
+
+def _attempt(params, session, grant, scopes, credentials, facts, authority):
+    """One msal token request with a new application (msal caches a throttled answer per application);
+    fills FACTS and returns the access token, or None."""
+    confidential = bool(params.get('client_secret') or params.get('client_certificate_path'))
     try:
         app = build_app(params, session, confidential)
         if grant == 'client_credentials':
@@ -598,24 +634,51 @@ def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
             facts['error'], facts['aadsts'], detail = answered
         else:
             facts['error'], detail = classify_exception(exc)
+            detail = _not_json(session, exc) or detail
         facts['message'] = _message(facts, authority, detail)
-    else:
-        if isinstance(result, dict) and result.get('access_token'):
-            token = result['access_token']
-            facts.update(token_facts(result, grant, credentials.get('refresh_token')))
-            if facts['token_owner']:
-                facts['message'] = 'token acquired for %s (client %s)' % (facts['token_owner'], facts['client_id'])
-            else:
-                facts['message'] = 'app-only token acquired for client %s' % facts['client_id']
-            facts['_refresh_token'] = result.get('refresh_token')  # for the caller's no_log values only
+        return None
+    if isinstance(result, dict) and result.get('access_token'):
+        facts.update(token_facts(result, grant, credentials.get('refresh_token')))
+        facts.update(error=None, aadsts=None)
+        if facts['token_owner']:
+            facts['message'] = 'token acquired for %s (client %s)' % (facts['token_owner'], facts['client_id'])
         else:
-            facts['error'], facts['aadsts'], detail = failure_facts(result if isinstance(result, dict) else {})
-            facts['message'] = _message(facts, authority, detail)
-    facts['elapsed_ms'] = int((time.monotonic() - started) * 1000)
-    facts['requests'] = list(session.exchanges)
-    facts['proxy'] = sorted(session.proxies_used)[0] if session.proxies_used else None
-    facts['trust_store'] = session.trust_store
-    return facts, token, session
+            facts['message'] = 'app-only token acquired for client %s' % facts['client_id']
+        facts['_refresh_token'] = result.get('refresh_token')  # for the caller's no_log values only
+        return result['access_token']
+    facts['error'], facts['aadsts'], detail = failure_facts(result if isinstance(result, dict) else {})
+    facts['message'] = _message(facts, authority, detail)
+    return None
+
+
+def _throttle_wait(session):
+    """Seconds the last answer asked to wait when it was a 429 or 503 (0 without Retry-After), else None."""
+    from ansible_collections.ece_o365.preflight.plugins.module_utils import _graph  # _graph imports this module
+    response = session.last_response
+    if response is None or response.status_code not in THROTTLE_STATUSES:
+        return None
+    wait = _graph.retry_after(response.headers.get('Retry-After'))
+    return 0.0 if wait is None else wait
+
+
+def _throttled(facts, authority, response, wait, retries, fits):
+    """Turn FACTS into the throttled finding: the status, the Retry-After and why it was not waited for."""
+    header = response.headers.get('Retry-After')
+    detail = 'HTTP %d from %s, Retry-After: %s' % (response.status_code, _no_query(response.url or ''),
+                                                   header if header is not None else '(none)')
+    if not fits:
+        detail += '; waiting %.0f s would pass the deadline or the timeout' % wait
+    detail += '; %d retries' % retries
+    facts.update(acquired=False, error='throttled', message=_errors.describe('throttled', authority, detail))
+
+
+def _not_json(session, exc):
+    """A clear detail when msal could not parse the answer as JSON (an HTML page instead), else None."""
+    response = session.last_response
+    if response is None or not isinstance(exc, ValueError):
+        return None
+    return 'HTTP %d %s from %s instead of JSON' % (response.status_code, response.headers.get('Content-Type') or
+                                                   'without a Content-Type', _no_query(response.url or ''))
 
 
 def _is_transport(exc):

@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""_auth.acquire when the token endpoint throttles (429/503 with Retry-After) or answers HTML: retried
+within the budget with a new msal application, else class throttled naming the Retry-After; a page
+that is not JSON is class protocol saying so; msal's own traceback logging stays off stderr."""
+
+import json
+import logging
+
+import pytest
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth
+
+TOKEN_URL = 'https://login.example/tenant/oauth2/v2.0/token'
+PARAMS = {'authority': 'https://login.example/tenant', 'client_id': 'c', 'client_secret': 'planted-secret',
+          'timeout': 5.0, 'cloud': 'public'}
+THROTTLED = {'error': 'temporarily_unavailable', 'error_description': 'The server is temporarily too busy.'}
+
+
+class _Response(object):
+    def __init__(self, status, headers=None, body=b''):
+        self.status_code, self.headers, self.content, self.url = status, headers or {}, body, TOKEN_URL + '?x=1'
+
+
+class _App(object):
+    """Stands in for msal's application: each call plays the next answer on the session."""
+
+    def __init__(self, session, answers):
+        self.session, self.answers = session, answers
+
+    def acquire_token_for_client(self, scopes):
+        response, result = self.answers.pop(0)
+        self.session.last_response = response
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+@pytest.fixture
+def play(monkeypatch):
+    """play(answers) -> (facts, token, sleeps): acquire with build_app answering ANSWERS in turn."""
+    sleeps, apps = [], []
+    monkeypatch.setattr(_auth.time, 'sleep', sleeps.append)
+
+    def run(answers, deadline=None, **params):
+        def build_app(params, session, confidential):
+            apps.append(_App(session, answers))
+            return apps[-1]
+        monkeypatch.setattr(_auth, 'build_app', build_app)
+        facts, token, _session = _auth.acquire(dict(PARAMS, **params), {}, 'client_credentials',
+                                               ['https://graph.microsoft.com/.default'], deadline=deadline)
+        return facts, token, sleeps, len(apps)
+    return run
+
+
+def test_a_429_whose_retry_after_fits_is_retried_with_a_new_application(play):
+    facts, token, sleeps, apps = play([(_Response(429, {'Retry-After': '1'}), dict(THROTTLED)),
+                                       (_Response(200), {'access_token': 'opaque', 'expires_in': 3599})])
+    assert token == 'opaque' and facts['acquired'] is True and facts['error'] is None
+    assert sleeps == [1.0] and apps == 2  # msal caches a throttled answer per application
+
+
+def test_a_retry_after_beyond_the_timeout_is_throttled_at_once_naming_it(play):
+    facts, token, sleeps, _apps = play([(_Response(429, {'Retry-After': '120'}), dict(THROTTLED))])
+    assert token is None and facts['error'] == 'throttled' and sleeps == []
+    assert facts['message'].startswith(PARAMS['authority'] + ': the service kept answering 429 or 503')
+    assert 'HTTP 429 from %s, Retry-After: 120' % TOKEN_URL in facts['message'] and 'Fix: ' in facts['message']
+
+
+def test_a_retry_after_beyond_the_deadline_is_throttled(play):
+    facts, _token, sleeps, _apps = play([(_Response(503, {'Retry-After': '3'}), dict(THROTTLED))],
+                                        deadline=_auth.time.monotonic() + 1, timeout=10.0)
+    assert facts['error'] == 'throttled' and sleeps == [] and 'would pass the deadline' in facts['message']
+
+
+def test_throttled_every_time_stops_after_the_last_retry(play):
+    answers = [(_Response(503), dict(THROTTLED)) for _attempt in range(_auth.MAX_THROTTLE_RETRIES + 1)]
+    facts, _token, sleeps, apps = play(answers)
+    assert facts['error'] == 'throttled' and 'Retry-After: (none)' in facts['message']
+    assert apps == _auth.MAX_THROTTLE_RETRIES + 1 and sleeps == [0.0] * _auth.MAX_THROTTLE_RETRIES
+
+
+def test_an_html_page_instead_of_json_is_protocol_and_says_so(play):
+    page = _Response(200, {'Content-Type': 'text/html'}, b'<html>Sign in to the network</html>')
+    facts, _token, _sleeps, _apps = play([(page, json.JSONDecodeError('Expecting value', '<html>', 0))])
+    assert facts['error'] == 'protocol'
+    assert '(HTTP 200 text/html from %s instead of JSON)' % TOKEN_URL in facts['message']
+
+
+def test_msals_traceback_logging_has_a_handler_so_nothing_reaches_stderr():
+    assert any(isinstance(handler, logging.NullHandler) for handler in logging.getLogger('msal').handlers)
