@@ -224,7 +224,9 @@ def main():
         if result['errors']:
             result['error'] = result['errors'][0]['error']
             first = result['errors'][0]['message']
-            result['message'] = '%d of the reads failed; first: %s' % (len(result['errors']), first)
+            # The admin API root in the text: the error names only the path, and exchange_url may be the cause.
+            result['message'] = '%d of the reads from %s failed; first: %s' % (
+                len(result['errors']), exchange_url, first)
         else:
             result['message'] = 'read %d mailbox(es) and the transport config in %d call(s)' % (
                 len(result['mailboxes']), admin.calls)

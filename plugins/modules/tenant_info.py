@@ -420,7 +420,9 @@ def main():
                        'throttled_seconds': round(graph.throttled_seconds, 1)}
     if result['errors']:
         result['error'] = result['errors'][0]['error']
-        result['message'] = '%d of the reads failed; first: %s' % (len(result['errors']), result['errors'][0]['message'])
+        # The Graph root in the text: the error names only the path, and a wrong graph_url is a likely cause.
+        result['message'] = '%d of the reads from %s failed; first: %s' % (
+            len(result['errors']), graph_url, result['errors'][0]['message'])
     else:
         result['message'] = _summary(result)
     result['elapsed_ms'] = int((time.monotonic() - started) * 1000)

@@ -91,3 +91,13 @@ def test_no_token_no_reads(run_module):
     assert result['error'] == 'refused' and result['token']['acquired'] is False
     assert result['message'].startswith('no Graph token: ') and result['users'] == []
     assert result['graph']['calls'] == 0 and 'PlantedSecret' not in json.dumps(result)
+
+
+def test_a_failed_read_names_the_graph_root(run_module):
+    """Regression (reliability suite, inputs): the message said 'GET /v1.0/applications: the connection was
+    refused' and never which Graph host refused."""
+    graph_url = 'https://127.0.0.1:%d/graph' % _closed_port()
+    result = run_module(tenant_info, {'access_token': TOKEN, 'application_id': '0', 'graph_url': graph_url,
+                                      'deadline': 0.5, 'timeout': 0.5, 'fail_on_error': True})
+    assert result['failed'] is True and result['error'] == 'refused'
+    assert result['msg'].startswith('1 of the reads from %s failed; first: GET /v1.0/applications' % graph_url)
