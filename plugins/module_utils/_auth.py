@@ -169,6 +169,17 @@ def proxy_password(proxy):
         return None
 
 
+def url_parts(url):
+    """(urlsplit(URL), its port), or (None, None) when the text is no URL: urlsplit raises ValueError on a
+    bad IPv6 literal ('https://[::1') and .port on a port out of range, and an option must never become a
+    traceback."""
+    try:
+        parts = urlsplit(url)
+        return parts, parts.port
+    except ValueError:
+        return None, None
+
+
 def resolve_authority(params):
     """(authority URL, explicit) from O(authority) or from O(tenant) and O(cloud)."""
     if params.get('authority'):
@@ -193,8 +204,8 @@ def validate(params, need_client=True):
     if not params.get('tenant') and not params.get('authority'):
         return 'one of tenant or authority is required (tenant: the directory id or a verified domain)'
     if params.get('authority'):
-        parts = urlsplit(params['authority'])
-        if parts.scheme != 'https' or not parts.hostname or not parts.path.strip('/'):
+        parts, _port = url_parts(params['authority'])
+        if parts is None or parts.scheme != 'https' or not parts.hostname or not parts.path.strip('/'):
             return ('authority must be an https URL with the tenant as its path, e.g. '
                     'https://login.microsoftonline.com/<tenant id>; got %s' % params['authority'])
     elif not re.match(r'^[A-Za-z0-9.-]+$', params['tenant'].strip()):
@@ -265,10 +276,10 @@ class PreflightSession(_SessionBase):
         self.proxies_used = set()
         self._userrealm = None
         if authority:
-            parts = urlsplit(authority)
-            if parts.port:
+            parts, port = url_parts(authority)
+            if port:
                 self._userrealm = ('https://%s/common/userrealm/' % parts.hostname,
-                                   'https://%s:%d/common/userrealm/' % (parts.hostname, parts.port))
+                                   'https://%s:%d/common/userrealm/' % (parts.hostname, port))
 
     def proxy_for(self, url):
         host = urlsplit(url).hostname or ''
@@ -720,8 +731,10 @@ def app_only_problem(params, service, url_option):
     problem = validate(params, need_client=not params.get('access_token')) or validate_app_only(params, service)
     if not problem and not params['deadline'] > 0:
         problem = 'deadline must be more than 0 seconds, got %s' % params['deadline']
-    if not problem and params.get(url_option) and not params[url_option].startswith('https://'):
-        problem = '%s must be an https URL, got %s' % (url_option, params[url_option])
+    if not problem and params.get(url_option):
+        parts, _port = url_parts(params[url_option])
+        if not params[url_option].startswith('https://') or parts is None or not parts.hostname:
+            problem = '%s must be an https URL, got %s' % (url_option, params[url_option])
     return problem
 
 

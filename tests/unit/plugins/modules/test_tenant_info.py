@@ -101,3 +101,18 @@ def test_a_failed_read_names_the_graph_root(run_module):
                                       'deadline': 0.5, 'timeout': 0.5, 'fail_on_error': True})
     assert result['failed'] is True and result['error'] == 'refused'
     assert result['msg'].startswith('1 of the reads from %s failed; first: GET /v1.0/applications' % graph_url)
+
+
+def test_a_graph_url_that_is_no_url_fails_clearly(run_module):
+    """Regression (reliability suite, inputs): graph_url https://[::1 raised ValueError (urlsplit) as a traceback."""
+    result = run_module(tenant_info, {'access_token': TOKEN, 'users': ['a@contoso.com'], 'graph_url': 'https://[::1'})
+    assert result['failed'] is True and result['msg'] == 'graph_url must be an https URL, got https://[::1'
+
+
+def test_an_authority_that_is_no_url_beside_a_given_token_is_no_traceback(run_module):
+    """Regression (reliability suite, inputs): with access_token the authority is not validated, and the
+    session's user-realm mapping split it: ValueError (a bad IPv6 literal) out of main()."""
+    graph_url = 'https://127.0.0.1:%d' % _closed_port()
+    result = run_module(tenant_info, {'access_token': TOKEN, 'users': ['a@contoso.com'], 'graph_url': graph_url,
+                                      'authority': 'https://[::1/contoso', 'deadline': 0.5, 'timeout': 0.5})
+    assert 'failed' not in result and result['error'] == 'refused' and graph_url in result['message']

@@ -159,3 +159,14 @@ def test_the_module_never_imports_msal_when_it_is_missing(monkeypatch):
     finally:
         monkeypatch.delitem(sys.modules, 'msal')
         importlib.reload(_auth)
+
+
+@pytest.mark.parametrize('authority', ['https://[::1/contoso', 'https://127.0.0.1:99999/contoso'])
+def test_an_authority_that_is_no_url_fails_clearly(run_module, fake_msal, authority):
+    """Regression (reliability suite, inputs): urlsplit raised ValueError (a bad IPv6 literal, a port out of
+    range) out of main() as a traceback."""
+    apps = fake_msal({'access_token': ACCESS})
+    result = run_module(token_acquire, {'client_id': 'c1d2', 'client_secret': 'PlantedClientSecret',
+                                        'authority': authority})
+    assert result['failed'] is True and apps == []
+    assert result['msg'].startswith('authority must be an https URL') and authority in result['msg']
