@@ -102,7 +102,12 @@ class ActionModule(ActionBase):
                 tenant = tenant_observed.get('tenant') or {}
                 mailboxes = tenant_observed.get('mailboxes') or {}
             if not roles and observed is None:
-                continue  # the controller or a helper host, not an ECE server
+                # The controller or the tenant host, not an ECE server. A tenant host that dropped out of
+                # the play (unreachable, or a task failed outside the tenant role's rescue) read nothing:
+                # PREFLIGHT-TENANT-READ says so rather than every tenant check skipping quietly.
+                if name not in alive and not tenant_observed and not tenant:
+                    tenant = {'failed_tasks': ['%s: unreachable, or a task failed on it (see the play output)' % name]}
+                continue
             host = dict(observed or {})
             host['roles'] = roles
             if name not in alive:

@@ -527,6 +527,9 @@ def judge_full_access(context, subject):
 
 def judge_tenant_read(context, _subject):
     tenant = context['tenant']
+    if tenant.get('failed_tasks'):
+        return 'fail', 'a tenant task failed, so the tenant and the mailboxes were not judged: %s' % '; '.join(
+            tenant['failed_tasks']), {'failed_tasks': tenant['failed_tasks']}
     reads = [(name, tenant.get(name)) for name in ('tenant_info', 'mailbox_settings') if tenant.get(name)]
     if not reads:
         raise Missing('the tenant role did not run (no tenant_info or mailbox_settings result)')

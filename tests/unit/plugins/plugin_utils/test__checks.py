@@ -243,6 +243,17 @@ def test_a_tenant_the_preflight_cannot_read_fails_the_gate_and_skips_what_needs_
     assert statuses[('MBX-LICENCE', 'support@contoso.com')] == 'pass', 'an Exchange plan is provisioned'
 
 
+def test_a_tenant_task_that_failed_fails_tenant_read_naming_it_and_judges_no_tenant_check():
+    hosts, _tenant, _mailboxes = healthy()
+    failed = ["ECE's app registration (Microsoft Graph): MODULE FAILURE"]
+    bad, findings = failing(hosts, {'failed_tasks': failed}, {})
+    assert bad == [('PREFLIGHT-TENANT-READ', 'tenant')]
+    read = [f for f in findings if f['id'] == 'PREFLIGHT-TENANT-READ'][0]
+    assert 'MODULE FAILURE' in read['detail'] and read['evidence'] == {'failed_tasks': failed}
+    assert all(f['status'] == 'skip' for f in findings if f['scope'] == 'tenant' and f['id'] != 'PREFLIGHT-TENANT-READ')
+    assert all(f['status'] == 'pass' for f in findings if f['subject'] in hosts), 'the hosts are judged all the same'
+
+
 def test_a_shared_mailbox_without_licence_passes_when_its_login_works():
     hosts, tenant, mailboxes = healthy()
     tenant['mailbox_settings'] = None
