@@ -74,6 +74,12 @@ def classify_reply(text):
     return None
 
 
+def class_facts(error_class):
+    """(meaning, fix) of ERROR_CLASS's general entry in MICROSOFT_REPLIES (its last), or None."""
+    facts = [(meaning, fix) for _pattern, known, meaning, fix in MICROSOFT_REPLIES if known == error_class]
+    return facts[-1] if facts else None
+
+
 def sasl_initial(mechanism, login, token, host=None, port=None):
     """The SASL initial response for XOAUTH2 (Google/Microsoft) or OAUTHBEARER (RFC 7628)."""
     if mechanism == 'oauthbearer':
@@ -144,8 +150,7 @@ def _imap(lines, login, token, mechanism, settings, result):
         if reply.startswith('+'):  # an error challenge (RFC 7628): answer empty, read the verdict
             lines.send('')
             reply = lines.readline()
-    while reply.startswith('* '):  # untagged data (CAPABILITY) before the tagged verdict
-        reply = lines.readline()
+    reply = _imap_verdict(lines, reply, 'a1')
     result['auth_reply'] = reply
     if not reply.upper().startswith('A1 OK'):
         raise MailError('auth_failed', 'AUTHENTICATE %s was refused' % mechanism.upper(), reply)
@@ -159,6 +164,20 @@ def _imap(lines, login, token, mechanism, settings, result):
     if not result['followup']['ok']:
         raise MailError('followup_failed', 'EXAMINE %s was refused' % mailbox, tagged)
     _probe.say_goodbye(lines, 'imap', tag='a3')
+
+
+def _imap_verdict(lines, reply, tag):
+    """The tagged verdict after REPLY and any untagged data (CAPABILITY), bounded like port_probe's reads:
+    a server sending untagged lines without end, or no IMAP at all, is a protocol error, not a refusal."""
+    for _count in range(_probe.MAX_LINES):
+        if not reply.startswith('* '):
+            break
+        reply = lines.readline()
+    else:
+        raise MailError('protocol', 'more than %d untagged lines and no verdict' % _probe.MAX_LINES)
+    if not re.match(r'%s (OK|NO|BAD)\b' % tag, reply, re.IGNORECASE):
+        raise MailError('protocol', 'not an IMAP reply', _probe._printable(reply, 200))  # reply: redacted later
+    return reply
 
 
 def _pop3(lines, login, token, mechanism, settings, result):
@@ -175,6 +194,8 @@ def _pop3(lines, login, token, mechanism, settings, result):
             lines.send('')
             reply = lines.readline()
     result['auth_reply'] = reply
+    if not reply.startswith(('+OK', '-ERR')):
+        raise MailError('protocol', 'not a POP3 reply', _probe._printable(reply, 200))
     if not reply.startswith('+OK'):
         raise MailError('auth_failed', 'AUTH %s was refused' % mechanism.upper(), reply)
     result['authenticated'] = True
@@ -276,6 +297,12 @@ def login(protocol, host, port, login_name, token, mechanism, settings, timeout)
         elif exc.error_class in _errors.ERROR_CLASSES:
             result['error'] = exc.error_class
             result['message'] = _errors.describe(exc.error_class, where, exc.detail)
+        elif class_facts(exc.error_class):
+            # A refusal in words Microsoft does not use: still the class's meaning and fix.
+            result['error'] = exc.error_class
+            result['meaning'], fix = class_facts(exc.error_class)
+            result['message'] = '%s: %s: %s (%s). Fix: %s.' % (
+                where, exc.detail, result['meaning'], reply.strip(), fix)
         else:
             result['error'] = exc.error_class
             result['message'] = '%s: %s (%s)' % (where, exc.detail, reply.strip())

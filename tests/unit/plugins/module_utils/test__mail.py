@@ -141,3 +141,33 @@ def test_smtp_test_message_reports_the_queue_id():
 def test_random_replies_never_raise_anything_unexpected(replies, protocol):
     _result, error, _received = _dialogue(protocol, [replies[0]] + [r + b'\r\n' for r in replies[1:]], timeout=0.2)
     assert error is None or isinstance(error, (_mail.MailError, _probe.ProbeError))
+
+
+def test_imap_untagged_lines_without_end_after_authenticate_are_a_protocol_error_not_a_timeout():
+    endless = b'* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n' * (_probe.MAX_LINES + 5)
+    started = time.monotonic()
+    _result, error, _received = _dialogue('imap', [b'* OK ready\r\n', b'+ \r\n', endless], timeout=2.0)
+    assert error.error_class == 'protocol' and 'untagged lines' in error.detail
+    assert time.monotonic() - started < 1.5, 'stopped by the line bound, not by the timeout'
+
+
+@pytest.mark.parametrize('protocol, script, detail', [
+    ('imap', [b'* OK ready\r\n', b'+ \r\n', b'\x00\x01\xfe garbage \xff\r\n'], 'not an IMAP reply'),
+    ('pop3', [b'+OK ready\r\n', b'+ \r\n', b'\x00\x01\xfe garbage \xff\r\n'], 'not a POP3 reply'),
+])
+def test_garbage_in_answer_to_the_token_is_a_protocol_error_not_a_refusal(protocol, script, detail):
+    _result, error, _received = _dialogue(protocol, script)
+    assert error.error_class == 'protocol' and detail in error.detail
+
+
+def test_a_refusal_in_unknown_words_still_gets_the_meaning_and_the_fix(monkeypatch):
+    client, server = socket.socketpair()
+    server.sendall(b'* OK ready\r\n+ \r\na1 NO Login denied by policy\r\n')
+    monkeypatch.setattr(_mail, '_connect_tls', lambda *args: (client, _probe._Line(client, time.monotonic() + 2), None))
+    try:
+        result = _mail.login('imap', 'h', 993, 'support@contoso.com', TOKEN, 'xoauth2', {}, 2.0)
+    finally:
+        server.close()
+    assert result['error'] == 'auth_failed' and 'Login denied by policy' in result['message']
+    assert result['message'].startswith('IMAP h:993 as support@contoso.com: ')
+    assert _mail.class_facts('auth_failed')[1] in result['message'] and 'Fix: ' in result['message']
