@@ -426,6 +426,10 @@ def classify_exception(exc):
             return 'timeout', detail
         if isinstance(item, OSError) and item.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
             return 'unreachable', detail
+    if requests is not None and isinstance(exc, requests.exceptions.SSLError) and \
+            any(isinstance(item, ssl.SSLEOFError) for item in chain):
+        # The server hung up inside the handshake of a new connection: tls_handshake, as port_probe says.
+        return 'tls_handshake', detail
     text = ' '.join('%s %s' % (type(item).__name__, item) for item in chain)
     for error_class, needles in _TEXT_CLASSES:
         if any(needle.lower() in text.lower() for needle in needles):

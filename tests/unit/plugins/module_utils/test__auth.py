@@ -383,6 +383,21 @@ def test_connection_failures_are_classified(servers):
     assert error_class == 'proxy' and 'ProxyPw' not in detail
 
 
+def cut_handshake(server, conn):
+    """Read the whole ClientHello record, then hang up (a FIN inside the TLS handshake)."""
+    data = b''
+    while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], 'big'):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+
+
+def test_a_handshake_cut_by_the_server_is_tls_handshake_as_port_probe_says(servers):
+    error_class, detail = _failure('https://127.0.0.1:%d/' % servers(cut_handshake).port)
+    assert error_class == 'tls_handshake' and 'EOF' in detail
+
+
 def test_the_deadline_stops_the_next_request():
     session = _auth.PreflightSession(deadline=time.monotonic() - 1)
     with pytest.raises(_auth.DeadlineExceeded) as excinfo:
