@@ -14,6 +14,7 @@ observations was unreachable or a probe task failed on it: that is a finding, no
 import datetime
 import json
 import os
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -59,7 +60,10 @@ class ActionModule(ActionBase):
         problem = _checks.validate_waivers(args['waivers'])
         if problem:
             raise AnsibleActionFail(problem)
-        today = datetime.date.fromisoformat(args['today']) if args['today'] else datetime.date.today()
+        try:
+            today = datetime.date.fromisoformat(args['today']) if args['today'] else datetime.date.today()
+        except ValueError:
+            raise AnsibleActionFail('preflight_report: today must be a date YYYY-MM-DD, got %r' % args['today'])
 
         hosts, tenant, mailboxes = self._collect(task_vars, args)
         findings = _checks.judge(hosts, tenant, mailboxes, chosen, skipped, args['waivers'], today,
@@ -96,11 +100,12 @@ class ActionModule(ActionBase):
             groups = facts.get('group_names') or []
             roles = [role for role, group in (('services', args['services_group']),
                                               ('application', args['application_group'])) if group in groups]
-            observed = facts.get('ece_o365_observations')
-            tenant_observed = facts.get('ece_o365_tenant_observations')
+            observed = _mapping(facts.get('ece_o365_observations'), 'ece_o365_observations', name)
+            tenant_observed = _mapping(facts.get('ece_o365_tenant_observations'), 'ece_o365_tenant_observations', name)
             if tenant_observed:
-                tenant = tenant_observed.get('tenant') or {}
-                mailboxes = tenant_observed.get('mailboxes') or {}
+                tenant = _mapping(tenant_observed.get('tenant'), 'ece_o365_tenant_observations.tenant', name) or {}
+                mailboxes = _mapping(tenant_observed.get('mailboxes'), 'ece_o365_tenant_observations.mailboxes',
+                                     name) or {}
             if not roles and observed is None:
                 # The controller or the tenant host, not an ECE server. A tenant host that dropped out of
                 # the play (unreachable, or a task failed outside the tenant role's rescue) read nothing:
@@ -137,3 +142,12 @@ class ActionModule(ActionBase):
         with open(path, 'w', encoding='utf-8') as handle:
             handle.write(_report.to_json(report))
         return path
+
+
+def _mapping(value, variable, host):
+    """VALUE when it is a mapping or None. The probe roles set these variables; any other type means one was
+    overridden by hand (inventory, -e), which the judge cannot read: say which variable on which host."""
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise AnsibleActionFail('preflight_report: %s on %s must be a mapping (as the probe roles set it), got %s'
+                            % (variable, host, type(value).__name__))
