@@ -6,6 +6,9 @@
 good: names 127.0.0.1, localhost and outlook.office365.com, issued by the test CA;
 expired: same names, expired yesterday; wrong_host: names only wrong.example.invalid;
 self_signed: its own issuer, names 127.0.0.1 and localhost.
+Besides those (not in CASES): missing_intermediate: the good names, issued by an intermediate CA
+under the test CA, and the file holds the leaf alone, so a server presenting it sends no
+intermediate and a client trusting only the root cannot build the chain.
 """
 
 import datetime
@@ -63,6 +66,9 @@ class TestCerts:
                 for blob in leaf.cert_chain_pems:
                     handle.write(blob.bytes())
             leaf.private_key_pem.write_to_path(self._path(case, "key"))
+        orphan = ca.create_child_ca().issue_cert(*GOOD_NAMES)
+        orphan.cert_chain_pems[0].write_to_path(self._path("missing_intermediate", "pem"))  # the leaf only
+        orphan.private_key_pem.write_to_path(self._path("missing_intermediate", "key"))
         cert, key = _self_signed(("127.0.0.1", "localhost"))
         with open(self._path("self_signed", "pem"), "wb") as handle:
             handle.write(cert)

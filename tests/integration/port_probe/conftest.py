@@ -6,17 +6,15 @@ that misbehave on purpose, tinyproxy, and two network namespaces with a firewall
 
 import os
 import shutil
-import socket
 import ssl
-import subprocess
 import tempfile
-import time
 
 import pytest
 
 from certs import TestCerts  # tests/integration/conftest.py puts these on sys.path
 from netns import client_and_server
-from servers import RawServer, hold
+from proxies import Tinyproxy
+from servers import HOSTILE, RawServer, close_all, hold, serve_all
 
 
 @pytest.fixture(scope="session")
@@ -43,97 +41,12 @@ def tls_servers(certs):
         server.close()
 
 
-def _slow_banner(conn, stopped):
-    for byte in b"220 slow.example ESMTP\r\n":
-        if stopped.wait(1.0):
-            return
-        conn.sendall(bytes([byte]))
-
-
-def _garbage(conn, stopped):
-    conn.sendall(bytes(range(256)) * 4)
-    hold(conn, stopped)
-
-
-def _endless_capabilities(conn, stopped):
-    conn.sendall(b"* OK IMAP ready\r\n")
-    conn.recv(100)
-    for _line in range(100000):
-        if stopped.is_set():
-            return
-        conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n")
-
-
-def _tls_cut_midway(conn, stopped):
-    conn.recv(1024)  # the ClientHello, then hang up
-    conn.close()
-
-
-def _starttls_refused(conn, stopped):
-    conn.sendall(b"220 mail.example ESMTP\r\n")
-    conn.recv(200)
-    conn.sendall(b"250-mail.example\r\n250-STARTTLS\r\n250 AUTH XOAUTH2\r\n")
-    conn.recv(200)
-    conn.sendall(b"454 4.7.0 TLS not available due to local problem\r\n")
-    hold(conn, stopped)
-
-
-def _starttls_absent(conn, stopped):
-    conn.sendall(b"220 mail.example ESMTP\r\n")
-    conn.recv(200)
-    conn.sendall(b"250-mail.example\r\n250 AUTH LOGIN\r\n")
-    hold(conn, stopped)
-
-
-def _silent(conn, stopped):
-    hold(conn, stopped)
-
-
 @pytest.fixture(scope="session")
 def hostile():
-    """{name: port} of servers that misbehave, one way each."""
-    handlers = {"slow_banner": _slow_banner, "garbage": _garbage, "endless_capabilities": _endless_capabilities,
-                "tls_cut_midway": _tls_cut_midway, "starttls_refused": _starttls_refused,
-                "starttls_absent": _starttls_absent, "silent": _silent}
-    servers = {name: RawServer(handler) for name, handler in handlers.items()}
+    """{name: port} of servers that misbehave, one way each (servers.HOSTILE)."""
+    servers = serve_all(HOSTILE)
     yield {name: server.port for name, server in servers.items()}
-    for server in servers.values():
-        server.close()
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Tinyproxy:
-    def __init__(self, directory, basic_auth=None, connect_ports=None):
-        self.port = _free_port()
-        os.chmod(directory, 0o777)  # tinyproxy drops to nobody; its pid and log files live here
-        config = os.path.join(directory, "tinyproxy.conf")
-        lines = ["Port %d" % self.port, "Listen 127.0.0.1", "Timeout 10", "MaxClients 50",
-                 "User nobody", "Group nogroup", "LogLevel Info",
-                 "LogFile \"%s\"" % os.path.join(directory, "tinyproxy.log"), "Allow 127.0.0.1"]
-        if basic_auth:
-            lines.append("BasicAuth %s %s" % basic_auth)
-        for port in connect_ports or []:
-            lines.append("ConnectPort %d" % port)
-        with open(config, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-        self.proc = subprocess.Popen(["tinyproxy", "-d", "-c", config], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("tinyproxy did not start on port %d" % self.port)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(5)
+    close_all(servers)
 
 
 @pytest.fixture(scope="session")
@@ -150,7 +63,7 @@ def proxies():
         yield {name: proxy.port for name, proxy in made.items()}
     finally:
         for proxy in made.values():
-            proxy.stop()
+            proxy.close()
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -11,9 +11,7 @@ Everything listens on 127.0.0.1, on free ports; every process a fixture starts, 
 import json
 import os
 import shutil
-import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from certs import TestCerts  # tests/integration/conftest.py puts these on sys.path
+from proxies import Mitmproxy, Tinyproxy, bundle, free_port
 from servers import RawServer, hold
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,35 +34,6 @@ for _path in (os.path.dirname(HERE), os.path.join(REPO, "tests", "lab"), os.path
 
 DISCOVERY = {"issuer": "https://login.example/00000000-1111-2222-3333-444444444444/v2.0",
              "token_endpoint": "https://login.example/00000000-1111-2222-3333-444444444444/oauth2/v2.0/token"}
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_listening(port, process=None, seconds=15.0, what="server"):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError("%s exited with %s before listening on %d" % (what, process.returncode, port))
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("%s did not listen on 127.0.0.1:%d within %.0f s" % (what, port, seconds))
-
-
-def stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -196,30 +166,6 @@ def refused_port():
     return free_port()
 
 
-class Tinyproxy:
-    def __init__(self, directory, basic_auth=None):
-        self.port = free_port()
-        config = os.path.join(directory, "tinyproxy-%d.conf" % self.port)
-        lines = ["Port %d" % self.port, "Listen 127.0.0.1", "Timeout 15", "MaxClients 50", "LogLevel Info",
-                 "Allow 127.0.0.1", "DisableViaHeader Yes"]  # no ConnectPort line: CONNECT to any port
-        self.user, self.password = basic_auth or (None, None)
-        if basic_auth:
-            lines.append("BasicAuth %s %s" % basic_auth)
-        with open(config, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-        binary = shutil.which("tinyproxy", path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin")
-        if binary is None:
-            pytest.fail("tinyproxy is not installed: tools/bootstrap.sh installs it as root (apt-get install tinyproxy)")
-        self.log = open(os.path.join(directory, "tinyproxy-%d.log" % self.port), "wb")
-        self.process = subprocess.Popen([binary, "-d", "-c", config], stdout=self.log, stderr=subprocess.STDOUT)
-        wait_listening(self.port, self.process, what="tinyproxy")
-        self.url = "http://127.0.0.1:%d" % self.port
-
-    def close(self):
-        stop(self.process)
-        self.log.close()
-
-
 @pytest.fixture(scope="session")
 def proxy_dir():
     directory = tempfile.mkdtemp(prefix="url-reach-proxies-")
@@ -244,37 +190,6 @@ def tinyproxy_auth(proxy_dir):
     proxy.close()
 
 
-def mitmdump_binary():
-    for candidate in (os.environ.get("PREFLIGHT_MITMDUMP"), os.path.join(REPO, ".venv-mitm", "bin", "mitmdump"),
-                      shutil.which("mitmdump")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("mitmdump is missing: tools/bootstrap.sh installs mitmproxy into .venv-mitm")
-    return None
-
-
-class Mitmproxy:
-    """mitmdump as a TLS-intercepting proxy; its CA (made at first start) is confdir/mitmproxy-ca-cert.pem."""
-
-    def __init__(self, directory, upstream_ca):
-        self.port = free_port()
-        self.confdir = os.path.join(directory, "mitmproxy")
-        os.makedirs(self.confdir, exist_ok=True)
-        self.log = open(os.path.join(directory, "mitmdump.log"), "wb")
-        self.process = subprocess.Popen(
-            [mitmdump_binary(), "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
-             "--set", "confdir=%s" % self.confdir, "--set", "ssl_verify_upstream_trusted_ca=%s" % upstream_ca,
-             "--set", "termlog_verbosity=warn", "--set", "flow_detail=0"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        wait_listening(self.port, self.process, seconds=30, what="mitmdump")
-        self.ca = os.path.join(self.confdir, "mitmproxy-ca-cert.pem")
-        self.url = "http://127.0.0.1:%d" % self.port
-
-    def close(self):
-        stop(self.process)
-        self.log.close()
-
-
 @pytest.fixture(scope="session")
 def reach_lab(request):
     """The lab serving the healthy tenant: the integration session's shared lab (tests/integration/conftest.py)
@@ -297,12 +212,8 @@ def reach_lab(request):
 @pytest.fixture(scope="session")
 def mitmproxy(proxy_dir, reach_certs, reach_lab):
     """mitmdump trusting, upstream, the test CA and the lab CA (so it can re-sign both)."""
-    bundle = os.path.join(proxy_dir, "upstream-cas.pem")
-    with open(bundle, "wb") as out:
-        for path in (reach_certs.ca, reach_lab["ca"]):
-            with open(path, "rb") as handle:
-                out.write(handle.read())
-    proxy = Mitmproxy(proxy_dir, bundle)
+    upstream = bundle(os.path.join(proxy_dir, "upstream-cas.pem"), reach_certs.ca, reach_lab["ca"])
+    proxy = Mitmproxy(proxy_dir, upstream)
     yield proxy
     proxy.close()
 
