@@ -79,9 +79,13 @@ class ActionModule(ActionBase):
         report = _report.build(findings, summary, drift, host_summary, run, generated)
         paths = {}
         if args['report_dir']:
-            paths = _report.write(report, args['report_dir'], args['formats'])
-            if args['audit']:
-                paths['audit'] = self._write_audit(report, args['report_dir'], today)
+            try:
+                paths = _report.write(report, args['report_dir'], args['formats'])
+                if args['audit']:
+                    paths['audit'] = self._write_audit(report, args['report_dir'], today)
+            except OSError as exc:  # a file where the directory should be, no space, no permission
+                raise AnsibleActionFail('preflight_report: cannot write the reports to report_dir %s: %s'
+                                        % (args['report_dir'], exc))
         result.update(changed=False, findings=report['findings'], summary=summary, drift=drift, reports=paths,
                       table=_report.summary_table(report), passed_gate=summary['passed_gate'])
         if args['gate'] and not summary['passed_gate']:

@@ -50,3 +50,12 @@ def test_a_good_run_still_judges():
                  'ansible_play_hosts_all': ['ece-svc01'], 'ansible_play_hosts': ['ece-svc01']}
     result = run({'gate': False, 'today': '2026-12-01'}, task_vars)
     assert result['changed'] is False and result['findings'] and 'failed' not in result
+
+
+def test_a_report_dir_that_is_a_file_fails_naming_it(tmp_path):
+    """Regression (reliability suite, inputs): os.makedirs raised FileExistsError out of run(), a traceback."""
+    occupied = tmp_path / 'reports'
+    occupied.write_text('a file, not a directory')
+    with pytest.raises(AnsibleActionFail) as excinfo:
+        run({'gate': False, 'report_dir': str(occupied)})
+    assert excinfo.value.message.startswith('preflight_report: cannot write the reports to report_dir %s' % occupied)
