@@ -97,12 +97,13 @@ def read_settings(admin, mailboxes):
             tenant_disabled = config[0].get('SmtpClientAuthenticationDisabled')
             out['transport_config'] = {'smtp_client_authentication_disabled': tenant_disabled,
                                        'identity': config[0].get('Identity')}
-    except _graph.GraphError as exc:
-        out['errors'].append(exc.facts())
+    except (_graph.GraphError, _graph.NotFound) + _graph.SHAPE_ERRORS as exc:
+        out['errors'].append(_graph.as_graph_error(exc, admin, 'POST').facts())
     for item in mailboxes:
         try:
             out['mailboxes'].append(read_mailbox(admin, item['mailbox'], item.get('account'), tenant_disabled))
-        except _graph.GraphError as exc:
+        except (_graph.GraphError, _graph.NotFound) + _graph.SHAPE_ERRORS as exc:
+            exc = _graph.as_graph_error(exc, admin, 'POST')
             out['mailboxes'].append({'mailbox': item['mailbox'], 'account': item.get('account') or item['mailbox'],
                                      'exists': None, 'error': exc.facts()})
             out['errors'].append(exc.facts())

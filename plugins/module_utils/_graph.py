@@ -74,6 +74,30 @@ class NotFound(Exception):
     """Graph answered 404 for an object."""
 
 
+# What a reader raises on an answer of the wrong shape (a list where an object belongs, a number for a URL).
+SHAPE_ERRORS = (AttributeError, TypeError, ValueError, KeyError)
+
+
+def as_graph_error(exc, graph, method='GET'):
+    """EXC as a GraphError naming the call. A NotFound that reaches a reader's top was a 404 for a whole
+    collection (a wrong graph_url or exchange_url, or a wrong tenant), not a missing object; a SHAPE_ERRORS
+    exception means the latest answer was JSON of an unexpected shape (class protocol, like non-JSON)."""
+    if isinstance(exc, NotFound):
+        return GraphError('http_status', str(exc), 'HTTP 404: nothing answers at this path; check the root URL '
+                          'and the tenant', status=404, method=method)
+    if isinstance(exc, SHAPE_ERRORS):
+        method, path = graph.last_call or (method, '(no call)')
+        return GraphError('protocol', path, 'the answer has an unexpected shape (%s: %s)' % (
+            type(exc).__name__, str(exc)[:120]), method=method)
+    return exc
+
+
+def _host(uri):
+    """The lower-case host of URI, or '' when it is no URL (not text, a bad IPv6 literal, a bad port)."""
+    parts = _auth.url_parts(uri)[0] if isinstance(uri, str) else None
+    return (parts.hostname or '').lower() if parts else ''
+
+
 def collection_of(path):
     """The first segment after the API version: 'users' of /v1.0/users/x/licenseDetails."""
     match = re.match(r'^/?(?:v1\.0|beta)/([A-Za-z0-9]+)', path)
@@ -136,6 +160,7 @@ class Graph(object):
         self.calls = 0
         self.retries = 0
         self.throttled_seconds = 0.0
+        self.last_call = None  # (method, path) of the latest request, to name it when its answer had a bad shape
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc.lower())
 
@@ -159,6 +184,7 @@ class Graph(object):
         Only reads: GET here, and POST for the Exchange admin API's read-only Get-* cmdlets.
         """
         path = self._path(url)
+        self.last_call = (method, path)
         attempts = 0
         headers = {'Authorization': 'Bearer %s' % self.token, 'Accept': 'application/json'}
         while True:
@@ -316,7 +342,7 @@ def read_application(graph, app_id, external_url=None, now=None):
         'spa': list((app.get('spa') or {}).get('redirectUris') or []),
         'public_client': list((app.get('publicClient') or {}).get('redirectUris') or []),
     }
-    hosts = sorted({(urlsplit(uri).hostname or '').lower() for uris in redirect.values() for uri in uris} - {''})
+    hosts = sorted({_host(uri) for uris in redirect.values() for uri in uris} - {''})
     secrets = [_credential(s, now, 'secret') for s in app.get('passwordCredentials') or [] if isinstance(s, dict)]
     certificates = [_credential(c, now, 'certificate') for c in app.get('keyCredentials') or [] if isinstance(c, dict)]
     days_left = [s['days_left'] for s in secrets if s['days_left'] is not None]
@@ -347,8 +373,8 @@ def read_application(graph, app_id, external_url=None, now=None):
         'latest_secret_days_left': max(days_left) if days_left else None,
     })
     if external_url:
-        host = (urlsplit(external_url).hostname or '').lower()
-        matching = [uri for uris in redirect.values() for uri in uris if (urlsplit(uri).hostname or '').lower() == host]
+        host = _host(external_url)
+        matching = [uri for uris in redirect.values() for uri in uris if host and _host(uri) == host]
         facts['external_url'] = {'url': external_url, 'host': host, 'host_registered': bool(matching),
                                  'matching_redirect_uris': matching}
     facts['service_principal'] = read_service_principal(graph, resources, app_id, required)
@@ -426,14 +452,16 @@ def read_tenant(graph, application_id=None, users=(), external_url=None, now=Non
     if application_id:
         try:
             application = read_application(graph, application_id, external_url, now)
-        except GraphError as exc:
+        except (GraphError, NotFound) + SHAPE_ERRORS as exc:
+            exc = as_graph_error(exc, graph)
             application = {'app_id': application_id, 'found': None, 'error': exc.facts()}
             errors.append(exc.facts())
     out_users = []
     for name in users:
         try:
             out_users.append(read_user(graph, name))
-        except GraphError as exc:
+        except (GraphError, NotFound) + SHAPE_ERRORS as exc:
+            exc = as_graph_error(exc, graph)
             out_users.append({'name': name, 'exists': None, 'error': exc.facts()})
             errors.append(exc.facts())
     return {'application': application, 'users': out_users, 'errors': errors}

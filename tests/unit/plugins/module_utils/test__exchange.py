@@ -69,3 +69,19 @@ def test_a_failed_read_becomes_a_finding():
     out = _exchange.read_settings(admin, [{'mailbox': 'a@x'}])
     assert out['transport_config'] is None and len(out['errors']) == 2
     assert out['errors'][0]['call'].startswith('POST ') and 'Exchange.ManageAsApp' in out['errors'][0]['message']
+
+
+class _Answer404(object):
+    """A session whose every POST answers 404, as a wrong exchange_url or tenant does."""
+
+    def post(self, url, params=None, json=None, headers=None):  # pylint: disable=redefined-outer-name
+        return type('R', (), {'status_code': 404, 'headers': {}, 'text': '', 'json': lambda self: {}})()
+
+
+def test_a_404_for_invoke_command_is_a_finding_not_an_exception():
+    """Regression (reliability suite, inputs): NotFound from Get-TransportConfig escaped read_settings."""
+    admin = _exchange.ExchangeAdmin(_Answer404(), 'https://outlook.invalid', 't', 'token', float('inf'))
+    out = _exchange.read_settings(admin, [{'mailbox': 'a@x'}])
+    assert out['errors'][0]['error'] == 'http_status' and out['errors'][0]['status'] == 404
+    assert out['errors'][0]['call'] == 'POST /adminapi/beta/t/InvokeCommand'
+    assert out['mailboxes'][0]['exists'] is False, 'a 404 for one mailbox still means it does not exist'

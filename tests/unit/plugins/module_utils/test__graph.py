@@ -269,3 +269,34 @@ def test_read_tenant_keeps_going_after_a_failed_read():
 def test_an_application_that_does_not_exist():
     g, _session, _clock = graph({'/v1.0/applications': [Response(200, page([]))]})
     assert _graph.read_application(g, 'nope') == {'app_id': 'nope', 'found': False}
+
+
+# -- regressions found by the reliability suite's input properties (tests/reliability/test_inputs_parsers.py)
+
+def test_a_404_for_a_whole_collection_is_a_finding_not_an_exception():
+    """A wrong graph_url answers 404 for /v1.0/applications: NotFound escaped read_tenant (a traceback)."""
+    g, _session, _clock = graph({})
+    facts = _graph.read_tenant(g, ECE_APP, ['support@contoso.com'])
+    assert facts['application']['found'] is None
+    assert facts['errors'][0]['error'] == 'http_status' and facts['errors'][0]['status'] == 404
+    assert facts['errors'][0]['message'].startswith('GET /v1.0/applications')
+    assert facts['users'] == [dict(name='support@contoso.com', exists=False, id=None, user_principal_name=None,
+                                   display_name=None, mail=None, enabled=None, user_type=None, licences=[],
+                                   exchange_plans=[], exchange_provisioned=False)]
+
+
+def test_an_answer_of_the_wrong_shape_is_class_protocol_naming_the_call():
+    """A user id that is a number made quote() raise TypeError out of read_tenant."""
+    g, _session, _clock = graph({'/v1.0/users/a@x': [Response(200, {'id': 5})]})
+    facts = _graph.read_tenant(g, None, ['a@x'])
+    assert facts['users'][0]['exists'] is None and facts['errors'][0]['error'] == 'protocol'
+    assert facts['errors'][0]['call'] == 'GET /v1.0/users/a@x' and 'unexpected shape (TypeError' in \
+        facts['errors'][0]['message']
+
+
+def test_a_redirect_uri_or_external_url_that_is_no_url_is_no_host():
+    """urlsplit('https://[::1') raised ValueError out of read_application."""
+    routes = tenant_routes(redirect='https://[::1')
+    facts = _graph.read_tenant(graph(routes)[0], ECE_APP, [], external_url='https://[::1', now=NOW)
+    assert facts['errors'] == [] and facts['application']['redirect_uri_hosts'] == []
+    assert facts['application']['external_url']['host_registered'] is False
