@@ -13,6 +13,7 @@ observations was unreachable or a probe task failed on it: that is a finding, no
 
 import datetime
 import json
+import math
 import os
 from collections.abc import Mapping
 
@@ -49,7 +50,14 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
-        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        try:
+            validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        except (OverflowError, TypeError, ValueError) as exc:
+            # ansible-core's own int check raises on inf and nan (2.19) instead of reporting them.
+            odd = sorted(name for name, value in self._task.args.items()
+                         if isinstance(value, float) and not math.isfinite(value))
+            raise AnsibleActionFail('preflight_report: %s: not a finite number (%s)' % (
+                ', '.join(odd) or 'an argument', exc))
         if validation.error_messages:
             raise AnsibleActionFail('preflight_report: %s' % '; '.join(validation.error_messages))
         args = validation.validated_parameters

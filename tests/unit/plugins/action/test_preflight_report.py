@@ -59,3 +59,11 @@ def test_a_report_dir_that_is_a_file_fails_naming_it(tmp_path):
     with pytest.raises(AnsibleActionFail) as excinfo:
         run({'gate': False, 'report_dir': str(occupied)})
     assert excinfo.value.message.startswith('preflight_report: cannot write the reports to report_dir %s' % occupied)
+
+
+@pytest.mark.parametrize('value', [float('inf'), float('-inf')])
+def test_an_infinite_number_fails_naming_the_option(value):
+    """Regression (reliability suite, inputs): ansible-core's check_type_int raised OverflowError on
+    secret_warn_days: .inf out of run(), a traceback (nan it reports itself)."""
+    with pytest.raises(AnsibleActionFail, match=r'^preflight_report: secret_warn_days: not a finite number'):
+        run({'gate': False, 'secret_warn_days': value})
