@@ -47,6 +47,7 @@ class TestCerts:
     """Writes <dir>/ca.pem and <case>.pem / <case>.key for each case; paths in .ca and .pair(case)."""
 
     CASES = ("good", "expired", "wrong_host", "self_signed")
+    __test__ = False  # a helper, not a test class, wherever a test module imports it
 
     def __init__(self, directory):
         self.directory = directory
