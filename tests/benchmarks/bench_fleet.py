@@ -157,17 +157,32 @@ class Measured(object):
                     out[family] = max(out.get(family, 0), count)
         return out
 
-    def slowest_tasks(self, count=6):
-        """[(task, seconds from its first host's start to its last host's end, host-tasks)], slowest first."""
+    def task_spans(self):
+        """[(task, seconds from its first host's start to its last host's end, host-tasks, family)], slowest first."""
         spans = {}
         for record in self.records:
             if record["start"] is None:
                 continue
-            first, last, number = spans.get(record["task"], (record["start"], record["end"], 0))
-            spans[record["task"]] = (min(first, record["start"]), max(last, record["end"]), number + 1)
-        ranked = sorted(((name, last - first, number) for name, (first, last, number) in spans.items()),
-                        key=lambda item: -item[1])
-        return ranked[:count]
+            first, last, number, family = spans.get(record["task"], (record["start"], record["end"], 0, None))
+            # A task that made no module call anywhere (all skipped) was controller-side work only.
+            spans[record["task"]] = (min(first, record["start"]), max(last, record["end"]), number + 1,
+                                     family or (_family(record) if record["calls"] else None))
+        return sorted(((name, last - first, number, family) for name, (first, last, number, family) in spans.items()),
+                      key=lambda item: -item[1])
+
+    def breakdown(self, hosts):
+        """(seconds in per-host probe tasks, seconds in per-host controller-side tasks and how many there are,
+        the rest: start-up, the tenant once, the judge) of a run with HOSTS ECE hosts."""
+        probes = controller = 0.0
+        count = 0
+        for _name, seconds, number, family in self.task_spans():
+            if number >= hosts:  # run on every ECE host (the judging play adds the tenant host)
+                if family in ("port", "url"):
+                    probes += seconds
+                elif family is None:
+                    controller += seconds
+                    count += 1
+        return probes, controller, count, self.seconds - probes - controller
 
 
 def _playbook(bench, workdir, label, inventory, playbook, forks, extra_vars=None):
@@ -293,33 +308,41 @@ def _verdict_lines(verdicts):
 
 
 def _profile_lines(rows):
-    """Where the time of the largest local preflight run went, task by task."""
+    """Where the time of the largest local preflight run went: the breakdown, then the slowest tasks."""
     local = [row for row in rows if row["connection"] == "local"]
     if not local:
         return []
     row = max(local, key=lambda r: r["size"])
-    lines = ["Slowest tasks of the preflight with %d hosts (first host's start to last host's end, host-tasks):"
-             % row["size"]]
-    for name, seconds, number in row["ours"].slowest_tasks():
+    ours = row["ours"]
+    probes, controller, count, rest = ours.breakdown(row["size"])
+    lines = ["Preflight with %d hosts: %.1f s = %.1f s in the per-host probe tasks (port_probe, url_reach) + %.1f s in "
+             "%d per-host controller-side tasks (argument specs, asserts, set_fact, skipped ones) + %.1f s the rest "
+             "(start-up, the tenant once, the judge)." % (row["size"], ours.seconds, probes, controller, count, rest),
+             "Slowest tasks (first host's start to last host's end, host-tasks):"]
+    for name, seconds, number, _family in ours.task_spans()[:6]:
         lines.append("  %5.1f s  %3d  %s" % (seconds, number, name))
     return lines
 
 
-def _header(rows):
+def _header(rows, load):
+    """What was measured where: the machine, the versions, the forks, the fleets, the load."""
     from ansible.release import __version__ as ansible_version  # pylint: disable=import-outside-toplevel
     forks = ", ".join("%d host%s: %d" % (row["size"], "" if row["size"] == 1 else "s", row["forks"]) for row in rows)
-    return ("%s, %d cores, Linux %s; Python %s, ansible-core %s, %s, %s; commit %s, %s. Forks = min(ECE hosts, %d), "
+    tools = "%s, %s" % (_tool_version(["openssl", "version"]).split(" (")[0],
+                        _tool_version(["curl", "--version"]).split(" (")[0])
+    services = {1: "", 2: "second", 3: "third"}.get(SERVICES_EVERY, "%dth" % SERVICES_EVERY)
+    return ("%s, %d cores, Linux %s; Python %s, ansible-core %s, %s; commit %s, %s. Forks = min(ECE hosts, %d), "
             "the same for both sides (%s). Local connection: ECE hosts ece-sim001... all run in the controller's "
-            "namespace against the lab (every %s host a services server); SSH: the fleet lab's three hosts, "
-            "each in its namespace with its own sshd (pipelining), where ece-svc01's firewall drops TCP 993 "
-            "(NET-PORT-993 fails there, waived). Host-tasks: every task result on every host (ok, failed, skipped, "
-            "ignored), counted by tests/benchmarks/callback_plugins/bench_counts.py; module calls: per host and "
-            "probe family (port, url, tenant, mailbox), a loop item counts one. The machine is shared with other "
-            "test runs: expect a 10-20%% spread between runs." % (
-                _cpu_model(), os.cpu_count(), platform.release(), platform.python_version(), ansible_version,
-                _tool_version(["openssl", "version"]), _tool_version(["curl", "--version"]).split(" (")[0],
-                _git_commit(), datetime.date.today().isoformat(), MAX_FORKS, forks,
-                {1: "", 2: "second", 3: "third"}.get(SERVICES_EVERY, "%dth" % SERVICES_EVERY)))
+            "namespace against the lab (every %s host a services server; probe timeout %d s for both sides, as "
+            "SIM_TIMEOUT explains). SSH: the fleet lab's three hosts, each in its namespace with its own sshd "
+            "(pipelining), where ece-svc01's firewall drops TCP 993 (NET-PORT-993 fails there, waived). Host-tasks: "
+            "every task result on every host (ok, failed, skipped, ignored), counted by "
+            "tests/benchmarks/callback_plugins/bench_counts.py; module calls: per host and probe family (port, url, "
+            "tenant, mailbox), a loop item counts one. The machine is shared with other test runs (1-minute load "
+            "average %.1f when this run started, %.1f when it ended): figures vary between runs, the 1-host one most."
+            % (_cpu_model(), os.cpu_count(), platform.release(), platform.python_version(), ansible_version, tools,
+               _git_commit(), datetime.date.today().isoformat(), MAX_FORKS, forks, services, SIM_TIMEOUT,
+               load[0], load[1]))
 
 
 def _write_doc(header, table, verdicts, profile):
@@ -347,6 +370,7 @@ def main():
     if os.geteuid() != 0:
         raise SystemExit("run as root (the fleet lab makes network namespaces): sudo tools/bench-fleet")
     rows = []
+    load_before = os.getloadavg()[0]
     with fleet_lab() as bench, tempfile.TemporaryDirectory(prefix="bench-fleet-") as workdir:
         for size in args.sizes:
             rows.append(_measure_size(bench, workdir, size, args.skip_peer))
@@ -354,7 +378,8 @@ def main():
         if not args.skip_ssh:
             rows.append(_measure_ssh(bench, workdir, args.skip_peer))
             print("measured the fleet over SSH", flush=True)
-    header, table, verdicts, profile = _header(rows), _table(rows), _targets(rows), _profile_lines(rows)
+    header = _header(rows, (load_before, os.getloadavg()[0]))
+    table, verdicts, profile = _table(rows), _targets(rows), _profile_lines(rows)
     print(header)
     print(table)
     for line in _verdict_lines(verdicts) + profile:
