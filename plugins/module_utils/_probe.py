@@ -362,7 +362,10 @@ def _session(target, settings, deadline, result, verify):
     host, port, protocol, mode = target['host'], target['port'], target['protocol'], target['mode']
     proxy = result.get('_proxy_url')
     if proxy:
-        proxy_host, proxy_port, auth = _proxy.parse(proxy)
+        try:
+            proxy_host, proxy_port, auth = _proxy.parse(proxy)
+        except (_proxy.ProxyError, ValueError) as exc:  # not http://, a bad IPv6 literal, a port out of range
+            raise ProbeError('proxy', 'proxy %s: %s' % (_proxy.redact(proxy), exc))
         infos = _resolve(proxy_host, proxy_port, deadline, result)
         result['addresses'] = []  # the proxy resolves the target's name
         sock = _connect(infos, deadline, result)

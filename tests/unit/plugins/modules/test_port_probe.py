@@ -45,3 +45,17 @@ def test_fail_on_error_fails_with_every_result(run_module):
     result = run_module(port_probe, {'targets': [{'host': '127.0.0.1', 'port': port}], 'fail_on_error': True})
     assert result['failed'] is True and '1 of 1 targets failed' in result['msg']
     assert result['results'][0]['error'] == 'refused'
+
+
+@pytest.mark.parametrize('proxy, detail', [
+    ('socks5://127.0.0.1:1080', 'only http:// proxies (HTTP CONNECT) are supported'),
+    ('http://[::1:3128', 'Invalid IPv6 URL'),
+    ('http://127.0.0.1:99999', 'Port out of range'),
+])
+def test_a_proxy_that_cannot_be_used_is_class_proxy(run_module, proxy, detail):
+    """Regression (reliability suite, inputs): _proxy.parse raised in the probe's thread, the thread died
+    and the target was reported as class deadline ('the call's deadline of 60s passed')."""
+    result = run_module(port_probe, {'targets': [{'host': '127.0.0.1', 'port': _closed_port(), 'proxy': True}],
+                                     'proxy': proxy})
+    assert result['results'][0]['error'] == 'proxy', result['results'][0]
+    assert detail in result['results'][0]['message'] and 'deadline' not in result['results'][0]['message']
