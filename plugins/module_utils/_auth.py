@@ -757,11 +757,13 @@ def validate_app_only(params, service):
 def app_token_facts(source, token, acquired=None):
     """What an app-only token says about itself (never the token): app, tenant, audience, roles, expiry."""
     claims = decode_claims(token, ('appid', 'azp', 'tid', 'aud', 'roles', 'exp')) or {}
+    roles = claims.get('roles')
     facts = {'source': source, 'acquired': bool(token), 'app_id': claims.get('appid') or claims.get('azp'),
-             'tenant_id': claims.get('tid'), 'audience': claims.get('aud'), 'roles': claims.get('roles') or [],
+             'tenant_id': claims.get('tid'), 'audience': claims.get('aud'),
+             'roles': roles if isinstance(roles, list) else [],  # the token's text, not always a list
              'expires_at': None, 'error': None, 'message': None, 'aadsts': None}
     if isinstance(claims.get('exp'), int):
-        facts['expires_at'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(claims['exp']))
+        facts['expires_at'] = _utc(claims['exp'])  # None for a year Python cannot show
     if acquired:
         facts.update(error=acquired['error'], message=acquired['message'], aadsts=acquired['aadsts'])
         facts['acquired'] = acquired['acquired']

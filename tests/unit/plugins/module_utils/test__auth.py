@@ -449,3 +449,11 @@ def test_acquire_reports_an_unreachable_authority_without_raising():
     assert token is None and facts['acquired'] is False and facts['error'] == 'refused'
     assert facts['message'].startswith(params['authority'] + ': the connection was refused')
     assert facts['requests'][0]['status'] is None
+
+
+@pytest.mark.parametrize('roles', [True, 'Mail.Read', 5, {'a': 1}])
+def test_app_token_facts_roles_is_always_a_list(roles):
+    """Regression (reliability suite, inputs): a roles claim that is no list came out as is (True, a text),
+    where callers iterate a list."""
+    facts = _auth.app_token_facts('given', jwt({'appid': 'a', 'roles': roles, 'exp': 1800000000}))
+    assert facts['roles'] == [] and facts['app_id'] == 'a' and facts['expires_at'] == '2027-01-15T08:00:00Z'
