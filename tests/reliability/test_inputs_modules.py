@@ -24,6 +24,7 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import time
 import traceback
 from unittest import mock
@@ -44,7 +45,7 @@ from ansible_collections.ece_o365.preflight.plugins.modules import (
     mailbox_protocols, mailbox_settings, port_probe, runtime_info, tenant_info, token_acquire, url_reach)
 from ansible_collections.ece_o365.preflight.tests.unit.plugins.modules import utils as unit_utils
 
-EXAMPLES = 120
+EXAMPLES = 200
 BOUND = 6.0  # seconds per example: every target refuses at once, the rest is Python
 
 COVERAGE = [
@@ -154,6 +155,12 @@ CAREFUL = {
     'expected_ca_certs': st.just([]),
     'expected_issuers': st.lists(st.sampled_from(['DigiCert*', 'CN=Microsoft*', 'O=Let?s Encrypt']), max_size=2),
     'assertions': st.lists(st.sampled_from(['@', 'issuer', {'query': 'length(@)', 'equals': 1}]), max_size=2),
+    # who asks for a token: what an app registration and a mailbox look like
+    'client_id': st.sampled_from(['c1d2-client', '00000000-0000-0000-0000-000000000000']),
+    'tenant': st.sampled_from(['contoso.onmicrosoft.com', '9188040d-6c67-4c5b-b112-36a304b66dad']),
+    'username': st.sampled_from(['support@contoso.invalid']),
+    'scopes': st.lists(st.sampled_from(['https://outlook.office.com/IMAP.AccessAsUser.All', 'offline_access',
+                                        'https://graph.microsoft.com/.default']), min_size=1, max_size=2),
     # preflight_report's selection: the catalogue's own ids and tags, a waiver that is well formed
     'checks': st.lists(st.sampled_from([check.id for check in _checks.CATALOGUE]), max_size=3),
     'skip': st.lists(st.sampled_from([check.id for check in _checks.CATALOGUE]), max_size=2),
@@ -451,10 +458,17 @@ def _fail_json(module, **kwargs):
 
 
 @contextlib.contextmanager
-def raising_exits():
-    """exit_json and fail_json raise, for the whole hypothesis run."""
+def raising_exits(thread_errors):
+    """exit_json and fail_json raise, for the whole hypothesis run; an exception that ends a worker thread
+    (the probes run in threads) is kept in THREAD_ERRORS: main() may still return, with a wrong result."""
+    def record(hook_args):
+        thread_errors.append('%s in thread %s: %s' % (hook_args.exc_type.__name__, getattr(
+            hook_args.thread, 'name', '?'), ''.join(traceback.format_exception(
+                hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback))))
+
     with mock.patch.object(basic.AnsibleModule, 'exit_json', _exit_json), \
-            mock.patch.object(basic.AnsibleModule, 'fail_json', _fail_json):
+            mock.patch.object(basic.AnsibleModule, 'fail_json', _fail_json), \
+            mock.patch.object(threading, 'excepthook', record):
         yield
 
 
@@ -470,7 +484,7 @@ def test_module_arguments(case):
     built = module_spec(module)
     spec = built['argument_spec']
     guard = NetGuard()
-    runs = []
+    runs, thread_errors = [], []
 
     @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=datetime.timedelta(seconds=case.bound),
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -493,8 +507,9 @@ def test_module_arguments(case):
         problems = check_result(spec, full, outcome, result, elapsed, case.bound)
         assert not guard.unsafe, 'a strategy produced a target outside the safe set: %s' % guard.unsafe
         assert not problems, '%s with %r: %s' % (name, full, '; '.join(problems))
+        assert not thread_errors, '%s with %r: %s' % (name, full, thread_errors.pop())
 
-    with guard.active(), raising_exits():
+    with guard.active(), raising_exits(thread_errors):
         example()  # pylint: disable=no-value-for-parameter
     outcomes = [outcome for outcome, _elapsed in runs]
     STATS[name] = (len(runs), outcomes.count('exit'), outcomes.count('fail'), max(e for _o, e in runs))
