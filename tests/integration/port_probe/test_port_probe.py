@@ -171,7 +171,9 @@ def test_dropped_and_refused_across_a_real_network(netns):
     errors = [r["error"] for r in result["results"]]
     assert errors.count("timeout") == 20 and errors.count("refused") == 20
     assert result["summary"]["errors"] == {"timeout": 20, "refused": 20}
-    assert seconds < 4.5, "40 targets, 20 dropped, timeout 2 s: one call, about 2 s"
+    # One call, about 2 s of probing plus a module process's start; a loop of 40 would take 40 s or more.
+    # The margin is for a loaded 2-core machine (4.5 s flaked at a load average of 12).
+    assert seconds < 8, "40 targets, 20 dropped, timeout 2 s: one call, about 2 s"
     assert result["changed"] is False
 
 
