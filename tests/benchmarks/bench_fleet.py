@@ -328,8 +328,8 @@ def _header(rows, load):
     """What was measured where: the machine, the versions, the forks, the fleets, the load."""
     from ansible.release import __version__ as ansible_version  # pylint: disable=import-outside-toplevel
     forks = ", ".join("%d host%s: %d" % (row["size"], "" if row["size"] == 1 else "s", row["forks"]) for row in rows)
-    tools = "%s, %s" % (_tool_version(["openssl", "version"]).split(" (")[0],
-                        _tool_version(["curl", "--version"]).split(" (")[0])
+    tools = "%s, %s" % (_tool_version(["openssl", "version"]).split(" (", maxsplit=1)[0],
+                        _tool_version(["curl", "--version"]).split(" (", maxsplit=1)[0])
     services = {1: "", 2: "second", 3: "third"}.get(SERVICES_EVERY, "%dth" % SERVICES_EVERY)
     return ("%s, %d cores, Linux %s; Python %s, ansible-core %s, %s; commit %s, %s. Forks = min(ECE hosts, %d), "
             "the same for both sides (%s). Local connection: ECE hosts ece-sim001... all run in the controller's "

@@ -116,7 +116,7 @@ def broken_hosts_run(reliability_fleet, tmp_path_factory):
     report_dir.mkdir()
     try:
         run = reliability_fleet.run(report_dir, inventory=_inventory(reliability_fleet, tmp_path, break_hosts),
-                                extra_vars={"ece_o365_task_timeout": TASK_TIMEOUT}, timeout=300)
+                                    extra_vars={"ece_o365_task_timeout": TASK_TIMEOUT}, timeout=300)
     finally:
         subprocess.run(["pkill", "-f", HANG_MARKER], check=False)
     return run
