@@ -197,6 +197,12 @@ def validate(params, need_client=True):
     for name in ('client_certificate_path', 'client_private_key_path'):
         if params.get(name) and not os.path.isfile(params[name]):
             return '%s %s is not a readable file' % (name, params[name])
+    if params.get('proxy') and '://' in params['proxy'] and \
+            params['proxy'].split('://', 1)[0].lower() not in ('http', 'https'):
+        # requests would take socks5:// and fail at the first request with "Missing dependencies for
+        # SOCKS support", classed as a protocol error: refuse it here, as port_probe does.
+        return ('proxy must be an http:// or https:// URL (an HTTP CONNECT proxy), e.g. http://proxy.corp.example:3128; '
+                'got %s' % _proxy.redact(params['proxy']))
     if not need_client:
         return None
     if not params.get('client_id'):

@@ -79,10 +79,12 @@ def _closed_port():
     (dict(AUTH, client_certificate_path='/nonexistent.pem'), 'mutually exclusive'),
     (dict(AUTH, client_private_key_path='/k.pem'), 'client_certificate_path'),
     (dict(AUTH, cloud='mars'), 'cloud'),
+    (dict(AUTH, proxy='socks5://ece:PlantedProxyPw@127.0.0.1:1080'), 'proxy must be an http:// or https:// URL'),
 ])
 def test_bad_arguments_fail_clearly(run_module, args, message):
     result = run_module(token_acquire, args)
     assert result['failed'] is True and message in result['msg']
+    assert 'PlantedProxyPw' not in json.dumps(result)
 
 
 def test_return_token_needs_no_log_on_the_task_and_asks_nothing(run_module, fake_msal):
