@@ -5,29 +5,36 @@
 
 """Action plugin: judge every host's observations on the controller, write the reports, gate.
 
-Runs once (run_once) on the controller. It reads, from hostvars, what the probe roles left:
-``ece_o365_observations`` on each ECE host (network, ece) and ``ece_o365_tenant_observations``
-(tenant, mailboxes) on whichever host ran the tenant role. A host of the play that has no
-observations was unreachable or a probe task failed on it: that is a finding, not a lost host.
+Runs once (run_once) on the controller. It assembles the observation contract's document
+(docs/contract.md, ``_contract.SCHEMA``) from what the roles left in hostvars:
+``ece_o365_observations`` on each ECE host and ``ece_o365_tenant_observations`` on the host the
+tenant role ran on, plus what the inventory declares (ECE's release and External URL, the
+mailboxes). Nothing is lost quietly: an ECE host of the play without observations was unreachable
+or a probe task failed on it; a tenant host outside the run (``--limit``) means the tenant was not
+read, which blocks the gate unless ``check_tenant`` is false; ECE hosts of the inventory limited out
+of the run are named in the coverage. With ``validate_only`` it checks the run's inputs and judges
+nothing: the playbooks call it so before any probe.
 """
 
 import datetime
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _contract
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks, _report
 
 ARGUMENT_SPEC = dict(
     checks=dict(type='list', elements='str', default=[]),
     tags=dict(type='list', elements='str', default=[]),
     skip=dict(type='list', elements='str', default=[]),
-    waivers=dict(type='list', elements='dict', default=[]),
+    waivers=dict(type='list', elements='raw', default=[]),
     fail_on_warn=dict(type='bool', default=False),
     gate=dict(type='bool', default=True),
     report_dir=dict(type='path'),
@@ -37,9 +44,21 @@ ARGUMENT_SPEC = dict(
     previous=dict(type='path'),
     services_group=dict(type='str', default='ece_services'),
     application_group=dict(type='str', default='ece_application'),
+    tenant_host=dict(type='str', default='localhost'),
+    check_tenant=dict(type='bool', default=True),
+    expected_issuers=dict(type='list', elements='str'),
+    expected_ca_certs=dict(type='list', elements='str', default=[]),
     today=dict(type='str'),
     secret_warn_days=dict(type='int', default=_checks.SECRET_EXPIRY_WARN_DAYS),
+    validate_only=dict(type='bool', default=False),
 )
+# The inventory variables that declare ECE's configuration on a host (read as declared, not observed).
+ECE_DECLARED = (('version', 'ece_o365_ece_version'), ('installed_es', 'ece_o365_ece_installed_es'),
+                ('es_to_install', 'ece_o365_ece_es_to_install'), ('known_latest_es', 'ece_o365_ece_known_latest_es'),
+                ('external_url', 'ece_o365_ece_external_url'), ('admin_login_fqdn', 'ece_o365_ece_admin_login_fqdn'))
+PORT_VARIABLES = ('ece_o365_login_port', 'ece_o365_smtp_port', 'ece_o365_imap_port', 'ece_o365_pop3_port')
+ES_NAMES = re.compile(r'^[A-Za-z0-9_,\s]*$')
+VERSION = re.compile(r'^\d+\.\d+\(\d+\)$')
 
 
 class ActionModule(ActionBase):
@@ -50,40 +69,29 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
-        try:
-            validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
-        except (OverflowError, TypeError, ValueError) as exc:
-            # ansible-core's own int check raises on inf and nan (2.19) instead of reporting them.
-            odd = sorted(name for name, value in self._task.args.items()
-                         if isinstance(value, float) and not math.isfinite(value))
-            raise AnsibleActionFail('preflight_report: %s: not a finite number (%s)' % (
-                ', '.join(odd) or 'an argument', exc))
-        if validation.error_messages:
-            raise AnsibleActionFail('preflight_report: %s' % '; '.join(validation.error_messages))
-        args = validation.validated_parameters
-        try:
-            chosen, skipped = _checks.select(args['checks'], args['tags'], args['skip'])
-        except _checks.SelectionError as exc:
-            raise AnsibleActionFail(str(exc))
-        problem = _checks.validate_waivers(args['waivers'])
-        if problem:
-            raise AnsibleActionFail(problem)
-        try:
-            today = datetime.date.fromisoformat(args['today']) if args['today'] else datetime.date.today()
-        except ValueError:
-            raise AnsibleActionFail('preflight_report: today must be a date YYYY-MM-DD, got %r' % args['today'])
+        args = self._arguments()
+        chosen, skipped, today = self._selection(args)
+        declared_mailboxes = self._declared_mailboxes(task_vars)
+        self._validate_hosts(task_vars, args)
+        if args['validate_only']:
+            result.update(changed=False, msg='the run\'s inputs are valid: %d check(s) chosen, %d disabled, %d mailbox(es)'
+                          % (len(chosen), len(skipped), len(declared_mailboxes)))
+            return result
 
-        hosts, tenant, mailboxes = self._collect(task_vars, args)
-        findings = _checks.judge(hosts, tenant, mailboxes, chosen, skipped, args['waivers'], today,
-                                 secret_warn_days=args['secret_warn_days'])
+        observations, coverage = self._collect(task_vars, args, declared_mailboxes)
+        _quarantine(observations)
+        options = {'today': today, 'secret_warn_days': args['secret_warn_days'],
+                   'expected_issuers': args['expected_issuers'], 'expected_ca_certs': args['expected_ca_certs']}
+        findings = _checks.judge(observations, chosen, skipped, args['waivers'], options)
         previous = self._previous(args)
         drift = _checks.drift(findings, previous)
-        summary = _checks.summarize(findings, args['fail_on_warn'])
+        summary = _checks.summarize(findings, args['fail_on_warn'], coverage)
         generated = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
         run = {'checks': [c.id for c in chosen], 'disabled': [c.id for c in skipped],
-               'waivers': len(args['waivers']), 'fail_on_warn': args['fail_on_warn'], 'audit': args['audit']}
-        host_summary = dict((name, {'roles': h.get('roles'), 'reached': not h.get('unreachable')})
-                            for name, h in hosts.items())
+               'waivers': len(args['waivers']), 'fail_on_warn': args['fail_on_warn'], 'audit': args['audit'],
+               'observations_schema_version': _contract.SCHEMA_VERSION, 'coverage': coverage}
+        host_summary = dict((name, {'roles': h.get('roles'), 'reached': h.get('reached')})
+                            for name, h in observations['hosts'].items())
         report = _report.build(findings, summary, drift, host_summary, run, generated)
         paths = {}
         if args['report_dir']:
@@ -95,45 +103,160 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail('preflight_report: cannot write the reports to report_dir %s: %s'
                                         % (args['report_dir'], exc))
         result.update(changed=False, findings=report['findings'], summary=summary, drift=drift, reports=paths,
-                      table=_report.summary_table(report), passed_gate=summary['passed_gate'])
+                      table=_report.summary_table(report), passed_gate=summary['passed_gate'], coverage=coverage)
         if args['gate'] and not summary['passed_gate']:
             result['failed'] = True
-            result['msg'] = 'One or more preflight checks failed: %d blocking finding(s). See the summary below%s.' % (
-                summary['blocking'], ' and %s' % paths.get('markdown') if paths.get('markdown') else '')
+            result['msg'] = 'The preflight gate failed: %s. See the summary below%s.' % (
+                '; '.join(summary['gate_reasons']), ' and %s' % paths.get('markdown') if paths.get('markdown') else '')
         return result
 
-    def _collect(self, task_vars, args):
-        hostvars = task_vars.get('hostvars', {})
-        play_hosts = task_vars.get('ansible_play_hosts_all') or task_vars.get('ansible_play_hosts') or []
-        alive = set(task_vars.get('ansible_play_hosts') or [])
-        hosts, tenant, mailboxes = {}, {}, {}
-        for name in play_hosts:
-            facts = hostvars.get(name, {})
-            groups = facts.get('group_names') or []
-            roles = [role for role, group in (('services', args['services_group']),
-                                              ('application', args['application_group'])) if group in groups]
-            observed = _mapping(facts.get('ece_o365_observations'), 'ece_o365_observations', name)
-            tenant_observed = _mapping(facts.get('ece_o365_tenant_observations'), 'ece_o365_tenant_observations', name)
-            if tenant_observed:
-                tenant = _mapping(tenant_observed.get('tenant'), 'ece_o365_tenant_observations.tenant', name) or {}
-                mailboxes = _mapping(tenant_observed.get('mailboxes'), 'ece_o365_tenant_observations.mailboxes',
-                                     name) or {}
-            if not roles and observed is None:
-                # The controller or the tenant host, not an ECE server. A tenant host that dropped out of
-                # the play (unreachable, or a task failed outside the tenant role's rescue) read nothing:
-                # PREFLIGHT-TENANT-READ says so rather than every tenant check skipping quietly.
-                if name not in alive and not tenant_observed and not tenant:
-                    tenant = {'failed_tasks': ['%s: unreachable, or a task failed on it (see the play output)' % name]}
+    # -- inputs, validated before anything is judged (and, with validate_only, before any probe) -------
+
+    def _arguments(self):
+        try:
+            validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        except (OverflowError, TypeError, ValueError) as exc:
+            # ansible-core's own int check raises on inf and nan (2.19) instead of reporting them.
+            odd = sorted(name for name, value in self._task.args.items()
+                         if isinstance(value, float) and not math.isfinite(value))
+            raise AnsibleActionFail('preflight_report: %s: not a finite number (%s)' % (
+                ', '.join(odd) or 'an argument', exc))
+        if validation.error_messages:
+            raise AnsibleActionFail('preflight_report: %s' % '; '.join(validation.error_messages))
+        return validation.validated_parameters
+
+    def _selection(self, args):
+        try:
+            chosen, skipped = _checks.select(args['checks'], args['tags'], args['skip'])
+        except _checks.SelectionError as exc:
+            raise AnsibleActionFail(str(exc))
+        problem = _checks.validate_waivers(args['waivers'])
+        if problem:
+            raise AnsibleActionFail(problem)
+        try:
+            today = datetime.date.fromisoformat(args['today']) if args['today'] else datetime.date.today()
+        except ValueError:
+            raise AnsibleActionFail('ece_o365_report_today must be a date YYYY-MM-DD, got %r' % args['today'])
+        return chosen, skipped, today
+
+    def _host_vars(self, task_vars, name):
+        return task_vars.get('hostvars', {}).get(name, {})
+
+    def _declared_mailboxes(self, task_vars):
+        """The mailboxes as the inventory declares them (ece_o365_mailboxes), defaults applied, no secret kept."""
+        raw = self._host_vars(task_vars, task_vars.get('inventory_hostname')).get('ece_o365_mailboxes')
+        protocols = self._host_vars(task_vars, task_vars.get('inventory_hostname')).get('ece_o365_mail_protocols')
+        mailboxes, problems = _contract.declared_mailboxes(raw, protocols)
+        if problems:
+            raise AnsibleActionFail('preflight_report: %s (docs/variables.md)' % '; '.join(problems))
+        return mailboxes
+
+    def _ece_hosts(self, task_vars, args):
+        groups = task_vars.get('groups') or {}
+        return [name for name in _unique(list(groups.get(args['services_group']) or [])
+                                         + list(groups.get(args['application_group']) or []))]
+
+    def _validate_hosts(self, task_vars, args):
+        """ECE's declared release and ES names, and the ports, on every ECE host of the run."""
+        play = set(task_vars.get('ansible_play_hosts_all') or [])
+        problems = []
+        for name in self._ece_hosts(task_vars, args):
+            if name not in play:
                 continue
-            host = dict(observed or {})
-            host['roles'] = roles
-            if name not in alive:
-                host['unreachable'] = True
-                host['unreachable_reason'] = 'unreachable, or a task failed on it (see the play output)'
-            elif observed is None:
-                host['failed_tasks'] = ['no observations were recorded (a probe role did not run on this host)']
+            facts = self._host_vars(task_vars, name)
+            version = facts.get('ece_o365_ece_version')
+            if version not in (None, '') and not (isinstance(version, str) and VERSION.match(version)):
+                problems.append('%s: ece_o365_ece_version is a release such as "12.6(1)" (quoted in YAML), got %r'
+                                % (name, version))
+            for key in ('ece_o365_ece_installed_es', 'ece_o365_ece_es_to_install', 'ece_o365_ece_known_latest_es'):
+                value = facts.get(key)
+                if value not in (None, '') and not (isinstance(value, str) and ES_NAMES.match(value)):
+                    problems.append('%s: %s is a name such as "ES1" or "ES12, ES12_ET1", got %r' % (name, key, value))
+            for key in PORT_VARIABLES:
+                value = facts.get(key)
+                if value is not None and not (isinstance(value, int) and not isinstance(value, bool)
+                                              and 0 < value < 65536 or isinstance(value, str) and value.isdigit()
+                                              and 0 < int(value) < 65536):
+                    problems.append('%s: %s must be a port number (1-65535), got %r' % (name, key, value))
+        if problems:
+            raise AnsibleActionFail('preflight_report: %s (docs/variables.md)' % '; '.join(problems[:10]))
+
+    # -- the contract's document ------------------------------------------------------------------
+
+    def _collect(self, task_vars, args, declared_mailboxes):
+        play_all = list(task_vars.get('ansible_play_hosts_all') or task_vars.get('ansible_play_hosts') or [])
+        alive = set(task_vars.get('ansible_play_hosts') or [])
+        inventory_ece = self._ece_hosts(task_vars, args)
+        groups = task_vars.get('groups') or {}
+        hosts = {}
+        for name in inventory_ece:
+            if name not in play_all:
+                continue
+            facts = self._host_vars(task_vars, name)
+            record = _mapping(facts.get('ece_o365_observations'), 'ece_o365_observations', name) or {}
+            roles = [role for role, group in (('services', args['services_group']),
+                                              ('application', args['application_group']))
+                     if name in (groups.get(group) or [])]
+            host = {'roles': roles, 'reached': True, 'unreachable_reason': None,
+                    'failed_tasks': list(record.get('failed_tasks') or []),
+                    'port_probe': _result(record.get('port_probe')), 'url_reach': _result(record.get('url_reach')),
+                    'ece': self._declared_ece(facts)}
+            if record.get('unreachable') or name not in alive:
+                host['reached'] = False
+                host['unreachable_reason'] = record.get('unreachable_reason') or \
+                    'unreachable, or a task failed on it (see the play output)'
+            elif not record:
+                host['failed_tasks'].append('no observations were recorded (the network role did not run on this host)')
             hosts[name] = host
-        return hosts, tenant, mailboxes
+        tenant = self._tenant(task_vars, args, play_all, alive)
+        mailboxes = dict((m['address'], dict((k, m[k]) for k in ('address', 'login', 'account', 'sender', 'protocols')))
+                         for m in (tenant.pop('declared_mailboxes', None) or declared_mailboxes))
+        limited_out = [name for name in inventory_ece if name not in play_all]
+        coverage = {'ece_hosts': len(inventory_ece), 'judged_hosts': sorted(hosts), 'limited_out': limited_out,
+                    'tenant': 'left out (ece_o365_check_tenant: false)' if tenant['left_out'] else
+                              ('read from %s' % tenant['host'] if tenant['ran'] else 'not read: %s' % tenant['why_not'])}
+        observations = {'schema_version': _contract.SCHEMA_VERSION, 'hosts': hosts, 'tenant': tenant,
+                        'mailboxes': mailboxes}
+        return observations, coverage
+
+    @staticmethod
+    def _declared_ece(facts):
+        declared = dict((key, _text(facts.get(variable))) for key, variable in ECE_DECLARED)
+        protocols = facts.get('ece_o365_mail_protocols')
+        declared['mail_protocols'] = list(protocols) if isinstance(protocols, (list, tuple)) else \
+            list(_contract.DEFAULT_MAIL_PROTOCOLS)
+        return declared
+
+    def _tenant(self, task_vars, args, play_all, alive):
+        tenant_host = args['tenant_host']
+        base = {'ran': False, 'left_out': False, 'host': tenant_host, 'why_not': None, 'failed_tasks': [],
+                'tenant_info': None, 'mailbox_settings': None, 'mailbox_protocols': None, 'external_url': ''}
+        if not args['check_tenant']:
+            return dict(base, left_out=True)
+        candidates = [tenant_host] + [name for name in play_all if name != tenant_host]
+        for name in candidates:
+            record = _mapping(self._host_vars(task_vars, name).get('ece_o365_tenant_observations'),
+                              'ece_o365_tenant_observations', name)
+            if record:
+                tenant = dict(base, ran=True, host=name)
+                tenant['failed_tasks'] = list(record.get('failed_tasks') or [])
+                for key in ('tenant_info', 'mailbox_settings', 'mailbox_protocols'):
+                    tenant[key] = _result(record.get(key))
+                tenant['external_url'] = _text(record.get('external_url'))
+                if record.get('declared_mailboxes') is not None:
+                    mailboxes, problems = _contract.declared_mailboxes(record['declared_mailboxes'])
+                    if problems:
+                        raise AnsibleActionFail('preflight_report: %s' % '; '.join(problems))
+                    tenant['declared_mailboxes'] = mailboxes
+                return tenant
+        if tenant_host not in play_all:
+            why = 'the tenant host %s was not in this run (a --limit or an AWX Limit left it out)' % tenant_host
+        elif tenant_host not in alive:
+            why = 'the tenant host %s was unreachable, or a task failed on it outside the tenant role' % tenant_host
+        else:
+            why = 'the tenant role did not run on %s' % tenant_host
+        return dict(base, why_not=why, external_url=_text(self._host_vars(task_vars, tenant_host).get(
+            'ece_o365_ece_external_url')))
 
     def _previous(self, args):
         path = args['previous']
@@ -154,6 +277,53 @@ class ActionModule(ActionBase):
         with open(path, 'w', encoding='utf-8') as handle:
             handle.write(_report.to_json(report))
         return path
+
+
+def _quarantine(observations):
+    """A host or tenant record that does not follow the contract is not judged: its probe results are dropped and
+    the problem becomes a failed task of that host (PREFLIGHT-HOST-REACHABLE) or of the tenant
+    (PREFLIGHT-TENANT-READ), naming the path, so it blocks the gate instead of being read wrongly."""
+    defs = _contract.SCHEMA['$defs']
+
+    def note(record, part, problems, keys):
+        for key in keys:
+            if any(p.startswith(key) for p in problems):
+                record[key] = None
+        record['failed_tasks'] = list(record.get('failed_tasks') or []) + [
+            'the %s does not follow the observation contract (schema version %d, docs/contract.md): %s' % (
+                part, _contract.SCHEMA_VERSION, '; '.join(problems[:5]))]
+
+    for name, host in observations['hosts'].items():
+        problems = _contract.validate(host, defs['host'])
+        if problems:
+            note(host, 'record of %s' % name, problems, ('port_probe', 'url_reach'))
+    problems = _contract.validate(observations['tenant'], defs['tenant'])
+    if problems:
+        note(observations['tenant'], 'tenant record', problems, ('tenant_info', 'mailbox_settings', 'mailbox_protocols'))
+    problems = _contract.validate(observations)
+    if problems:  # what is left is the action's own assembly: a bug here, never the user's data
+        raise AnsibleActionFail('preflight_report: the observations do not follow the contract (schema version %d, '
+                                'docs/contract.md): %s' % (_contract.SCHEMA_VERSION, '; '.join(problems[:10])))
+
+
+def _unique(names):
+    seen, out = set(), []
+    for name in names:
+        if name not in seen:
+            seen.add(name)
+            out.append(name)
+    return out
+
+
+def _text(value):
+    return '' if value is None else str(value)
+
+
+def _result(value):
+    """A registered probe result as the contract holds it: None when the task did not run (skipped)."""
+    if not isinstance(value, Mapping) or value.get('skipped'):
+        return None
+    return dict(value)
 
 
 def _mapping(value, variable, host):

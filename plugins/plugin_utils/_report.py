@@ -42,7 +42,9 @@ REPORT_SCHEMA = {
                 'id': {'type': 'string', 'pattern': '^[A-Z0-9]+(-[A-Z0-9]+)+$'},
                 'status': {'enum': list(_checks.STATUSES)},
                 'severity': {'enum': list(_checks.SEVERITIES)},
-                'checklist_item': {'type': 'integer', 'minimum': 1, 'maximum': 10},
+                'checklist_item': {'type': ['integer', 'null'], 'minimum': 1},
+                'family': {'type': 'string'},
+                'blocked_by': {'type': ['string', 'null']},
                 'scope': {'enum': list(_checks.SCOPES)},
                 'subject': {'type': 'string'},
                 'detail': {'type': ['string', 'null']},
@@ -215,8 +217,23 @@ def summary_table(report):
             lines.append('    waived until %s: %s' % (waiver['expires'], waiver['reason']))
         else:
             lines.append('    skip: %s' % finding['skip_with'])
-    counts = report['summary']['counts']
-    lines.append('preflight: %d passed, %d failed, %d warnings, %d errors, %d skipped; gate %s' % (
-        counts['pass'], counts['fail'], counts['warn'], counts['error'], counts['skip'],
-        'PASSED' if report['summary']['passed_gate'] else 'FAILED'))
+    summary = report['summary']
+    counts = summary['counts']
+    lines.extend(coverage_lines(summary.get('coverage') or {}))
+    if summary.get('gate_reasons') and not summary['blocking']:
+        lines.append('gate: %s' % '; '.join(summary['gate_reasons']))
+    lines.append('preflight: %d passed, %d failed%s, %d warnings, %d errors, %d skipped; gate %s' % (
+        counts['pass'], counts['fail'], ' (%d waived)' % summary['waived'] if summary.get('waived') else '',
+        counts['warn'], counts['error'], counts['skip'], 'PASSED' if summary['passed_gate'] else 'FAILED'))
     return '\n'.join(lines)
+
+
+def coverage_lines(coverage):
+    """What the gate covers: the ECE hosts judged (and those a --limit left out) and whether the tenant was read."""
+    if not coverage:
+        return []
+    lines = ['covers: %d of %d ECE host(s)%s; tenant %s' % (
+        len(coverage.get('judged_hosts') or []), coverage.get('ece_hosts') or 0,
+        ' (limited out: %s)' % ', '.join(coverage['limited_out']) if coverage.get('limited_out') else '',
+        coverage.get('tenant') or 'not read')]
+    return lines

@@ -10,15 +10,17 @@ import jsonschema
 
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks, _report
 
-from .test__checks import healthy
+from ._checks.observations import healthy, judge
+
+
+NET_PORT_993 = 'NET-PORT-993 %s' % _checks.by_id()['NET-PORT-993'].title
 
 
 def _report_for(**breaks):
-    hosts, tenant, mailboxes = healthy()
-    hosts['svc1']['network']['port_probe']['results'][2]['error'] = 'timeout'
-    hosts['svc1']['network']['port_probe']['results'][2]['message'] = 'm365:993 timed out <script>alert(1)</script>'
-    waivers = breaks.get('waivers')
-    findings = _checks.judge(hosts, tenant, mailboxes, waivers=waivers)
+    document = healthy()
+    document['hosts']['svc1']['port_probe']['results'][2].update(
+        ok=False, error_class='timeout', message='m365:993 timed out <script>alert(1)</script>')
+    findings = judge(document, waivers=breaks.get('waivers'))
     summary = _checks.summarize(findings)
     return _report.build(findings, summary, _checks.drift(findings, None), {'svc1': {'roles': ['services']}},
                          {'checks': []}, '2026-11-28T21:00:00Z')
@@ -43,7 +45,7 @@ def test_junit_has_one_case_per_check_and_subject_and_parses():
     cases = root.findall('.//testcase')
     assert len(cases) == len(report['findings'])
     failures = [c for c in cases if c.find('failure') is not None]
-    assert [c.get('name') for c in failures] == ['NET-PORT-993 TCP 993 reachable (IMAP over TLS: the retriever)']
+    assert [c.get('name') for c in failures] == [NET_PORT_993]
     assert 'ece_o365_skip_checks: [NET-PORT-993]' in failures[0].find('failure').text
 
 
@@ -52,7 +54,7 @@ def test_waived_finding_is_skipped_in_junit_and_marked_in_markdown():
                                    'expires': '2999-01-01'}])
     assert report['summary']['passed_gate'] is True
     root = ET.fromstring(_report.to_junit(report))
-    assert root.find(".//testcase[@name='NET-PORT-993 TCP 993 reachable (IMAP over TLS: the retriever)']/skipped") \
+    assert root.find(".//testcase[@name='%s']/skipped" % NET_PORT_993) \
         is not None
     assert 'waived until 2999-01-01' in _report.to_markdown(report)
 

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: THIS IS A PRIVATE PLUGIN UTIL OF ece_o365.preflight. It is not part of the
+# collection's public API and MAY CHANGE OR BE REMOVED AT ANY TIME, even in a
+# patch release. Do not use it from outside this collection.
+
+"""The facts the checks judge against, each held once: the TAC checklist, version minimums, limits, fixes."""
+
+# The TAC checklist (Cisco ECE 12.6), by item number, as DESIGN and README name it. A check may name
+# one item or none; new items may be added (the report does not cap the number).
+CHECKLIST = {
+    1: 'Minimum ECE version and Engineering Special',
+    2: 'ECE External URL: set, https, same FQDN as the admin login and the redirect URI',
+    3: 'Entra app registration: redirect URI, delegated permissions, consent, client secret',
+    4: 'Token lifetime: access 60-90 min, refresh token 90 days unused',
+    5: 'Token generated for the right user (not the SSO workstation user)',
+    6: 'Mailbox protocols: SMTP AUTH, and IMAP or POP',
+    7: 'Exchange Online licence provisioned',
+    8: 'Mailbox rights: own account, or shared account with FullAccess',
+    9: 'Network: 443, 587, 993, 995 from the services and application servers',
+    10: 'Connectivity test: SMTP, IMAP, POP from each ECE server',
+}
+
+# Minimum Engineering Special per ECE release (TAC checklist item 1, bug CSCvr86493).
+MINIMUM_ES = {
+    '11.6(1)': ('ES12', 'ES12_ET1'),
+    '12.0(1)': ('ES6',),
+    '12.5(1)': ('ES3',),
+    '12.6(1)': ('ES1',),
+}
+ACCESS_TOKEN_LIFETIME = (3600, 5400)  # Entra's documented default: 60-90 minutes
+# Seconds. Entra ID allows 5 minutes of clock skew when it validates a token's nbf/exp, and so does
+# Kerberos: beyond CLOCK_SKEW_FAIL tokens are refused, so that is a failure whatever the check's severity.
+CLOCK_SKEW_WARN, CLOCK_SKEW_FAIL = 60, 300
+SECRET_EXPIRY_WARN_DAYS = 30
+
+# The network paths ECE needs, by purpose (docs/contract.md): the check id (stable, named after the
+# default port), who needs it, the default port, and what for. The judge selects targets by purpose only.
+NETWORK_PATHS = (
+    # (check id, purpose, roles that need it, default port, what for, mail protocol it serves)
+    ('NET-PORT-443', 'token_endpoint', ('services', 'application'), 443, 'HTTPS to login.microsoftonline.com: tokens',
+     None),
+    ('NET-PORT-587', 'smtp_submission', ('services', 'application'), 587,
+     'SMTP submission with STARTTLS: the dispatcher and alarm mail', 'smtp'),
+    ('NET-PORT-993', 'imap', ('services',), 993, 'IMAP over TLS: the retriever', 'imap'),
+    ('NET-PORT-995', 'pop3', ('services',), 995, 'POP3 over TLS: the retriever', 'pop3'),
+)
+
+# Delegated Microsoft Graph permissions ECE's app needs, per mail protocol.
+PERMISSION_OF_PROTOCOL = {'imap': 'IMAP.AccessAsUser.All', 'pop3': 'POP.AccessAsUser.All', 'smtp': 'SMTP.Send'}
+DELEGATED_MAIL = ('IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access')
+
+# The issuers Microsoft's TLS certificates are signed by (fnmatch patterns on the issuer's CN); another
+# issuer on a Microsoft endpoint means TLS inspection. ece_o365_expected_issuers replaces the list.
+DEFAULT_EXPECTED_ISSUERS = ('Microsoft Azure * TLS Issuing CA *', 'Microsoft Azure ECC TLS Issuing CA *',
+                            'Microsoft RSA TLS CA 0?', 'Microsoft ECC TLS Issuing * CA *', 'DigiCert*')
+
+# Fixes used by more than one check, held once.
+FIX = {
+    'enable_protocol': 'Set-CASMailbox -Identity <mailbox> -%sEnabled $true',
+    'smtp_auth': 'Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false (or, for every '
+                 'mailbox that has no setting of its own, Set-TransportConfig -SmtpClientAuthenticationDisabled $false)',
+    'full_access': 'Add-MailboxPermission -Identity %s -User %s -AccessRights FullAccess -AutoMapping $false',
+    'generate_token': 'generate the token again in ECE (Partition > Apps > Email > the mailbox > Generate token) '
+                      'in a private browser window, signed in as the mailbox account',
+    'tenant_read': 'give the preflight\'s own app registration Application.Read.All and User.Read.All (Graph) and '
+                   'Exchange.ManageAsApp with an Exchange administrator role, with admin consent',
+}

@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A healthy fleet and tenant, in the observation contract's shape (docs/contract.md), for the judge's tests.
+
+Each test breaks one fact and asserts which finding changes; healthy() validates against the contract,
+so the tests cannot drift from what the probes return.
+"""
+
+import copy
+import datetime
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _contract
+from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks
+
+TODAY = datetime.date(2026, 11, 28)
+SUPPORT, SALES, SVC = 'support@contoso.com', 'sales@contoso.com', 'svc@contoso.com'
+MICROSOFT_ISSUER = 'countryName=US,organizationName=Microsoft Corporation,commonName=Microsoft Azure RSA TLS Issuing CA 03'
+
+
+def target(purpose, port, protocol, error_class=None, mechanisms=('XOAUTH2',)):
+    return {'name': 'm365:%d' % port, 'host': 'outlook.office365.com', 'port': port, 'purpose': purpose,
+            'protocol': protocol, 'mode': 'tls', 'ok': error_class is None, 'error_class': error_class,
+            'message': 'outlook.office365.com:%d: %s' % (port, 'connected' if error_class is None else
+                                                         'no answer in time (dropped). Fix: open the port'),
+            'auth_mechanisms': list(mechanisms), 'elapsed_ms': 5.0, 'proxy': None}
+
+
+def url(purpose='oidc_discovery', status=200, body=None, issuer=MICROSOFT_ISSUER, skew=1.5, expect=None):
+    return {'name': 'OIDC', 'url': 'https://login.microsoftonline.com/tid/v2.0/.well-known/openid-configuration',
+            'purpose': purpose, 'ok': True, 'error_class': None, 'message': None, 'status': status,
+            'expect': expect if expect is not None else {'status': [200], 'assertions': ["contains(issuer, 'tid')"]},
+            'json': body if body is not None else {'issuer': 'https://login.microsoftonline.com/tid/v2.0'},
+            'tls': {'chain': [{'subject': 'CN=login.microsoftonline.com', 'issuer': issuer,
+                               'sha256_fingerprint': 'AA' * 32}]},
+            'clock_skew_seconds': skew, 'headers': {}, 'proxy': None}
+
+
+def host(roles):
+    targets = [target('token_endpoint', 443, 'https', mechanisms=()), target('smtp_submission', 587, 'smtp')]
+    if 'services' in roles:
+        targets += [target('imap', 993, 'imap'), target('pop3', 995, 'pop3')]
+    return {'roles': roles, 'reached': True, 'unreachable_reason': None, 'failed_tasks': [],
+            'port_probe': {'results': targets}, 'url_reach': {'results': [url()]},
+            'ece': {'version': '12.6(1)', 'installed_es': 'ES1', 'es_to_install': '', 'known_latest_es': '',
+                    'external_url': 'https://ece.contoso.com', 'admin_login_fqdn': 'ece.contoso.com',
+                    'mail_protocols': ['imap', 'pop3', 'smtp']}}
+
+
+def _user(name):
+    return {'name': name, 'exists': True, 'id': 'id-' + name, 'enabled': True,
+            'licences': [{'sku': 'ENTERPRISEPACK', 'service_plans': [{'name': 'EXCHANGE_S_ENTERPRISE', 'status': 'Success'}]}]}
+
+
+def _settings(address, account, holders=()):
+    return {'address': address, 'account': account, 'exists': True, 'imap_enabled': True, 'pop_enabled': True,
+            'smtp_client_authentication_disabled': None,
+            'full_access': [{'user': 'NT AUTHORITY\\SELF', 'access_rights': ['FullAccess'], 'deny': False}]
+            + [{'user': h, 'access_rights': ['FullAccess'], 'deny': False, 'is_inherited': False} for h in holders]}
+
+
+def _logins(address, login, failures=None):
+    failures = failures or {}
+    return [{'address': address, 'login': login, 'protocol': p, 'ok': p not in failures,
+             'error_class': failures.get(p), 'message': '%s %s' % (p, failures.get(p) or 'ok'),
+             'followup': {'command': 'X'}} for p in ('imap', 'pop3', 'smtp')]
+
+
+TENANT = {
+    'ran': True, 'left_out': False, 'host': 'localhost', 'why_not': None, 'failed_tasks': [],
+    'external_url': 'https://ece.contoso.com',
+    'tenant_info': {
+        'application': {
+            'found': True, 'app_id': 'app', 'display_name': 'ECE',
+            'redirect_uris': {'web': ['https://ece.contoso.com/cb'], 'spa': [], 'public_client': []},
+            'required_permissions': [{'type': 'delegated', 'name': n} for n in
+                                     ('IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access', 'openid')],
+            'secrets': [{'display_name': 's', 'end': '2028-01-01T00:00:00Z'}], 'certificates': [],
+            'service_principal': {'found': True, 'delegated_grants': [
+                {'consent_type': 'AllPrincipals', 'scopes': ['IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access',
+                                                             'openid']}]},
+        },
+        'users': [_user(n) for n in (SUPPORT, SALES, SVC)],
+        'errors': [],
+    },
+    'mailbox_settings': {
+        'transport_config': {'smtp_client_authentication_disabled': False},
+        'mailboxes': [_settings(SUPPORT, SUPPORT), _settings(SALES, SVC, holders=[SVC])],
+        'errors': [],
+    },
+    'mailbox_protocols': {
+        'results': _logins(SUPPORT, SUPPORT) + _logins(SALES, SALES),
+        'tokens': [{'address': SUPPORT, 'login': SUPPORT, 'acquired': True, 'source': 'refresh_token',
+                    'token_owner': SUPPORT, 'lifetime_seconds': 4200},
+                   {'address': SALES, 'login': SALES, 'acquired': True, 'source': 'refresh_token',
+                    'token_owner': SVC, 'lifetime_seconds': 3900}],
+    },
+}
+MAILBOXES = {
+    SUPPORT: {'address': SUPPORT, 'login': SUPPORT, 'account': SUPPORT, 'sender': SUPPORT,
+              'protocols': ['imap', 'pop3', 'smtp']},
+    SALES: {'address': SALES, 'login': SALES, 'account': SVC, 'sender': SALES, 'protocols': ['imap', 'pop3', 'smtp']},
+}
+
+
+def healthy():
+    document = {'schema_version': _contract.SCHEMA_VERSION,
+                'hosts': {'svc1': host(['services']), 'app1': host(['application']), 'app2': host(['application'])},
+                'tenant': copy.deepcopy(TENANT), 'mailboxes': copy.deepcopy(MAILBOXES)}
+    assert _contract.validate(document) == [], _contract.validate(document)
+    return document
+
+
+def judge(document, **kwargs):
+    options = dict({'today': TODAY}, **kwargs.pop('options', {}))
+    return _checks.judge(document, options=options, **kwargs)
+
+
+def statuses(findings):
+    return dict(((f['id'], f['subject']), f['status']) for f in findings)
+
+
+def not_passing(findings):
+    """{(id, subject): status} of every finding that is not a pass (skips included)."""
+    return dict(((f['id'], f['subject']), f['status']) for f in findings if f['status'] != 'pass')
+
+
+def finding(findings, check_id, subject):
+    return [f for f in findings if (f['id'], f['subject']) == (check_id, subject)][0]
+
+
+def login_results(address, login, failures):
+    return _logins(address, login, failures)
