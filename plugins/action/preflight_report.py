@@ -79,6 +79,7 @@ class ActionModule(ActionBase):
             return result
 
         observations, coverage = self._collect(task_vars, args, declared_mailboxes)
+        observed = _report.observations_document(observations)  # as read, before anything is set aside
         _quarantine(observations)
         options = {'today': today, 'secret_warn_days': args['secret_warn_days'],
                    'expected_issuers': args['expected_issuers'], 'expected_ca_certs': args['expected_ca_certs']}
@@ -97,6 +98,8 @@ class ActionModule(ActionBase):
         if args['report_dir']:
             try:
                 paths = _report.write(report, args['report_dir'], args['formats'])
+                if 'json' in args['formats']:
+                    paths['observations'] = _report.write_observations(observed, args['report_dir'])
                 if args['audit']:
                     paths['audit'] = self._write_audit(report, args['report_dir'], today)
             except OSError as exc:  # a file where the directory should be, no space, no permission
@@ -198,12 +201,12 @@ class ActionModule(ActionBase):
                                               ('application', args['application_group']))
                      if name in (groups.get(group) or [])]
             host = {'roles': roles, 'reached': True, 'unreachable_reason': None,
-                    'failed_tasks': list(record.get('failed_tasks') or []),
+                    'failed_tasks': _strings(record.get('failed_tasks')),
                     'port_probe': _result(record.get('port_probe')), 'url_reach': _result(record.get('url_reach')),
                     'ece': self._declared_ece(facts)}
             if record.get('unreachable') or name not in alive:
                 host['reached'] = False
-                host['unreachable_reason'] = record.get('unreachable_reason') or \
+                host['unreachable_reason'] = _text(record.get('unreachable_reason')) or \
                     'unreachable, or a task failed on it (see the play output)'
             elif not record:
                 host['failed_tasks'].append('no observations were recorded (the network role did not run on this host)')
@@ -233,13 +236,14 @@ class ActionModule(ActionBase):
                 'tenant_info': None, 'mailbox_settings': None, 'mailbox_protocols': None, 'external_url': ''}
         if not args['check_tenant']:
             return dict(base, left_out=True)
-        candidates = [tenant_host] + [name for name in play_all if name != tenant_host]
-        for name in candidates:
+        # Only a host of this run counts: a record left by an earlier run (a fact cache) was not read now.
+        candidates = [name for name in [tenant_host] + play_all if name in play_all]
+        for name in _unique(candidates):
             record = _mapping(self._host_vars(task_vars, name).get('ece_o365_tenant_observations'),
                               'ece_o365_tenant_observations', name)
             if record:
                 tenant = dict(base, ran=True, host=name)
-                tenant['failed_tasks'] = list(record.get('failed_tasks') or [])
+                tenant['failed_tasks'] = _strings(record.get('failed_tasks'))
                 for key in ('tenant_info', 'mailbox_settings', 'mailbox_protocols'):
                     tenant[key] = _result(record.get(key))
                 tenant['external_url'] = _text(record.get('external_url'))
@@ -313,6 +317,15 @@ def _unique(names):
             seen.add(name)
             out.append(name)
     return out
+
+
+def _strings(value):
+    """A recorded list of messages, whatever was recorded: a hand-set variable may hold anything."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return [str(value)]
 
 
 def _text(value):

@@ -201,6 +201,29 @@ def write(report, directory, formats):
     return paths
 
 
+def observations_document(observations):
+    """The observation contract's document as the judge read it, for preflight-observations.json: every probe
+    result without Ansible's own keys (invocation: the module arguments, secrets masked but not needed)."""
+    def strip(value):
+        if isinstance(value, dict):
+            return dict((k, strip(v)) for k, v in value.items() if k not in ('invocation', '_ansible_no_log'))
+        if isinstance(value, (list, tuple)):
+            return [strip(v) for v in value]
+        return value
+    return strip(observations)
+
+
+def write_observations(document, directory):
+    """Write the observations the findings were judged from (preflight-observations.json); return its path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, 'preflight-observations.json')
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as handle:
+        handle.write(json.dumps(document, indent=2, sort_keys=True, default=str) + '\n')
+    os.replace(tmp, path)
+    return path
+
+
 def summary_table(report):
     """The table printed at the end of the run: every non-passing finding, numbered, with how to skip it.
 

@@ -405,7 +405,7 @@ def _vocabulary(spec, args):
         words.update(option.get('options') or {})
     for value in [args.get(name) for name in PINNED] + [
             item.get(key) for items in args.values() if isinstance(items, list)
-            for item in items if isinstance(item, dict) for key in ('host', 'url', 'login')]:
+            for item in items if isinstance(item, dict) for key in ('host', 'url', 'login', 'address')]:
         if isinstance(value, str) and value:
             words.add(value[:60])
     return words
@@ -532,11 +532,11 @@ HOST_NAMES = st.sampled_from(['ece-svc01', 'ece-app01', 'ece-app02', 'controller
 # What the probe roles leave (mappings of any content: the judge's own property is in test_inputs_parsers.py),
 # and in hostile examples anything at all, as a hand-set variable may be.
 OBSERVATIONS = st.none() | st.fixed_dictionaries({}, optional={
-    'network': st.dictionaries(st.sampled_from(['port_probe', 'url_reach']), JSON, max_size=2),
-    'ece': st.dictionaries(st.sampled_from(['version', 'es', 'external_url']), JSON, max_size=3)})
+    'schema_version': st.sampled_from([2, 1]), 'port_probe': JSON, 'url_reach': JSON, 'failed_tasks': JSON,
+    'unreachable': JSON, 'unreachable_reason': JSON})
 TENANT_OBSERVATIONS = st.none() | st.fixed_dictionaries({}, optional={
-    'tenant': st.dictionaries(st.sampled_from(['tenant_info', 'mailbox_settings']), JSON, max_size=2),
-    'mailboxes': st.dictionaries(st.text(max_size=8), JSON, max_size=2)})
+    'schema_version': st.sampled_from([2, 1]), 'tenant_info': JSON, 'mailbox_settings': JSON,
+    'mailbox_protocols': JSON, 'declared_mailboxes': JSON, 'failed_tasks': JSON, 'external_url': JSON})
 
 
 @st.composite
@@ -557,12 +557,13 @@ def report_task(draw):
     names = draw(st.lists(HOST_NAMES, unique=True, max_size=4))
     observations, tenant_observations = (OBSERVATIONS, TENANT_OBSERVATIONS) if careful or draw(st.booleans()) \
         else (JSON, JSON)
-    hostvars = dict((name, {'group_names': draw(st.lists(st.sampled_from(['ece_services', 'ece_application']),
-                                                         unique=True)),
-                            'ece_o365_observations': draw(observations),
+    hostvars = dict((name, {'ece_o365_observations': draw(observations),
                             'ece_o365_tenant_observations': draw(tenant_observations)}) for name in names)
+    groups = {'ece_services': [n for n in names if draw(st.booleans())],
+              'ece_application': [n for n in names if draw(st.booleans())]}
     alive = [name for name in names if draw(st.booleans())]
-    return args, {'hostvars': hostvars, 'ansible_play_hosts_all': names, 'ansible_play_hosts': alive}
+    return args, {'hostvars': hostvars, 'groups': groups, 'ansible_play_hosts_all': names,
+                  'ansible_play_hosts': alive, 'inventory_hostname': names[0] if names else 'localhost'}
 
 
 def _run_action(args, task_vars):
@@ -599,6 +600,8 @@ def test_preflight_report_arguments():
         if outcome == 'fail':
             assert isinstance(result, str) and result.strip(), 'AnsibleActionFail without a message'
             assert any(word in result for word in list(spec) + ['ece_o365_', 'previous report']), result
+        elif 'inputs are valid' in str(result.get('msg')):
+            assert result.get('changed') is False and 'findings' not in result and 'inputs are valid' in result['msg']
         else:
             assert result.get('changed') is False and isinstance(result.get('findings'), list), result
             assert not result.get('failed') or result.get('msg'), 'failed without msg: %r' % result

@@ -129,9 +129,11 @@ class Context(object):
     """The observations (the contract's document) and the run's options, as the judges read them."""
 
     def __init__(self, observations, options=None):
-        self.hosts = observations.get('hosts') or {}
-        self.tenant = observations.get('tenant') or {'ran': False, 'left_out': False}
-        self.mailboxes = observations.get('mailboxes') or {}
+        # The action validates the document against the contract first; what reaches here unvalidated (a
+        # direct call) is read defensively: a part of the wrong type is as good as missing.
+        self.hosts = dict((k, v) for k, v in _mapping(observations.get('hosts')).items() if isinstance(v, dict))
+        self.tenant = _mapping(observations.get('tenant')) or {'ran': False, 'left_out': False}
+        self.mailboxes = dict((k, v) for k, v in _mapping(observations.get('mailboxes')).items() if isinstance(v, dict))
         self.options = dict(options or {})
         self.today = self.options.get('today') or datetime.date.today()
 
@@ -161,6 +163,10 @@ class Context(object):
             raise Blocked(TENANT_READ, 'not judged: %s did not run (see %s)' % (what, TENANT_READ))
 
 
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
 def subjects_for(check_, context):
     if check_.scope == 'tenant':
         return ['tenant']
@@ -168,7 +174,8 @@ def subjects_for(check_, context):
         return sorted(context.mailboxes)
     if check_.scope == 'host':
         return sorted(context.hosts)
-    return sorted(name for name, host in context.hosts.items() if check_.scope in (host.get('roles') or []))
+    return sorted(name for name, host in context.hosts.items()
+                  if isinstance(host.get('roles'), (list, tuple)) and check_.scope in host['roles'])
 
 
 # -- selection and waivers ---------------------------------------------------------------------

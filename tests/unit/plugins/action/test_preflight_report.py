@@ -13,6 +13,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.playbook.task import Task
 
 from ansible_collections.ece_o365.preflight.plugins.action import preflight_report
+from ansible_collections.ece_o365.preflight.tests.unit.plugins.plugin_utils._checks.observations import (
+    SALES, SUPPORT, SVC, healthy)
 
 
 def run(args, task_vars=None):
@@ -30,26 +32,118 @@ def test_a_today_that_is_no_date_fails_naming_it():
         run({'today': '0', 'gate': False})
 
 
+GROUPS = {'ece_services': ['ece-svc01'], 'ece_application': ['ece-app01', 'ece-app02'],
+          'all': ['ece-svc01', 'ece-app01', 'ece-app02']}
+
+
+def _healthy_records():
+    """hostvars of a healthy run, built from the judge's tests' healthy document (the contract's shape)."""
+    document = healthy()
+    hostvars = {}
+    for name, source in (('ece-svc01', 'svc1'), ('ece-app01', 'app1'), ('ece-app02', 'app2')):
+        record = document['hosts'][source]
+        ece = record['ece']
+        hostvars[name] = {'ece_o365_observations': {'schema_version': 2, 'port_probe': record['port_probe'],
+                                                    'url_reach': record['url_reach']},
+                          'ece_o365_ece_version': ece['version'], 'ece_o365_ece_installed_es': ece['installed_es'],
+                          'ece_o365_ece_external_url': ece['external_url'],
+                          'ece_o365_ece_admin_login_fqdn': ece['admin_login_fqdn'],
+                          'ece_o365_mailboxes': [{'address': SUPPORT, 'refresh_token': 'rt-planted-1'},
+                                                 {'address': SALES, 'account': SVC, 'refresh_token': 'rt-planted-2'}]}
+    tenant = document['tenant']
+    hostvars['localhost'] = dict(hostvars['ece-svc01'], ece_o365_observations=None, ece_o365_tenant_observations={
+        'schema_version': 2, 'host': 'localhost', 'external_url': tenant['external_url'],
+        'declared_mailboxes': [{'address': SUPPORT}, {'address': SALES, 'account': SVC}],
+        'tenant_info': tenant['tenant_info'], 'mailbox_settings': tenant['mailbox_settings'],
+        'mailbox_protocols': tenant['mailbox_protocols']})
+    return hostvars
+
+
+def _vars(play, alive=None, hostvars=None, current='ece-svc01'):
+    return {'hostvars': hostvars or _healthy_records(), 'groups': GROUPS, 'ansible_play_hosts_all': play,
+            'ansible_play_hosts': alive if alive is not None else play, 'inventory_hostname': current}
+
+
+def test_a_full_healthy_run_passes_the_gate_and_says_what_it_covers():
+    result = run({'gate': True, 'today': '2026-11-28'}, _vars(['ece-svc01', 'ece-app01', 'ece-app02', 'localhost']))
+    assert 'failed' not in result, result.get('msg')
+    assert [f for f in result['findings'] if f['status'] not in ('pass', 'skip')] == []
+    assert result['coverage']['limited_out'] == [] and result['coverage']['tenant'] == 'read from localhost'
+    assert 'covers: 3 of 3 ECE host(s); tenant read from localhost' in result['table']
+    assert 'rt-planted' not in repr(result), 'no refresh token in anything the action returns'
+
+
+def test_a_limited_run_without_the_tenant_host_fails_the_gate_and_names_both_halves():
+    """The AWX Limit case: --limit ece-app01, the tenant fully configured. Was: 0 passed, gate PASSED."""
+    result = run({'gate': True, 'today': '2026-11-28'}, _vars(['ece-app01'], current='ece-app01'))
+    assert result['failed'] is True and not result['passed_gate']
+    read = [f for f in result['findings'] if f['id'] == 'PREFLIGHT-TENANT-READ'][0]
+    assert read['status'] == 'error' and 'localhost was not in this run' in read['detail']
+    assert result['coverage']['limited_out'] == ['ece-svc01', 'ece-app02']
+    assert 'covers: 1 of 3 ECE host(s) (limited out: ece-svc01, ece-app02)' in result['table']
+    assert {f['subject'] for f in result['findings'] if f['scope'] == 'host'} == {'ece-app01'}
+    mailbox_findings = [f for f in result['findings'] if f['scope'] == 'mailbox']
+    assert {f['subject'] for f in mailbox_findings} == {SUPPORT, SALES}, 'the declared mailboxes are still named'
+
+
+def test_leaving_the_tenant_out_knowingly_passes_on_the_hosts_and_says_so():
+    result = run({'gate': True, 'today': '2026-11-28', 'check_tenant': False}, _vars(['ece-app01'], current='ece-app01'))
+    assert 'failed' not in result and result['passed_gate']
+    assert 'tenant left out (ece_o365_check_tenant: false)' in result['table']
+
+
+def test_a_host_whose_record_breaks_the_contract_is_not_judged_and_blocks():
+    hostvars = _healthy_records()
+    del hostvars['ece-app02']['ece_o365_observations']['port_probe']['results'][0]['purpose']
+    result = run({'gate': False, 'today': '2026-11-28'},
+                 _vars(['ece-svc01', 'ece-app01', 'ece-app02', 'localhost'], hostvars=hostvars))
+    reach = [f for f in result['findings'] if (f['id'], f['subject']) == ('PREFLIGHT-HOST-REACHABLE', 'ece-app02')][0]
+    assert reach['status'] == 'fail' and 'results[0]: purpose is missing' in reach['detail']
+    assert not result['passed_gate']
+
+
+def test_an_unreachable_host_is_reported_not_lost():
+    result = run({'gate': False, 'today': '2026-11-28'},
+                 _vars(['ece-svc01', 'ece-app01', 'ece-app02', 'localhost'],
+                       alive=['ece-svc01', 'ece-app01', 'localhost']))
+    reach = [f for f in result['findings'] if (f['id'], f['subject']) == ('PREFLIGHT-HOST-REACHABLE', 'ece-app02')][0]
+    assert reach['status'] == 'fail' and not result['passed_gate']
+
+
+@pytest.mark.parametrize('args, extra, message', [
+    ({'skip': ['NET-PORT-9999']}, {}, 'ece_o365_skip_checks: unknown check id(s): NET-PORT-9999'),
+    ({'waivers': [{'id': 'NET-PORT-993', 'reason': 'x', 'expires': 'soon'}]}, {}, 'ece_o365_waivers[0] (NET-PORT-993)'),
+    ({}, {'ece_o365_mailboxes': [{'login': 'x@contoso.com'}]}, 'ece_o365_mailboxes[0]: address must be'),
+    ({}, {'ece_o365_mailboxes': [{'address': 'a@contoso.com', 'protocols': ['imap', 'ews']}]}, 'protocols must be'),
+    ({}, {'ece_o365_mailboxes': [{'address': 'a@contoso.com'}, {'address': 'A@contoso.com'}]}, 'declared twice'),
+    ({}, {'ece_o365_ece_version': '12.6'}, 'ece-svc01: ece_o365_ece_version is a release such as "12.6(1)"'),
+    ({}, {'ece_o365_imap_port': 'imaps'}, 'ece-svc01: ece_o365_imap_port must be a port number'),
+])
+def test_validate_only_refuses_bad_inputs_naming_the_variable(args, extra, message):
+    hostvars = _healthy_records()
+    hostvars['ece-svc01'].update(extra)
+    with pytest.raises(AnsibleActionFail) as excinfo:
+        run(dict(args, validate_only=True), _vars(['ece-svc01', 'ece-app01', 'ece-app02'], hostvars=hostvars))
+    assert message in excinfo.value.message
+    assert 'rt-planted' not in excinfo.value.message
+
+
+def test_validate_only_judges_nothing():
+    result = run({'validate_only': True}, _vars(['ece-svc01']))
+    assert 'findings' not in result and 'the run\'s inputs are valid' in result['msg']
+
+
 @pytest.mark.parametrize('facts, variable', [
     ({'ece_o365_observations': ['not', 'a', 'mapping']}, 'ece_o365_observations'),
     ({'ece_o365_tenant_observations': True}, 'ece_o365_tenant_observations'),
-    ({'ece_o365_tenant_observations': {'tenant': 'text'}}, 'ece_o365_tenant_observations.tenant'),
-    ({'ece_o365_tenant_observations': {'mailboxes': 5}}, 'ece_o365_tenant_observations.mailboxes'),
 ])
 def test_observations_of_the_wrong_type_fail_naming_the_variable_and_host(facts, variable):
     """Regression (reliability suite, inputs): dict(list), True.get() and sorted(5) raised out of run()."""
-    task_vars = {'hostvars': {'ece-svc01': dict(facts, group_names=['ece_services'])},
+    task_vars = {'hostvars': {'ece-svc01': facts}, 'groups': {'ece_services': ['ece-svc01']},
                  'ansible_play_hosts_all': ['ece-svc01'], 'ansible_play_hosts': ['ece-svc01']}
     with pytest.raises(AnsibleActionFail) as excinfo:
         run({'gate': False}, task_vars)
     assert '%s on ece-svc01 must be a mapping' % variable in excinfo.value.message
-
-
-def test_a_good_run_still_judges():
-    task_vars = {'hostvars': {'ece-svc01': {'group_names': ['ece_services'], 'ece_o365_observations': {}}},
-                 'ansible_play_hosts_all': ['ece-svc01'], 'ansible_play_hosts': ['ece-svc01']}
-    result = run({'gate': False, 'today': '2026-12-01'}, task_vars)
-    assert result['changed'] is False and result['findings'] and 'failed' not in result
 
 
 def test_a_report_dir_that_is_a_file_fails_naming_it(tmp_path):
