@@ -185,6 +185,10 @@ def judge_secret(context, _subject):
        code='AADSTS700082', requires=('tenant', 'mailbox_protocols'))
 def judge_token_refresh(context, subject):
     token = token_facts(context, subject)
+    if token.get('source') not in (None, 'refresh_token'):
+        # ECE redeems the refresh token it stored; a token got another way proves nothing about that one.
+        raise Missing('not read: no refresh token was given for %s (ece_o365_mailboxes[].refresh_token), so ECE\'s '
+                      'stored token was not tried (the token came from %s)' % (subject, token.get('source')))
     evidence = dict((k, token.get(k)) for k in ('source', 'acquired', 'error_class', 'token_owner'))
     aadsts = token.get('aadsts') or {}
     if aadsts:

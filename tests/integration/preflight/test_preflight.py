@@ -48,7 +48,9 @@ EXPECTED = {
     "conditional-access-block": _fail((TOKEN_REFUSED, [SUPPORT])),                                    # AADSTS53003
     "exchange-role-missing": {("PREFLIGHT-TENANT-READ", "tenant"): "fail"},  # the admin API's 403; its checks skip
     "expired-secret": _fail((TOKEN_REFUSED, [SUPPORT, SALES]), plus={("APP-SECRET-EXPIRY", "tenant"): "fail"}),
-    "imap-disabled": _fail((["MBX-LOGIN-IMAP"], [SUPPORT])),                 # POP is still on: MBX-PROTOCOLS passes
+    # ECE uses IMAP, POP3 and SMTP for every mailbox here (ece_o365_mail_protocols' default): either switch off fails.
+    "imap-disabled": _fail((["MBX-PROTOCOLS", "MBX-LOGIN-IMAP"], [SUPPORT])),
+    "pop-disabled": _fail((["MBX-PROTOCOLS", "MBX-LOGIN-POP3"], [SUPPORT])),
     "missing-consent": _fail((TOKEN_REFUSED, [SUPPORT, SALES]), plus={("APP-CONSENT", "tenant"): "fail"}),
     "no-exchange-licence": _fail((("MBX-LICENCE",) + LOGINS, [SUPPORT])),
     "password-reset": _fail((TOKEN_REFUSED, [SUPPORT])),                                              # AADSTS50173

@@ -84,3 +84,10 @@ def test_user_accounts_of_the_mailbox_and_the_shared_account():
     document['tenant']['tenant_info']['users'][2]['enabled'] = False  # svc@, the shared account of sales@
     result = finding(judge(document), 'USER-ACCOUNT', SALES)
     assert result['status'] == 'fail' and '%s is disabled' % SVC in result['detail']
+
+
+def test_a_token_that_is_not_from_the_stored_refresh_token_proves_nothing_about_it():
+    document = healthy()
+    document['tenant']['mailbox_protocols']['tokens'][0]['source'] = 'client_credentials'
+    result = finding(judge(document), 'TOKEN-REFRESH', SUPPORT)
+    assert result['status'] == 'error' and 'no refresh token was given' in result['detail']
