@@ -94,5 +94,8 @@ requirements:
   - requests
 notes:
   - TLS and connection failures (name not resolved, refused, timeout, untrusted or wrong-host certificate, proxy
-    refusal) are reported as an error class with a fix, never raised.
+    refusal) are reported as an error class with a fix (C(ok), C(error_class) and C(message) of the result that
+    failed), never raised.
+  - A C(429) or C(503) answer is retried after its C(Retry-After) (or a doubling back-off without one) while the
+    wait ends before the deadline, at most 5 times; else the class is C(throttled), naming the C(Retry-After).
 """

@@ -29,6 +29,9 @@ CHECKLIST = {
     9: 'the network path to Microsoft',
 }
 
+# The fix that most expired or revoked grants share.
+REGENERATE = "generate ECE's token again for the mailbox account"
+
 # code: (Entra's short name, what it means, what to do, TAC checklist item or None)
 CATALOGUE = {
     50011: (
@@ -72,7 +75,7 @@ CATALOGUE = {
     50173: (
         'FreshTokenNeeded',
         'the grant was revoked: the password was reset or sessions were revoked after the token was issued',
-        "generate ECE's token again for the mailbox account (ECE: Partition > Apps > Email > token)",
+        REGENERATE + " (ECE: Partition > Apps > Email > token)",
         4),
     50194: (
         'InvalidAuthorityForSingleTenantApp',
@@ -95,7 +98,7 @@ CATALOGUE = {
     70008: (
         'ExpiredOrRevokedGrant',
         'the authorization code or refresh token has expired or was revoked',
-        "generate ECE's token again for the mailbox account",
+        REGENERATE,
         4),
     70011: (
         'InvalidScope',
@@ -138,7 +141,7 @@ CATALOGUE = {
     700082: (
         'ExpiredOrRevokedGrantInactiveToken',
         'the refresh token expired after 90 days without use',
-        "generate ECE's token again for the mailbox account, and keep ECE's retriever using it",
+        REGENERATE + ", and keep ECE's retriever using it",
         4),
     7000215: (
         'InvalidClientSecretProvided',
@@ -242,7 +245,7 @@ def parse(body):
     """Entra's error facts from BODY (msal's result dict, the JSON text, or plain text), or None.
 
     Never raises, whatever BODY is. The result: code (the first AADSTS code, an int or None),
-    codes, error (OAuth2 error), suberror, message (the first line of Microsoft's own text),
+    codes, oauth_error (the OAuth2 error, e.g. invalid_grant), suberror, message (the first line of Microsoft's own text),
     trace_id, correlation_id, timestamp, error_uri, and from the catalogue: name, meaning, fix,
     checklist_item (an int or None) and known.
     """
@@ -262,7 +265,7 @@ def parse(body):
     facts = {
         'code': code,
         'codes': codes,
-        'error': error,
+        'oauth_error': error,
         'suberror': _text(data.get('suberror')),
         'message': first_line,
         'trace_id': _text(data.get('trace_id')),
@@ -288,8 +291,8 @@ def summary(facts):
     parts = []
     if facts['code'] is not None:
         parts.append('AADSTS%d' % facts['code'])
-    elif facts['error']:
-        parts.append(facts['error'])
+    elif facts['oauth_error']:
+        parts.append(facts['oauth_error'])
     if facts['meaning']:
         parts.append(facts['meaning'])
     text = ': '.join(parts)

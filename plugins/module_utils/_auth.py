@@ -32,7 +32,7 @@ import ssl
 import time
 import traceback
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _aadsts, _errors, _proxy, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _aadsts, _errors, _proxy, _throttle, _tls
 
 try:
     from urllib.parse import urlsplit
@@ -592,42 +592,42 @@ def response_failure(session):
     return 'http_status', None, 'HTTP %d from %s' % (response.status_code, _no_query(response.url or ''))
 
 
-# Entra answers 429 (throttled) or 503 (unavailable) with Retry-After. msal caches such an answer
-# for its application object, so a retry needs a new one; waits are taken while they end before the
-# deadline (without one, within O(timeout) seconds of waiting in all).
-THROTTLE_STATUSES = (429, 503)
-MAX_THROTTLE_RETRIES = 2
+# Entra answers 429 (throttled) or 503 (unavailable) with Retry-After: the one throttling policy
+# (_throttle) decides. msal caches such an answer for its application object, so a retry needs a new
+# one. Without a deadline of the caller's, the waits must end within O(timeout) of the first such answer.
 
 
 def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
     """Acquire a token. Returns (facts, access_token or None, session); never raises for the network.
 
     GRANT: client_credentials, refresh_token or password. CREDENTIALS: refresh_token, or
-    username and password. FACTS hold acquired, error, message, aadsts and the token facts.
-    A 429 or 503 is retried after its Retry-After while that fits (THROTTLE_STATUSES), else the
-    class is throttled, naming the Retry-After.
+    username and password. FACTS hold acquired, ok, error_class, message, aadsts and the token facts.
+    A 429 or 503 is retried as _throttle decides, else the class is throttled, naming the Retry-After.
     """
     credentials = credentials or {}
     session = make_session(params, environ, deadline)
     authority, _explicit = resolve_authority(params)
     facts = {'acquired': False, 'grant': grant, 'authority': authority, 'cloud': params.get('cloud') or 'public',
-             'client_id': params.get('client_id'), 'scopes_requested': list(scopes), 'error': None,
-             'message': None, 'aadsts': None}
+             'client_id': params.get('client_id'), 'scopes_requested': list(scopes), 'ok': False,
+             'error_class': None, 'message': None, 'aadsts': None}
     started = time.monotonic()
-    wait_budget = params.get('timeout') or 10.0
+    throttle = None
     token = None
-    for attempt in range(MAX_THROTTLE_RETRIES + 1):
+    while True:
         session.last_response = None
         token = _attempt(params, session, grant, scopes, credentials, facts, authority)
-        wait = _throttle_wait(session)
-        if wait is None:
+        response = session.last_response
+        if response is None or response.status_code not in _throttle.STATUSES:
             break
-        fits = wait <= wait_budget and (deadline is None or time.monotonic() + wait < deadline)
-        if attempt == MAX_THROTTLE_RETRIES or not fits:
-            _throttled(facts, authority, session.last_response, wait, attempt, fits)
+        if throttle is None:  # the caller's deadline, else O(timeout) from the first throttled answer
+            throttle = _throttle.Throttle(deadline if deadline is not None
+                                          else time.monotonic() + (params.get('timeout') or 10.0))
+        try:
+            throttle.wait(response.headers.get('Retry-After'))
+        except _throttle.Exhausted as exc:
+            _throttled(facts, authority, response, exc)
             break
-        wait_budget -= wait
-        time.sleep(wait)
+    facts['ok'] = facts['error_class'] is None
     facts['elapsed_ms'] = int((time.monotonic() - started) * 1000)
     facts['requests'] = list(session.exchanges)
     facts['proxy'] = sorted(session.proxies_used)[0] if session.proxies_used else None
@@ -652,45 +652,34 @@ def _attempt(params, session, grant, scopes, credentials, facts, authority):
         # msal raises for TLS/connection failures and for failed OpenID discovery: classify, never raise.
         answered = response_failure(session) if not _is_transport(exc) else None
         if answered:
-            facts['error'], facts['aadsts'], detail = answered
+            facts['error_class'], facts['aadsts'], detail = answered
         else:
-            facts['error'], detail = classify_exception(exc)
+            facts['error_class'], detail = classify_exception(exc)
             detail = _not_json(session, exc) or detail
         facts['message'] = _message(facts, authority, detail)
         return None
     if isinstance(result, dict) and result.get('access_token'):
         facts.update(token_facts(result, grant, credentials.get('refresh_token')))
-        facts.update(error=None, aadsts=None)
+        facts.update(error_class=None, aadsts=None)
         if facts['token_owner']:
             facts['message'] = 'token acquired for %s (client %s)' % (facts['token_owner'], facts['client_id'])
         else:
             facts['message'] = 'app-only token acquired for client %s' % facts['client_id']
         facts['_refresh_token'] = result.get('refresh_token')  # for the caller's no_log values only
         return result['access_token']
-    facts['error'], facts['aadsts'], detail = failure_facts(result if isinstance(result, dict) else {})
+    facts['error_class'], facts['aadsts'], detail = failure_facts(result if isinstance(result, dict) else {})
     facts['message'] = _message(facts, authority, detail)
     return None
 
 
-def _throttle_wait(session):
-    """Seconds the last answer asked to wait when it was a 429 or 503 (0 without Retry-After), else None."""
-    from ansible_collections.ece_o365.preflight.plugins.module_utils import _graph  # _graph imports this module
-    response = session.last_response
-    if response is None or response.status_code not in THROTTLE_STATUSES:
-        return None
-    wait = _graph.retry_after(response.headers.get('Retry-After'))
-    return 0.0 if wait is None else wait
-
-
-def _throttled(facts, authority, response, wait, retries, fits):
+def _throttled(facts, authority, response, exhausted):
     """Turn FACTS into the throttled finding: the status, the Retry-After and why it was not waited for."""
     header = response.headers.get('Retry-After')
-    detail = 'HTTP %d from %s, Retry-After: %s' % (response.status_code, _no_query(response.url or ''),
-                                                   header if header is not None else '(none)')
-    if not fits:
-        detail += '; waiting %.0f s would pass the deadline or the timeout' % wait
-    detail += '; %d retries' % retries
-    facts.update(acquired=False, error='throttled', message=_errors.describe('throttled', authority, detail))
+    detail = 'HTTP %d from %s, Retry-After: %s; %s' % (
+        response.status_code, _no_query(response.url or ''), header if header is not None else '(none)',
+        exhausted.detail)
+    facts.update(acquired=False, error_class='throttled', aadsts=None,
+                 message=_errors.describe('throttled', authority, detail))
 
 
 def _not_json(session, exc):
@@ -709,11 +698,11 @@ def _is_transport(exc):
 
 
 def _message(facts, authority, detail):
-    if facts['error'] == 'aadsts':
+    if facts['error_class'] == 'aadsts':
         return '%s: %s' % (authority, detail)
     where = authority
-    if facts['error'] in _errors.ERROR_CLASSES:
-        return _errors.describe(facts['error'], where, detail)
+    if facts['error_class'] in _errors.ERROR_CLASSES:
+        return _errors.describe(facts['error_class'], where, detail)
     return '%s: %s' % (where, detail)
 
 
@@ -761,18 +750,19 @@ def validate_app_only(params, service):
 
 
 def app_token_facts(source, token, acquired=None):
-    """What an app-only token says about itself (never the token): app, tenant, audience, roles, expiry."""
+    """What an app-only token says about itself (never the token): app, tenant, audience, roles, expiry;
+    with ACQUIRED (acquire's facts), whether it was acquired: ok, error_class, message, aadsts."""
     claims = decode_claims(token, ('appid', 'azp', 'tid', 'aud', 'roles', 'exp')) or {}
     roles = claims.get('roles')
     facts = {'source': source, 'acquired': bool(token), 'app_id': claims.get('appid') or claims.get('azp'),
              'tenant_id': claims.get('tid'), 'audience': claims.get('aud'),
              'roles': roles if isinstance(roles, list) else [],  # the token's text, not always a list
-             'expires_at': None, 'error': None, 'message': None, 'aadsts': None}
+             'expires_at': None, 'ok': bool(token), 'error_class': None, 'message': None, 'aadsts': None}
     if isinstance(claims.get('exp'), int):
         facts['expires_at'] = _utc(claims['exp'])  # None for a year Python cannot show
     if acquired:
-        facts.update(error=acquired['error'], message=acquired['message'], aadsts=acquired['aadsts'])
-        facts['acquired'] = acquired['acquired']
+        facts.update(ok=acquired['ok'], error_class=acquired['error_class'], message=acquired['message'],
+                     aadsts=acquired['aadsts'], acquired=acquired['acquired'])
     return facts
 
 

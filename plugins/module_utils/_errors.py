@@ -75,6 +75,33 @@ ERROR_CLASSES = {
     'throttled': (
         'the service kept answering 429 or 503 (throttled or unavailable) until the deadline',
         'run again later, raise the deadline, or read fewer objects per run'),
+    # Mail logins (mailbox_protocols). What each of Microsoft's replies means and its fix are held once, in
+    # _mail.MAIL_CLASSES; a login's message carries them. These entries only name the class.
+    'auth_failed': (
+        'the mail server refused the OAuth2 login (XOAUTH2)',
+        'read the meaning and fix the login result gives with the server\'s reply'),
+    'not_connected': (
+        'the mail server accepted the token but opened no mailbox session',
+        'read the meaning and fix the login result gives with the server\'s reply'),
+    'smtp_auth_disabled': (
+        'the SMTP server refused AUTH because SMTP AUTH is disabled (535 5.7.139)',
+        'read the meaning and fix the login result gives with the server\'s reply'),
+    'basic_auth_blocked': (
+        'the mail server refused basic authentication (550 5.7.30)',
+        'read the meaning and fix the login result gives with the server\'s reply'),
+    'mailbox_unavailable': (
+        'the mailbox store was not available (4.2.0 STOREDRV)',
+        'read the meaning and fix the login result gives with the server\'s reply'),
+    'send_as_denied': (
+        'the SMTP server refused the sender address (5.2.252 SendAsDenied)',
+        'read the meaning and fix the login result gives with the server\'s reply'),
+    'followup_failed': (
+        'the login succeeded but the read-only command after it was refused',
+        'read the meaning and fix the login result gives with the server\'s reply'),
+    'no_token': (
+        'no access token for this mailbox: none was given and none could be acquired',
+        'give access_token, or refresh_token (or client credentials) with the authentication options; the '
+        'token\'s own error class and message are in tokens[]'),
 }
 
 

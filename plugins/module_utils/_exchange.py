@@ -10,8 +10,10 @@
 """The tenant's view of the mailboxes, through the Exchange Online admin API (InvokeCommand).
 
 Only Get-* cmdlets are invoked: Get-TransportConfig (the tenant-wide SMTP AUTH switch),
-Get-CASMailbox (IMAP, POP, the mailbox's SMTP AUTH setting) and Get-MailboxPermission (who
-holds FullAccess). Paging, throttling and 401/403 come from the Graph client they share.
+Get-CASMailbox (IMAP, POP, the mailbox's SMTP AUTH setting) and Get-MailboxPermission (every
+FullAccess entry). The settings are returned as read: the effective SMTP AUTH (the mailbox's
+value, else the tenant's) and FullAccess minus Deny are the judge's to compute. Paging, the
+throttling policy and 401/403 come from the Graph client they share.
 """
 
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _graph
@@ -19,9 +21,6 @@ from ansible_collections.ece_o365.preflight.plugins.module_utils import _graph
 READ_ONLY_CMDLETS = ('Get-TransportConfig', 'Get-CASMailbox', 'Get-MailboxPermission')
 NEEDED = ('Exchange.ManageAsApp (application permission of Office 365 Exchange Online, admin consent) and an '
           'Exchange administrator role (e.g. Exchange Recipient Administrator) for the app\'s service principal')
-
-
-SELF = 'NT AUTHORITY\\SELF'
 
 
 class ExchangeAdmin(_graph.Graph):
@@ -44,67 +43,79 @@ class ExchangeAdmin(_graph.Graph):
         return self.get_all('InvokeCommand', method='POST', json_body=body)
 
 
-def _effective_smtp(mailbox_value, tenant_value):
-    """(enabled, source): the mailbox's SmtpClientAuthenticationDisabled when set, else the tenant's."""
-    if mailbox_value is None:
-        return (not tenant_value) if tenant_value is not None else None, 'tenant'
-    return not mailbox_value, 'mailbox'
+def _rights(value):
+    """AccessRights as a list of names: the admin API gives a list; a text is split at its commas."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(',') if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value if item is not None]
+    return []
 
 
-def read_mailbox(admin, mailbox, account, tenant_disabled):
-    facts = {'mailbox': mailbox, 'account': account or mailbox, 'exists': None, 'imap_enabled': None,
-             'pop_enabled': None, 'smtp_client_authentication_disabled': None, 'smtp_auth_enabled': None,
-             'smtp_auth_source': None, 'full_access': [], 'full_access_denied': [], 'account_has_full_access': None,
-             'error': None}
+def full_access_entries(entries):
+    """Every Get-MailboxPermission entry whose AccessRights hold FullAccess, as read: Deny entries and
+    NT AUTHORITY\\SELF included (the judge subtracts Deny and skips SELF)."""
+    out = []
+    for entry in entries:
+        rights = _rights(entry.get('AccessRights'))
+        if 'fullaccess' not in [right.lower() for right in rights]:
+            continue
+        user = entry.get('User')
+        out.append({'user': user if user is None or isinstance(user, str) else str(user), 'access_rights': rights,
+                    'deny': entry.get('Deny'), 'is_inherited': entry.get('IsInherited')})
+    return out
+
+
+def new_mailbox(address, account):
+    """The mailbox result before anything is read: every key, none of the facts."""
+    return {'address': address, 'account': account or address, 'exists': None, 'imap_enabled': None,
+            'pop_enabled': None, 'smtp_client_authentication_disabled': None, 'full_access': []}
+
+
+def read_mailbox(admin, address, account=None):
+    """One mailbox as Exchange holds it; raises GraphError (the caller reports it)."""
+    facts = new_mailbox(address, account)
     try:
-        cas = admin.invoke('Get-CASMailbox', Identity=mailbox)
+        cas = admin.invoke('Get-CASMailbox', Identity=address)
     except _graph.NotFound:
-        facts['exists'] = False
-        return facts
+        cas = None
     if not cas:
         facts['exists'] = False
         return facts
     cas = cas[0]
     facts.update(exists=True, imap_enabled=cas.get('ImapEnabled'), pop_enabled=cas.get('PopEnabled'),
                  smtp_client_authentication_disabled=cas.get('SmtpClientAuthenticationDisabled'))
-    facts['smtp_auth_enabled'], facts['smtp_auth_source'] = _effective_smtp(
-        cas.get('SmtpClientAuthenticationDisabled'), tenant_disabled)
-    for entry in admin.invoke('Get-MailboxPermission', Identity=mailbox):
-        rights = entry.get('AccessRights') or []
-        if 'FullAccess' not in rights:
-            continue
-        holder = str(entry.get('User') or '')
-        if holder.upper() == SELF:
-            continue  # the mailbox's own entry, present on every mailbox
-        (facts['full_access_denied'] if entry.get('Deny') else facts['full_access']).append(holder)
-    account = (account or mailbox).lower()
-    if account == mailbox.lower():
-        facts['account_has_full_access'] = True  # a mailbox's own account needs no grant
-    else:
-        holders = [h.lower() for h in facts['full_access']]
-        denied = [h.lower() for h in facts['full_access_denied']]
-        facts['account_has_full_access'] = account in holders and account not in denied
+    facts['full_access'] = full_access_entries(admin.invoke('Get-MailboxPermission', Identity=address))
     return facts
 
 
+def read_transport_config(admin):
+    """The tenant's transport config as read; raises GraphError (the caller reports it)."""
+    config = admin.invoke('Get-TransportConfig')
+    config = config[0] if config else {}
+    return {'smtp_client_authentication_disabled': config.get('SmtpClientAuthenticationDisabled'),
+            'identity': config.get('Identity')}
+
+
 def read_settings(admin, mailboxes):
-    """mailbox_settings' facts: the transport config, each mailbox, errors. Never raises GraphError."""
+    """mailbox_settings' facts: the transport config, each mailbox ({address, account}), errors.
+
+    Never raises GraphError: the transport config and each mailbox carry ok, error_class, message and
+    graph_error (the failed call) instead, and ERRORS lists every failed read.
+    """
     out = {'transport_config': None, 'mailboxes': [], 'errors': []}
-    tenant_disabled = None
     try:
-        config = admin.invoke('Get-TransportConfig')
-        if config:
-            tenant_disabled = config[0].get('SmtpClientAuthenticationDisabled')
-            out['transport_config'] = {'smtp_client_authentication_disabled': tenant_disabled,
-                                       'identity': config[0].get('Identity')}
+        out['transport_config'] = _graph.succeeded(read_transport_config(admin))
     except (_graph.GraphError, _graph.NotFound) + _graph.SHAPE_ERRORS as exc:
-        out['errors'].append(_graph.as_graph_error(exc, admin, 'POST').facts())
+        exc = _graph.as_graph_error(exc, admin, 'POST')
+        out['transport_config'] = _graph.failed({'smtp_client_authentication_disabled': None, 'identity': None}, exc)
+        out['errors'].append(exc.facts())
     for item in mailboxes:
+        address = item.get('address') or item.get('mailbox')
         try:
-            out['mailboxes'].append(read_mailbox(admin, item['mailbox'], item.get('account'), tenant_disabled))
+            out['mailboxes'].append(_graph.succeeded(read_mailbox(admin, address, item.get('account'))))
         except (_graph.GraphError, _graph.NotFound) + _graph.SHAPE_ERRORS as exc:
             exc = _graph.as_graph_error(exc, admin, 'POST')
-            out['mailboxes'].append({'mailbox': item['mailbox'], 'account': item.get('account') or item['mailbox'],
-                                     'exists': None, 'error': exc.facts()})
+            out['mailboxes'].append(_graph.failed(new_mailbox(address, item.get('account')), exc))
             out['errors'].append(exc.facts())
     return out

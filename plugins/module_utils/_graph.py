@@ -7,20 +7,20 @@
 # collection's public API and MAY CHANGE OR BE REMOVED AT ANY TIME, even in a
 # patch release. Do not use it from outside this collection.
 
-"""Microsoft Graph reads for tenant_info: a small client and the tenant facts built from it.
+"""Microsoft Graph reads for tenant_info: a small client and the tenant objects read through it.
 
 The client follows ``@odata.nextLink`` paging (only back to the same host: the token is never
-sent elsewhere), retries 429 and 503 honouring Retry-After within the call's deadline, and
-turns 401 and 403 into findings that name the permission the call lacked. Reads only: every
-request is a GET.
+sent elsewhere), retries 429 and 503 with the one throttling policy (_throttle: Retry-After within
+the call's deadline), and turns 401 and 403 into findings that name the permission the call lacked.
+Reads only: every request is a GET. The facts are the Graph objects as read, never verdicts: whether
+a redirect URI matches, consent covers a permission, a licence gives a mailbox or a secret is near
+expiry is the judge's to say (plugins/plugin_utils).
 """
 
-import datetime
-import email.utils
 import re
 import time
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _errors
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _errors, _throttle
 
 try:
     from urllib.parse import quote, urlsplit
@@ -29,10 +29,6 @@ except ImportError:  # pragma: no cover (Python 2 is not supported)
 
 API_VERSION = 'v1.0'
 MAX_PAGES = 200
-MAX_RETRIES = 6
-RETRY_STATUSES = (429, 503)
-DEFAULT_BACKOFF = 2.0
-MAX_RETRY_AFTER = 120.0
 
 # The application permissions each Graph collection needs for app-only reads, least privileged
 # first; Directory.Read.All covers all of them. Used to explain a 403.
@@ -59,15 +55,32 @@ class GraphError(Exception):
         self.code = code
         self.permission = permission
 
+    def call_facts(self):
+        """The failed call, for a result's ``graph_error``: call, HTTP status, Graph's error code, permission."""
+        return {'call': '%s %s' % (self.method, self.path), 'status': self.status, 'code': self.code,
+                'permission': self.permission}
+
     def facts(self):
-        return {'call': '%s %s' % (self.method, self.path), 'error': self.error_class, 'status': self.status,
-                'code': self.code, 'permission': self.permission, 'message': self.message()}
+        """One entry of a result's ``errors``: the call's facts with its error_class and message."""
+        return dict(self.call_facts(), error_class=self.error_class, message=self.message())
 
     def message(self):
         text = _errors.describe(self.error_class, '%s %s' % (self.method, self.path), self.detail)
         if self.permission:
             text += ' The call needs the application permission %s (with admin consent).' % self.permission
         return text
+
+
+def failed(facts, exc):
+    """FACTS (a result that can fail) marked with EXC (a GraphError): ok false, its class, message and call."""
+    facts.update(ok=False, error_class=exc.error_class, message=exc.message(), graph_error=exc.call_facts())
+    return facts
+
+
+def succeeded(facts):
+    """FACTS (a result that can fail) marked as read."""
+    facts.update(ok=True, error_class=None, message=None, graph_error=None)
+    return facts
 
 
 class NotFound(Exception):
@@ -92,12 +105,6 @@ def as_graph_error(exc, graph, method='GET'):
     return exc
 
 
-def _host(uri):
-    """The lower-case host of URI, or '' when it is no URL (not text, a bad IPv6 literal, a bad port)."""
-    parts = _auth.url_parts(uri)[0] if isinstance(uri, str) else None
-    return (parts.hostname or '').lower() if parts else ''
-
-
 def collection_of(path):
     """The first segment after the API version: 'users' of /v1.0/users/x/licenseDetails."""
     match = re.match(r'^/?(?:v1\.0|beta)/([A-Za-z0-9]+)', path)
@@ -107,25 +114,6 @@ def collection_of(path):
 def needed_permission(path):
     names = PERMISSIONS.get(collection_of(path) or '')
     return '%s (or %s)' % names if names else None
-
-
-def retry_after(value, now=None):
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
-    if value is None:
-        return None
-    value = str(value).strip()
-    if re.match(r'^\d+(\.\d+)?$', value):
-        return min(float(value), MAX_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    return max(0.0, min((when - now).total_seconds(), MAX_RETRY_AFTER))
 
 
 def _graph_error_body(response):
@@ -158,7 +146,7 @@ class Graph(object):
         self.sleep = sleep
         self.clock = clock
         self.calls = 0
-        self.retries = 0
+        self.retries = 0  # after 429 or 503, over the whole call
         self.throttled_seconds = 0.0
         self.last_call = None  # (method, path) of the latest request, to name it when its answer had a bad shape
         base = urlsplit(self.base_url)
@@ -185,8 +173,8 @@ class Graph(object):
         """
         path = self._path(url)
         self.last_call = (method, path)
-        attempts = 0
         headers = {'Authorization': 'Bearer %s' % self.token, 'Accept': 'application/json'}
+        throttle = _throttle.Throttle(self.deadline, sleep=self.sleep, clock=self.clock)  # per request
         while True:
             self.calls += 1
             try:
@@ -207,19 +195,15 @@ class Graph(object):
                     raise GraphError('protocol', path, 'the answer was not a JSON object', status=status, method=method)
                 return body
             code, message = _graph_error_body(response)
-            if status in RETRY_STATUSES:
-                wait = retry_after(response.headers.get('Retry-After'))
-                if wait is None:
-                    wait = min(DEFAULT_BACKOFF * (2 ** attempts), MAX_RETRY_AFTER)
-                attempts += 1
-                if attempts > MAX_RETRIES or self.clock() + wait >= self.deadline:
-                    raise GraphError('throttled', path, 'HTTP %d %s after %d retries%s' % (
-                        status, code or '', attempts - 1,
-                        ', Retry-After %.0f s would pass the deadline' % wait
-                        if self.clock() + wait >= self.deadline else ''), status=status, code=code, method=method)
-                self.retries += 1
-                self.throttled_seconds += wait
-                self.sleep(wait)
+            if status in _throttle.STATUSES:
+                header = response.headers.get('Retry-After')
+                try:
+                    self.throttled_seconds += throttle.wait(header)
+                    self.retries += 1
+                except _throttle.Exhausted as exc:
+                    raise GraphError('throttled', path, 'HTTP %d%s, Retry-After: %s; %s' % (
+                        status, ' ' + code if code else '', header if header is not None else '(none)', exc.detail),
+                        status=status, code=code, method=method)
                 continue
             if status == 404:
                 raise NotFound(path)
@@ -264,19 +248,10 @@ def _odata_quote(value):
     return value.replace("'", "''")
 
 
-def _days_left(end, now):
-    try:
-        when = datetime.datetime.strptime(end[:19], '%Y-%m-%dT%H:%M:%S').replace(tzinfo=datetime.timezone.utc)
-    except (TypeError, ValueError):
-        return None, None
-    return int((when - now).total_seconds() // 86400), when <= now
-
-
-def _credential(item, now, kind):
-    end = item.get('endDateTime')
-    days_left, expired = _days_left(end, now)
+def _credential(item, kind):
+    """A client secret or certificate as read: ids, name and dates (expiry is the judge's to weigh)."""
     facts = {'key_id': item.get('keyId'), 'display_name': item.get('displayName'),
-             'start': item.get('startDateTime'), 'end': end, 'days_left': days_left, 'expired': expired}
+             'start': item.get('startDateTime'), 'end': item.get('endDateTime')}
     if kind == 'secret':
         facts['hint'] = item.get('hint')
     else:
@@ -326,26 +301,24 @@ def _permission_name(sp, permission_id, kind):
     return None
 
 
-def read_application(graph, app_id, external_url=None, now=None):
-    """The app registration APP_ID and its service principal, consent and role assignments.
+def new_application(app_id):
+    """The application result before anything is read: every key, none of the facts."""
+    return {'app_id': app_id, 'found': None, 'id': None, 'display_name': None, 'sign_in_audience': None,
+            'is_fallback_public_client': None, 'redirect_uris': {'web': [], 'spa': [], 'public_client': []},
+            'required_permissions': [], 'secrets': [], 'certificates': [], 'service_principal': None}
+
+
+def read_application(graph, app_id):
+    """The app registration APP_ID as read, with its service principal, grants and role assignments.
 
     Raises GraphError (the caller reports it); an app that does not exist gives found: false.
     """
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    facts = new_application(app_id)
     apps = graph.get_all('applications', {'$filter': "appId eq '%s'" % _odata_quote(app_id)})
-    facts = {'app_id': app_id, 'found': bool(apps)}
+    facts['found'] = bool(apps)
     if not apps:
         return facts
     app = apps[0]
-    redirect = {
-        'web': list((app.get('web') or {}).get('redirectUris') or []),
-        'spa': list((app.get('spa') or {}).get('redirectUris') or []),
-        'public_client': list((app.get('publicClient') or {}).get('redirectUris') or []),
-    }
-    hosts = sorted({_host(uri) for uris in redirect.values() for uri in uris} - {''})
-    secrets = [_credential(s, now, 'secret') for s in app.get('passwordCredentials') or [] if isinstance(s, dict)]
-    certificates = [_credential(c, now, 'certificate') for c in app.get('keyCredentials') or [] if isinstance(c, dict)]
-    days_left = [s['days_left'] for s in secrets if s['days_left'] is not None]
     resources = _Resources(graph)
     required = []
     for entry in app.get('requiredResourceAccess') or []:
@@ -364,39 +337,34 @@ def read_application(graph, app_id, external_url=None, now=None):
         'display_name': app.get('displayName'),
         'sign_in_audience': app.get('signInAudience'),
         'is_fallback_public_client': app.get('isFallbackPublicClient'),
-        'redirect_uris': redirect,
-        'redirect_uri_hosts': hosts,
+        'redirect_uris': {
+            'web': list((app.get('web') or {}).get('redirectUris') or []),
+            'spa': list((app.get('spa') or {}).get('redirectUris') or []),
+            'public_client': list((app.get('publicClient') or {}).get('redirectUris') or []),
+        },
         'required_permissions': required,
-        'secrets': secrets,
-        'certificates': certificates,
-        'secrets_valid': sum(1 for s in secrets if s['expired'] is False),
-        'latest_secret_days_left': max(days_left) if days_left else None,
+        'secrets': [_credential(s, 'secret') for s in app.get('passwordCredentials') or [] if isinstance(s, dict)],
+        'certificates': [_credential(c, 'certificate') for c in app.get('keyCredentials') or []
+                         if isinstance(c, dict)],
     })
-    if external_url:
-        host = _host(external_url)
-        matching = [uri for uris in redirect.values() for uri in uris if host and _host(uri) == host]
-        facts['external_url'] = {'url': external_url, 'host': host, 'host_registered': bool(matching),
-                                 'matching_redirect_uris': matching}
-    facts['service_principal'] = read_service_principal(graph, resources, app_id, required)
+    facts['service_principal'] = read_service_principal(graph, resources, app_id)
     return facts
 
 
-def read_service_principal(graph, resources, app_id, required):
+def read_service_principal(graph, resources, app_id):
     """The app's service principal in this tenant, its delegated grants (consent) and app role assignments."""
     sp = resources.app(app_id)
     if not sp:
-        return {'found': False}
+        return {'found': False, 'id': None, 'display_name': None, 'account_enabled': None,
+                'app_role_assignment_required': None, 'delegated_grants': [], 'app_role_assignments': []}
     sp_id = sp.get('id')
     grants = []
-    consented = set()
     for grant in graph.get_all('servicePrincipals/%s/oauth2PermissionGrants' % quote(sp_id)):
         resource = resources.object(grant.get('resourceId')) if grant.get('resourceId') else None
-        scopes = (grant.get('scope') or '').split()
         grants.append({'consent_type': grant.get('consentType'), 'principal_id': grant.get('principalId'),
                        'resource_id': grant.get('resourceId'),
-                       'resource': resource.get('displayName') if resource else None, 'scopes': scopes})
-        if grant.get('consentType') == 'AllPrincipals':
-            consented.update(scopes)
+                       'resource': resource.get('displayName') if resource else None,
+                       'scopes': (grant.get('scope') or '').split()})
     assignments = []
     for item in graph.get_all('servicePrincipals/%s/appRoleAssignments' % quote(sp_id)):
         resource = resources.object(item.get('resourceId')) if item.get('resourceId') else None
@@ -404,9 +372,6 @@ def read_service_principal(graph, resources, app_id, required):
                             'resource': item.get('resourceDisplayName') or (resource or {}).get('displayName'),
                             'role_id': item.get('appRoleId'),
                             'role': _permission_name(resource, item.get('appRoleId'), 'Role')})
-    delegated = [p['name'] for p in required if p['type'] == 'delegated' and p['name']]
-    assigned_roles = {a['role'] for a in assignments}
-    roles = [p['name'] for p in required if p['type'] == 'application' and p['name']]
     return {
         'found': True,
         'id': sp_id,
@@ -414,54 +379,57 @@ def read_service_principal(graph, resources, app_id, required):
         'account_enabled': sp.get('accountEnabled'),
         'app_role_assignment_required': sp.get('appRoleAssignmentRequired'),
         'delegated_grants': grants,
-        'admin_consented_scopes': sorted(consented),
-        'delegated_not_admin_consented': [name for name in delegated if name not in consented],
         'app_role_assignments': assignments,
-        'application_permissions_not_granted': [name for name in roles if name not in assigned_roles],
     }
 
 
-def read_user(graph, name):
-    """One user or mailbox: exists, enabled, licences with their Exchange service plans."""
-    facts = {'name': name, 'exists': False, 'id': None, 'user_principal_name': None, 'display_name': None,
-             'mail': None, 'enabled': None, 'user_type': None, 'licences': [], 'exchange_plans': [],
-             'exchange_provisioned': False}
+def new_user(address):
+    """The user result before anything is read: every key, none of the facts."""
+    return {'address': address, 'name': address, 'exists': None, 'id': None, 'user_principal_name': None,
+            'display_name': None, 'mail': None, 'enabled': None, 'user_type': None, 'licences': []}
+
+
+def read_user(graph, address):
+    """One user or mailbox account as read: exists, enabled, licences with every service plan and its status."""
+    facts = new_user(address)
     try:
-        user = graph.get_object('users/%s' % quote(name, safe='@.'), {'$select': ','.join(USER_FIELDS)})
+        user = graph.get_object('users/%s' % quote(address, safe='@.'), {'$select': ','.join(USER_FIELDS)})
     except NotFound:
+        facts['exists'] = False
         return facts
     facts.update(exists=True, id=user.get('id'), user_principal_name=user.get('userPrincipalName'),
                  display_name=user.get('displayName'), mail=user.get('mail'), enabled=user.get('accountEnabled'),
                  user_type=user.get('userType'))
-    for licence in graph.get_all('users/%s/licenseDetails' % quote(user.get('id') or name, safe='@.')):
+    for licence in graph.get_all('users/%s/licenseDetails' % quote(user.get('id') or address, safe='@.')):
         plans = [{'name': p.get('servicePlanName'), 'id': p.get('servicePlanId'), 'status': p.get('provisioningStatus'),
                   'applies_to': p.get('appliesTo')} for p in licence.get('servicePlans') or [] if isinstance(p, dict)]
-        exchange = [p for p in plans if (p['name'] or '').startswith('EXCHANGE_S_')]
         facts['licences'].append({'sku': licence.get('skuPartNumber'), 'sku_id': licence.get('skuId'),
-                                  'service_plans': plans, 'exchange_plans': exchange})
-        facts['exchange_plans'].extend({'name': p['name'], 'status': p['status'], 'sku': licence.get('skuPartNumber')}
-                                       for p in exchange)
-    facts['exchange_provisioned'] = any(p['status'] == 'Success' for p in facts['exchange_plans'])
+                                  'service_plans': plans})
     return facts
 
 
-def read_tenant(graph, application_id=None, users=(), external_url=None, now=None):
-    """tenant_info's facts: application (or None), users, errors. Never raises GraphError."""
+def read_tenant(graph, application_id=None, users=()):
+    """tenant_info's facts: application (or None), users, errors. Never raises GraphError.
+
+    The application and each user carry ok, error_class and message, and graph_error (the failed call:
+    call, status, code, permission) when their read failed; ERRORS lists every failed read with its class
+    and message.
+    """
     errors = []
     application = None
     if application_id:
         try:
-            application = read_application(graph, application_id, external_url, now)
+            application = succeeded(read_application(graph, application_id))
         except (GraphError, NotFound) + SHAPE_ERRORS as exc:
             exc = as_graph_error(exc, graph)
-            application = {'app_id': application_id, 'found': None, 'error': exc.facts()}
+            application = failed(new_application(application_id), exc)
             errors.append(exc.facts())
     out_users = []
-    for name in users:
+    for address in users:
         try:
-            out_users.append(read_user(graph, name))
+            out_users.append(succeeded(read_user(graph, address)))
         except (GraphError, NotFound) + SHAPE_ERRORS as exc:
             exc = as_graph_error(exc, graph)
-            out_users.append({'name': name, 'exists': None, 'error': exc.facts()})
+            out_users.append(failed(new_user(address), exc))
             errors.append(exc.facts())
     return {'application': application, 'users': out_users, 'errors': errors}

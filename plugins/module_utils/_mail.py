@@ -14,7 +14,7 @@ authentication and refuse the session ("User is authenticated but not connected"
 IMAP EXAMINE (never SELECT: EXAMINE opens read-only and changes no \\Recent or \\Seen flag),
 POP3 STAT, SMTP MAIL FROM then RSET (nothing is sent unless a test message is asked for).
 Server replies are returned with the token removed and classified against Microsoft's known
-replies (MICROSOFT_REPLIES), each with its meaning and fix.
+replies (MICROSOFT_REPLIES), each class with its meaning and fix (MAIL_CLASSES).
 """
 
 import base64
@@ -30,54 +30,68 @@ from ansible_collections.ece_o365.preflight.plugins.module_utils import _errors,
 PROTOCOLS = ('imap', 'pop3', 'smtp')
 MECHANISMS = ('xoauth2', 'oauthbearer')
 
+# The mail classes: what each means and what to do, the one place for these texts (_errors.ERROR_CLASSES
+# only names the classes; a login's message carries the meaning and the fix from here).
+MAIL_CLASSES = {
+    'smtp_auth_disabled': (
+        'SMTP AUTH (client submission) is disabled for this mailbox, or for the whole tenant without a mailbox '
+        'override (535 5.7.139)',
+        'enable it for the mailbox: Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false '
+        '(or tenant-wide: Set-TransportConfig -SmtpClientAuthenticationDisabled $false); TAC checklist item 6'),
+    'basic_auth_blocked': (
+        'the server refused basic authentication (550 5.7.30): the client did not use OAuth2',
+        'configure the mailbox in ECE for OAuth2 (XOAUTH2), not a password'),
+    'not_connected': (
+        'the token was accepted but Exchange has no mailbox session for this login: no Exchange Online licence, '
+        'a mailbox not provisioned, or a shared-mailbox login under the wrong name',
+        'assign a licence with an EXCHANGE_S_* plan (checklist item 7); for the shared-account model log in with '
+        'the mailbox address and hold FullAccess on it (item 8)'),
+    'mailbox_unavailable': (
+        'the mailbox store is not available (430 4.2.0 STOREDRV): the mailbox is being provisioned or moved',
+        'retry later; if it persists, check the mailbox in the Exchange admin center'),
+    'send_as_denied': (
+        'the login may not send as this address (554 5.2.252 SendAsDenied)',
+        'grant Send As on the mailbox to the account ECE logs in with, or send from its own address'),
+    'auth_failed': (
+        'the server refused the token: wrong audience or scope, expired, issued to another user, IMAP/POP disabled '
+        'for the mailbox, or no FullAccess on a shared mailbox',
+        'check the token with token_acquire (aud https://outlook.office.com or outlook.office365.com, scp with the '
+        'protocol\'s scope, upn of the mailbox or a FullAccess delegate), the mailbox\'s ImapEnabled / PopEnabled, '
+        'and Get-MailboxPermission; TAC checklist items 3, 5, 6 and 8'),
+    'followup_failed': (
+        'the login succeeded but the read-only command after it (EXAMINE, STAT, MAIL FROM) was refused',
+        'read the server\'s reply: a folder that does not exist (folder), a sender the login may not use, or a '
+        'mailbox still being provisioned'),
+}
+MAIL_ERROR_CLASSES = tuple(MAIL_CLASSES)
+
 # Microsoft's replies (and the lab's Dovecot wording of the same refusals), most specific first:
-# (regular expression, class, meaning, fix). One place for these facts.
+# (regular expression, class of MAIL_CLASSES, what this wording says beyond the class's meaning, or None).
 MICROSOFT_REPLIES = (
     (r'SmtpClientAuthentication is disabled for the Tenant', 'smtp_auth_disabled',
-     'SMTP AUTH is disabled for the whole tenant and the mailbox does not override it (535 5.7.139)',
-     'enable it for this mailbox: Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false '
-     '(or tenant-wide: Set-TransportConfig -SmtpClientAuthenticationDisabled $false); TAC checklist item 6'),
-    (r'SmtpClientAuthentication is disabled for the Mailbox', 'smtp_auth_disabled',
-     'SMTP AUTH is disabled on this mailbox (535 5.7.139)',
-     'Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false; TAC checklist item 6'),
-    (r'5\.7\.30|Basic authentication is not supported', 'basic_auth_blocked',
-     'the server refused basic authentication (550 5.7.30): the client did not use OAuth2',
-     'configure the mailbox in ECE for OAuth2 (XOAUTH2), not a password'),
-    (r'User is authenticated but not connected', 'not_connected',
-     'the token was accepted but Exchange has no mailbox session for this login: no Exchange Online licence, '
-     'a mailbox not provisioned, or a shared-mailbox login under the wrong name',
-     'assign a licence with an EXCHANGE_S_* plan (checklist item 7); for the shared-account model log in with '
-     'the mailbox address and hold FullAccess on it (item 8)'),
-    (r'STOREDRV|4\.2\.0', 'mailbox_unavailable',
-     'the mailbox store is not available (430 4.2.0 STOREDRV): the mailbox is being provisioned or moved',
-     'retry later; if it persists, check the mailbox in the Exchange admin center'),
-    (r'SendAsDenied|5\.2\.252', 'send_as_denied',
-     'the login may not send as this address (554 5.2.252 SendAsDenied)',
-     'grant Send As on the mailbox to the account ECE logs in with, or send from its own address'),
+     'here: disabled for the tenant, and the mailbox does not override it'),
+    (r'SmtpClientAuthentication is disabled for the Mailbox', 'smtp_auth_disabled', 'here: disabled on the mailbox'),
+    (r'5\.7\.30|Basic authentication is not supported', 'basic_auth_blocked', None),
+    (r'User is authenticated but not connected', 'not_connected', None),
+    (r'STOREDRV|4\.2\.0', 'mailbox_unavailable', None),
+    (r'SendAsDenied|5\.2\.252', 'send_as_denied', None),
     (r'5\.7\.3\b|5\.7\.8\b|AUTHENTICATE failed|Authentication fail|AUTHENTICATIONFAILED|unsuccessful',
-     'auth_failed',
-     'the server refused the token: wrong audience or scope, expired, issued to another user, IMAP/POP disabled '
-     'for the mailbox, or no FullAccess on a shared mailbox',
-     'check the token with token_acquire (aud https://outlook.office.com or outlook.office365.com, scp with the '
-     'protocol\'s scope, upn of the mailbox or a FullAccess delegate), the mailbox\'s ImapEnabled / PopEnabled, '
-     'and Get-MailboxPermission; TAC checklist items 3, 5, 6 and 8'),
+     'auth_failed', None),
 )
-MAIL_ERROR_CLASSES = ('auth_failed', 'not_connected', 'smtp_auth_disabled', 'basic_auth_blocked',
-                      'mailbox_unavailable', 'send_as_denied', 'followup_failed', 'auth_unsupported')
 
 
 def classify_reply(text):
     """(class, meaning, fix) of a server reply, or None when no known reply matches."""
-    for pattern, error_class, meaning, fix in MICROSOFT_REPLIES:
+    for pattern, error_class, note in MICROSOFT_REPLIES:
         if re.search(pattern, text or '', re.IGNORECASE):
-            return error_class, meaning, fix
+            meaning, fix = MAIL_CLASSES[error_class]
+            return error_class, ('%s; %s' % (meaning, note)) if note else meaning, fix
     return None
 
 
 def class_facts(error_class):
-    """(meaning, fix) of ERROR_CLASS's general entry in MICROSOFT_REPLIES (its last), or None."""
-    facts = [(meaning, fix) for _pattern, known, meaning, fix in MICROSOFT_REPLIES if known == error_class]
-    return facts[-1] if facts else None
+    """(meaning, fix) of a mail class of MAIL_CLASSES, or None."""
+    return MAIL_CLASSES.get(error_class)
 
 
 def sasl_initial(mechanism, login, token, host=None, port=None):
@@ -129,7 +143,7 @@ def _connect_tls(host, port, protocol, settings, deadline, result):
     if probe_result['tls']['hostname_match'] is False:
         raise _probe.ProbeError('cert_hostname', 'the certificate does not name %s' % probe_result['tls']['server_name'])
     result['tls'] = {k: probe_result['tls'][k] for k in ('version', 'cipher', 'verified', 'hostname_match')}
-    result['address'] = probe_result['address']
+    result['server_address'] = probe_result['address']
     result['connected'] = True
     return sock, _probe._Line(sock, deadline), probe_result
 
@@ -262,18 +276,30 @@ def _smtp(lines, login, token, mechanism, settings, result):
 DIALOGUES = {'imap': _imap, 'pop3': _pop3, 'smtp': _smtp}
 
 
-def new_result(login, protocol, host, port):
-    return {'login': login, 'protocol': protocol, 'host': host, 'port': port, 'connected': False,
-            'authenticated': False, 'tls': None, 'address': None, 'auth_reply': None, 'followup': None,
-            'ok': False, 'error': None, 'meaning': None, 'message': None, 'elapsed_ms': None}
+def new_result(login, protocol, host, port, address=None):
+    """A login result before the login: ADDRESS is the mailbox's (its one key), LOGIN the name signed in with."""
+    return {'address': address or login, 'login': login, 'protocol': protocol, 'host': host, 'port': port,
+            'server_address': None, 'connected': False, 'authenticated': False, 'tls': None, 'auth_reply': None,
+            'followup': None, 'ok': False, 'error_class': None, 'meaning': None, 'reply': None, 'message': None,
+            'elapsed_ms': None}
 
 
-def login(protocol, host, port, login_name, token, mechanism, settings, timeout):
-    """One login; always returns a result (never raises), token-free."""
-    result = new_result(login_name, protocol, host, port)
+def where(protocol, host, port, login_name=None, address=None):
+    """How a message names a login: protocol, server, login name, and the mailbox when it is another."""
+    text = '%s %s:%s' % (protocol.upper(), host, port)
+    if login_name:
+        text += ' as %s' % login_name
+    if address and address != login_name:
+        text += ' (mailbox %s)' % address
+    return text
+
+
+def login(protocol, host, port, login_name, token, mechanism, settings, timeout, address=None):
+    """One login to ADDRESS's mailbox as LOGIN_NAME; always returns a result (never raises), token-free."""
+    result = new_result(login_name, protocol, host, port, address)
     started = time.monotonic()
     deadline = started + timeout
-    where = '%s %s:%d as %s' % (protocol.upper(), host, port, login_name)
+    where_text = where(protocol, host, port, login_name, result['address'])
     dialogue_settings = dict(settings, host=host, port=port)
     sock = None
     try:
@@ -291,25 +317,23 @@ def login(protocol, host, port, login_name, token, mechanism, settings, timeout)
     except MailError as exc:
         reply = redact(exc.reply or '', [token])
         known = classify_reply(reply) if exc.error_class in ('auth_failed', 'followup_failed') else None
+        result['error_class'] = exc.error_class
         if known:
-            result['error'], result['meaning'], fix = known
-            result['message'] = '%s: %s: %s. Fix: %s.' % (where, reply.strip(), result['meaning'], fix)
-        elif exc.error_class in _errors.ERROR_CLASSES:
-            result['error'] = exc.error_class
-            result['message'] = _errors.describe(exc.error_class, where, exc.detail)
-        elif class_facts(exc.error_class):
+            result['error_class'], result['meaning'], fix = known
+            result['message'] = '%s: %s: %s. Fix: %s.' % (where_text, reply.strip(), result['meaning'], fix)
+        elif exc.error_class in MAIL_CLASSES:
             # A refusal in words Microsoft does not use: still the class's meaning and fix.
-            result['error'] = exc.error_class
-            result['meaning'], fix = class_facts(exc.error_class)
+            result['meaning'], fix = MAIL_CLASSES[exc.error_class]
             result['message'] = '%s: %s: %s (%s). Fix: %s.' % (
-                where, exc.detail, result['meaning'], reply.strip(), fix)
+                where_text, exc.detail, result['meaning'], reply.strip(), fix)
+        elif exc.error_class in _errors.ERROR_CLASSES:
+            result['message'] = _errors.describe(exc.error_class, where_text, exc.detail)
         else:
-            result['error'] = exc.error_class
-            result['message'] = '%s: %s (%s)' % (where, exc.detail, reply.strip())
+            result['message'] = '%s: %s (%s)' % (where_text, exc.detail, reply.strip())
         result['reply'] = reply or None
     else:
         result['ok'] = True
-        result['message'] = '%s: authenticated, %s OK' % (where, result['followup']['command'])
+        result['message'] = '%s: authenticated, %s OK' % (where_text, result['followup']['command'])
     finally:
         if sock is not None:
             try:
@@ -326,7 +350,8 @@ def login(protocol, host, port, login_name, token, mechanism, settings, timeout)
 
 
 def login_all(jobs, settings, deadline_seconds, concurrency=16):
-    """Run LOGIN for each job dict (protocol, host, port, login, token, mechanism, timeout) concurrently."""
+    """Run LOGIN for each job dict (protocol, host, port, address, login, token, mechanism, timeout, and
+    settings of its own, e.g. sender) concurrently; the results in the jobs' order."""
     results = [None] * len(jobs)
     semaphore = threading.Semaphore(max(1, concurrency))
     call_deadline = time.monotonic() + deadline_seconds
@@ -335,7 +360,8 @@ def login_all(jobs, settings, deadline_seconds, concurrency=16):
         with semaphore:
             if time.monotonic() < call_deadline:
                 results[index] = login(job['protocol'], job['host'], job['port'], job['login'], job['token'],
-                                       job['mechanism'], dict(settings, **job.get('settings', {})), job['timeout'])
+                                       job['mechanism'], dict(settings, **job.get('settings', {})), job['timeout'],
+                                       address=job.get('address'))
 
     threads = []
     for index, job in enumerate(jobs):
@@ -347,9 +373,9 @@ def login_all(jobs, settings, deadline_seconds, concurrency=16):
         thread.join(max(0.0, call_deadline - time.monotonic()))
     for index, job in enumerate(jobs):
         if results[index] is None:
-            result = new_result(job['login'], job['protocol'], job['host'], job['port'])
-            result['error'] = 'deadline'
-            result['message'] = _errors.describe('deadline', '%s %s:%d' % (job['protocol'].upper(), job['host'],
-                                                                           job['port']))
+            result = new_result(job['login'], job['protocol'], job['host'], job['port'], job.get('address'))
+            result['error_class'] = 'deadline'
+            result['message'] = _errors.describe('deadline', where(job['protocol'], job['host'], job['port'],
+                                                                   job['login'], result['address']))
             results[index] = result
     return results

@@ -20,13 +20,15 @@ description:
   - SMTP runs C(EHLO), C(STARTTLS), C(EHLO), C(AUTH XOAUTH2) without an initial response and the token after
     C(334) (long tokens break one-line AUTH), then C(MAIL FROM) and C(RSET). Nothing is sent unless
     O(send_test_message=true) with O(test_recipient), which sends one test message and returns its queue id.
-  - The shared-account model is one O(mailboxes[].login) per shared mailbox with the delegate's token.
+  - The shared-account model is one mailbox entry per shared mailbox, logging in as the mailbox's address with the
+    delegate's (O(mailboxes[].account)'s) token.
   - Every login is bounded by O(timeout), all of them together by O(deadline), and all run concurrently.
   - Each server reply is returned with the token removed and classified against Microsoft's known replies
     (C(AUTHENTICATE failed), C(User is authenticated but not connected), C(535 5.7.139) SMTP AUTH disabled for
     the tenant or the mailbox, C(535 5.7.3), C(550 5.7.30), C(-ERR Authentication failure), C(430 4.2.0 STOREDRV)),
     each with its meaning and fix.
-  - A refused login is a finding, not a task failure, unless O(fail_on_error=true).
+  - A refused login is a finding (C(ok=false) with its C(error_class) and C(message)), not a task failure, unless
+    O(fail_on_error=true).
   - The token comes from M(ece_o365.preflight.token_acquire), passed in under C(no_log) (O(access_token)), or the
     module acquires it through the shared authentication options, from the refresh token ECE stores
     (O(refresh_token), O(mailboxes[].refresh_token)) or, for app-only access, with the client credentials.
@@ -37,17 +39,31 @@ extends_documentation_fragment:
   - ece_o365.preflight.auth
 options:
   mailboxes:
-    description: The mailboxes to log in to.
+    description: The mailboxes to log in to, each by its address (its one key, echoed in every result).
     type: list
     elements: dict
     required: true
     suboptions:
-      login:
+      address:
         description:
-          - The login name ECE uses, which is the mailbox's address (for a shared mailbox too, with the
-            delegate's token).
+          - The mailbox's address. Every login result and token entry carries it as C(address); no two mailboxes
+            may share one.
         type: str
         required: true
+      login:
+        description:
+          - The login name ECE signs in with (the IMAP/POP3 C(user=) of XOAUTH2). Defaults to
+            O(mailboxes[].address), which is also what a shared mailbox logs in with, with the delegate's token.
+        type: str
+      account:
+        description:
+          - The account whose token ECE holds for this mailbox (another account in the shared-account model).
+            Echoed in RV(tokens) for the judge; the token itself comes from O(mailboxes[].access_token) or
+            O(mailboxes[].refresh_token).
+        type: str
+      sender:
+        description: The SMTP C(MAIL FROM) address. Defaults to O(mailboxes[].address).
+        type: str
       protocols:
         description: The protocols to test for this mailbox.
         type: list
@@ -165,7 +181,7 @@ EXAMPLES = r"""
   ece_o365.preflight.mailbox_protocols:
     access_token: "{{ support_token.access_token }}"
     mailboxes:
-      - login: support@contoso.com
+      - address: support@contoso.com
   register: logins
 
 - name: Let the module redeem ECE's stored refresh token itself
@@ -174,7 +190,7 @@ EXAMPLES = r"""
     client_id: "{{ ece_app_client_id }}"
     client_secret: "{{ ece_app_client_secret }}"
     mailboxes:
-      - login: support@contoso.com
+      - address: support@contoso.com
         refresh_token: "{{ ece_support_refresh_token }}"
 
 - name: Shared-account model, IMAP only, with one test message over SMTP
@@ -183,19 +199,25 @@ EXAMPLES = r"""
     send_test_message: true
     test_recipient: ece-admins@contoso.com
     mailboxes:
-      - login: sales@contoso.com
+      - address: sales@contoso.com
+        account: ece.service@contoso.com
         protocols: [imap, smtp]
-      - login: billing@contoso.com
+      - address: billing@contoso.com
+        account: ece.service@contoso.com
         protocols: [imap]
 """
 
 RETURN = r"""
 results:
-  description: One entry per mailbox and protocol, mailboxes in the order given.
+  description: One entry per mailbox and protocol, mailboxes in the order given, then V(imap), V(pop3), V(smtp).
   returned: always
   type: list
   elements: dict
   contains:
+    address:
+      description: The mailbox's address (O(mailboxes[].address)) - the key the judge joins on.
+      type: str
+      sample: support@contoso.com
     login:
       description: The login name used.
       type: str
@@ -211,8 +233,8 @@ results:
       description: The port.
       type: int
       sample: 993
-    address:
-      description: The address connected to.
+    server_address:
+      description: The IP address connected to.
       type: str
     connected:
       description: Whether TCP and TLS (after STARTTLS for SMTP) succeeded.
@@ -240,37 +262,40 @@ results:
     ok:
       description: Whether login and follow-up both succeeded.
       type: bool
-    error:
+    error_class:
       description:
         - V(null), a network class of M(ece_o365.preflight.port_probe) (V(dns), V(refused), V(timeout),
-          V(tls_handshake), V(cert_untrusted)...), or a mail class from Microsoft's replies, V(auth_failed),
+          V(tls_handshake), V(cert_untrusted)...), a mail class from Microsoft's replies (V(auth_failed),
           V(not_connected), V(smtp_auth_disabled), V(basic_auth_blocked), V(mailbox_unavailable),
-          V(send_as_denied), V(followup_failed), or V(deadline).
+          V(send_as_denied), V(followup_failed)), V(deadline), or, when no token was at hand, the token's class
+          (V(aadsts), ...) or V(no_token).
       type: str
       sample: smtp_auth_disabled
     meaning:
-      description: What Microsoft's reply means, when it is a known one.
+      description: What the server's refusal means, when it is a mail class.
       type: str
     reply:
-      description: The server's reply that ended the login, token removed.
+      description: The server's reply that ended the login, token removed; V(null) when none.
       type: str
       sample: "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
     message:
-      description: The mailbox, protocol, server, reply, meaning and fix in one line.
+      description: The protocol, server, login, reply, meaning and fix in one line.
       type: str
     elapsed_ms:
-      description: Milliseconds the login took.
+      description: Milliseconds the login took; V(null) for a login never tried (no token).
       type: int
 tokens:
   description:
-    - Per mailbox, where its token came from and whose it is (never the token). C(login), C(source) (V(given),
-      V(refresh_token) or V(client_credentials)), C(acquired), C(token_owner), C(audience), C(scopes), C(error),
-      C(message) (with the AADSTS code, meaning and fix when Entra refused).
+    - One entry per mailbox, in the order given - where its token came from and whose it is (never the token).
+    - C(address), C(login), C(account) (as given), C(source) (V(given), V(refresh_token) or V(client_credentials)),
+      C(acquired), C(ok), C(error_class), C(message) (with the AADSTS code, meaning and fix when Entra refused),
+      C(aadsts), C(token_owner), C(audience), C(scopes), C(expires_in), C(lifetime_seconds), C(refresh_token_rotated),
+      and the C(upn), C(preferred_username), C(app_id) and C(roles) claims where the token has them.
   returned: always
   type: list
   elements: dict
 summary:
-  description: Counts of logins by outcome.
+  description: Counts of logins by outcome, failures by error class.
   returned: always
   type: dict
   sample: {"total": 3, "ok": 2, "failed": 1, "errors": {"smtp_auth_disabled": 1}}
@@ -281,10 +306,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _mail, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _errors, _mail, _tls
 
 MAILBOX_OPTIONS = dict(
-    login=dict(type='str', required=True),
+    address=dict(type='str', required=True),
+    login=dict(type='str'),
+    account=dict(type='str'),
+    sender=dict(type='str'),
     protocols=dict(type='list', elements='str', choices=list(_mail.PROTOCOLS), default=list(_mail.PROTOCOLS)),
     access_token=dict(type='str', no_log=True),
     refresh_token=dict(type='str', no_log=True),
@@ -321,16 +349,39 @@ def mail_scopes(params):
     return params['scopes'] or ['%s/%s' % (resource, name) for name in _auth.MAIL_PERMISSIONS]
 
 
-def resolve_tokens(module, params, environ, deadline):
-    """{login: (token or None, facts)} for every mailbox; redeems each refresh token once."""
-    redeemed, tokens = {}, {}
-    for mailbox in params['mailboxes']:
+def normalise(mailboxes):
+    """(mailboxes with login and sender defaulted to the address, problem or None): addresses must be unique."""
+    out, seen = [], {}
+    for index, mailbox in enumerate(mailboxes):
+        address = mailbox['address']
+        key = address.strip().lower()
+        if key in seen:
+            return out, ('mailboxes[].address must be unique (the one key of a mailbox): %s is given as mailboxes[%d] '
+                         'and mailboxes[%d]' % (address, seen[key], index))
+        seen[key] = index
+        out.append(dict(mailbox, login=mailbox['login'] or address, sender=mailbox['sender'] or address))
+    return out, None
+
+
+def _given_token_facts(token):
+    """What a given token says about whose it is (never the token)."""
+    facts = _auth.app_token_facts('given', token)
+    claims = _auth.decode_claims(token, ('upn', 'preferred_username', 'scp')) or {}
+    facts.update(upn=claims.get('upn'), preferred_username=claims.get('preferred_username'),
+                 token_owner=claims.get('preferred_username') or claims.get('upn'),
+                 scopes=claims['scp'].split() if isinstance(claims.get('scp'), str) else [])
+    return facts
+
+
+def resolve_tokens(module, params, mailboxes, environ, deadline):
+    """[(token or None, facts)] for every mailbox, in order; redeems each refresh token once."""
+    redeemed, tokens = {}, []
+    for mailbox in mailboxes:
+        ids = {'address': mailbox['address'], 'login': mailbox['login'], 'account': mailbox['account']}
         given = mailbox['access_token'] or (None if mailbox['refresh_token'] else params['access_token'])
         refresh = mailbox['refresh_token'] or (None if mailbox['access_token'] else params['refresh_token'])
         if given:
-            facts = _auth.app_token_facts('given', given)
-            facts.update(_auth.decode_claims(given, ('upn', 'preferred_username', 'scp')) or {})
-            tokens[mailbox['login']] = (given, dict(facts, login=mailbox['login']))
+            tokens.append((given, dict(_given_token_facts(given), **ids)))
             continue
         if refresh:
             key, grant, scopes, credentials = refresh, 'refresh_token', mail_scopes(params), {'refresh_token': refresh}
@@ -338,9 +389,8 @@ def resolve_tokens(module, params, environ, deadline):
             resource = _auth.CLOUDS[params['cloud']]['exchange']
             key, grant, scopes, credentials = 'app-only', 'client_credentials', ['%s/.default' % resource], None
         else:
-            tokens[mailbox['login']] = (None, {'login': mailbox['login'], 'source': None, 'acquired': False,
-                                               'error': 'no_token', 'message': 'no access_token, refresh_token or '
-                                               'client credentials for %s' % mailbox['login']})
+            tokens.append((None, dict(ids, source=None, acquired=False, ok=False, error_class='no_token',
+                                      message=_errors.describe('no_token', mailbox['address']))))
             continue
         if key not in redeemed:
             facts, token, _session = _auth.acquire(params, environ, grant, scopes, credentials, deadline=deadline)
@@ -349,26 +399,31 @@ def resolve_tokens(module, params, environ, deadline):
                     module.no_log_values.add(secret)
             redeemed[key] = (token, dict(facts, source=grant))
         token, facts = redeemed[key]
-        tokens[mailbox['login']] = (token, dict(facts, login=mailbox['login']))
+        tokens.append((token, dict(facts, **ids)))
     return tokens
 
 
-def build_jobs(params, tokens):
-    """One login job per mailbox and protocol that has a token; a result for each that has none."""
-    jobs, refused = [], []
-    for mailbox in params['mailboxes']:
-        token, facts = tokens[mailbox['login']]
-        for protocol in mailbox['protocols']:
+def build_jobs(params, mailboxes, tokens):
+    """[(mailbox index, protocol, job or a result)]: a login job per mailbox and protocol that has a token, a
+    finished result for each that has none."""
+    plan = []
+    for index, mailbox in enumerate(mailboxes):
+        token, facts = tokens[index]
+        for protocol in _mail.PROTOCOLS:
+            if protocol not in mailbox['protocols']:
+                continue
             host, port = params['%s_host' % protocol], params['%s_port' % protocol]
             if not token:
-                result = _mail.new_result(mailbox['login'], protocol, host, port)
-                result.update(error=facts.get('error') or 'no_token', message='%s %s:%d as %s: no token: %s' % (
-                    protocol.upper(), host, port, mailbox['login'], facts.get('message')))
-                refused.append(result)
+                result = _mail.new_result(mailbox['login'], protocol, host, port, mailbox['address'])
+                result.update(error_class=facts.get('error_class') or 'no_token', message='%s: no token: %s' % (
+                    _mail.where(protocol, host, port, mailbox['login'], mailbox['address']), facts.get('message')))
+                plan.append((index, protocol, result))
                 continue
-            jobs.append(dict(protocol=protocol, host=host, port=port, login=mailbox['login'], token=token,
-                             mechanism=mailbox['mechanism'], timeout=params['login_timeout']))
-    return jobs, refused
+            plan.append((index, protocol, dict(
+                protocol=protocol, host=host, port=port, address=mailbox['address'], login=mailbox['login'],
+                token=token, mechanism=mailbox['mechanism'], timeout=params['login_timeout'],
+                settings={'sender': mailbox['sender']})))
+    return plan
 
 
 def main():
@@ -383,7 +438,10 @@ def main():
             module.fail_json(msg='%s must be more than 0 seconds, got %s' % (name, params[name]))
     if params['ca_path'] and not os.path.isfile(params['ca_path']):
         module.fail_json(msg='ca_path %s is not a readable file' % params['ca_path'])
-    needs_auth = any(not m['access_token'] for m in params['mailboxes']) and not params['access_token']
+    mailboxes, problem = normalise(params['mailboxes'])
+    if problem:
+        module.fail_json(msg=problem)
+    needs_auth = any(not m['access_token'] for m in mailboxes) and not params['access_token']
     if needs_auth:
         for library, error in _auth.missing_libraries():
             module.fail_json(msg=missing_required_lib(library), exception=error)
@@ -395,33 +453,34 @@ def main():
         module.no_log_values.add(password)
     environ = dict(os.environ)
     deadline = time.monotonic() + params['deadline']
-    tokens = resolve_tokens(module, params, environ, deadline)
-    jobs, refused = build_jobs(params, tokens)
+    tokens = resolve_tokens(module, params, mailboxes, environ, deadline)
+    plan = build_jobs(params, mailboxes, tokens)
     settings = dict(ca_path=params['ca_path'], folder=params['folder'], ehlo_name=params['ehlo_name'],
                     send_test_message=params['send_test_message'] and not module.check_mode,
                     test_recipient=params['test_recipient'])
-    results = _mail.login_all(jobs, settings, max(0.1, deadline - time.monotonic())) + refused
-    order = dict((m['login'], i) for i, m in enumerate(params['mailboxes']))
-    results.sort(key=lambda r: (order[r['login']], _mail.PROTOCOLS.index(r['protocol'])))
+    jobs = [item for _index, _protocol, item in plan if 'token' in item]
+    done = iter(_mail.login_all(jobs, settings, max(0.1, deadline - time.monotonic())))
+    results = [next(done) if 'token' in item else item for _index, _protocol, item in plan]
     errors = {}
     for result in results:
-        if result['error']:
-            errors[result['error']] = errors.get(result['error'], 0) + 1
+        if result['error_class']:
+            errors[result['error_class']] = errors.get(result['error_class'], 0) + 1
     failed = sum(errors.values())
     summary = dict(total=len(results), ok=len(results) - failed, failed=failed, errors=errors)
-    token_facts = [_public_token_facts(tokens[m['login']][1]) for m in params['mailboxes']]
+    token_facts = [_public_token_facts(facts) for _token, facts in tokens]
     sent = any((r.get('test_message') or {}).get('accepted') for r in results)
     if failed and params['fail_on_error']:
         module.fail_json(msg='%d of %d logins failed: %s' % (failed, len(results), '; '.join(
-            r['message'] for r in results if r['error'])), results=results, summary=summary, tokens=token_facts,
-            changed=False)
+            r['message'] for r in results if r['error_class'])), results=results, summary=summary,
+            tokens=token_facts, changed=False)
     # A test message is the only thing this module ever changes, and only when asked.
     module.exit_json(changed=sent, results=results, summary=summary, tokens=token_facts)
 
 
 def _public_token_facts(facts):
-    keep = ('login', 'source', 'acquired', 'token_owner', 'audience', 'scopes', 'expires_in', 'lifetime_seconds',
-            'refresh_token_rotated', 'error', 'message', 'aadsts', 'upn', 'preferred_username', 'app_id', 'roles')
+    keep = ('address', 'login', 'account', 'source', 'acquired', 'ok', 'error_class', 'message', 'aadsts',
+            'token_owner', 'audience', 'scopes', 'expires_in', 'lifetime_seconds', 'refresh_token_rotated', 'upn',
+            'preferred_username', 'app_id', 'roles')
     return dict((key, facts.get(key)) for key in keep if key in facts)
 
 

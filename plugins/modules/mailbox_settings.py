@@ -13,14 +13,17 @@ author:
 description:
   - The tenant side of TAC checklist items 6 and 8. For each mailbox ECE uses, what Exchange Online holds,
     through C(POST https://outlook.office365.com/adminapi/beta/{tenant}/InvokeCommand) with an app-only token.
-  - C(Get-TransportConfig) for the tenant-wide SMTP AUTH switch; C(Get-CASMailbox) for C(ImapEnabled),
-    C(PopEnabled) and the mailbox's C(SmtpClientAuthenticationDisabled); the effective SMTP AUTH per mailbox
-    (the mailbox's value when set, else the tenant's) and where it comes from.
-  - C(Get-MailboxPermission) for who holds FullAccess; for the shared-account model, whether the account ECE
-    logs in with holds it, with Deny entries flagged.
+  - C(Get-TransportConfig) for the tenant-wide C(SmtpClientAuthenticationDisabled); C(Get-CASMailbox) for
+    C(ImapEnabled), C(PopEnabled) and the mailbox's own C(SmtpClientAuthenticationDisabled).
+  - C(Get-MailboxPermission) for every FullAccess entry as read - its holder, rights, C(Deny) and C(IsInherited),
+    the Deny entries and the mailbox's own C(NT AUTHORITY\SELF) entry included.
+  - Facts, not verdicts - the effective SMTP AUTH of a mailbox (its own value when set, else the tenant's) and
+    whether the account ECE uses holds FullAccess (FullAccess minus Deny) are judged on the controller
+    (M(ece_o365.preflight.preflight_report)).
   - Follows C(@odata.nextLink) paging, retries 429 and 503 honouring C(Retry-After) within O(deadline), and
     explains 401 and 403 with what the app lacks (C(Exchange.ManageAsApp) and an Exchange administrator role).
-  - Only C(Get-*) cmdlets are invoked; nothing is changed. A failed read is a finding, not a task failure,
+  - Only C(Get-*) cmdlets are invoked; nothing is changed. A failed read is a finding (C(ok=false) with its
+    C(error_class) and C(message) on the mailbox or the transport config, and in RV(errors)), not a task failure,
     unless O(fail_on_error=true).
 extends_documentation_fragment:
   - ece_o365.preflight.attributes
@@ -34,14 +37,15 @@ options:
     elements: dict
     required: true
     suboptions:
-      mailbox:
-        description: The mailbox's address.
+      address:
+        description: The mailbox's address - its one key, echoed in the result.
         type: str
         required: true
+        aliases: [mailbox]
       account:
         description:
-          - The account whose token ECE uses for this mailbox. When it differs from O(mailboxes[].mailbox)
-            (the shared-account model), the result says whether it holds FullAccess.
+          - The account whose token ECE uses for this mailbox (another account in the shared-account model), echoed
+            in the result for the judge. Defaults to O(mailboxes[].address).
         type: str
   access_token:
     description:
@@ -63,6 +67,7 @@ options:
 seealso:
   - module: ece_o365.preflight.mailbox_protocols
   - module: ece_o365.preflight.tenant_info
+  - module: ece_o365.preflight.preflight_report
   - name: App-only authentication in Exchange Online PowerShell
     description: The Exchange.ManageAsApp permission and the directory role the app needs.
     link: https://learn.microsoft.com/en-us/powershell/exchange/app-only-auth-powershell-v2
@@ -75,16 +80,19 @@ EXAMPLES = r"""
     client_id: "{{ preflight_app_client_id }}"
     client_secret: "{{ preflight_app_client_secret }}"
     mailboxes:
-      - mailbox: support@contoso.com
-      - mailbox: sales@contoso.com
+      - address: support@contoso.com
+      - address: sales@contoso.com
         account: ece.service@contoso.com
   register: exchange
   delegate_to: localhost
   run_once: true
 
-- name: Every mailbox must allow SMTP AUTH, effectively
-  ansible.builtin.assert:
-    that: exchange.mailboxes | rejectattr('smtp_auth_enabled') | list | length == 0
+- name: Show who holds FullAccess on each mailbox, Deny entries included, as read
+  ansible.builtin.debug:
+    msg: "{{ item.address }}: {{ item.full_access | rejectattr('user', 'equalto', 'NT AUTHORITY\\SELF') | list }}"
+  loop: "{{ exchange.mailboxes }}"
+  loop_control:
+    label: "{{ item.address }}"
 """
 
 RETURN = r"""
@@ -92,26 +100,42 @@ exchange_url:
   description: The Exchange Online root used.
   returned: always
   type: str
+ok:
+  description: Whether every read succeeded (a token was at hand and no admin API call failed).
+  returned: always
+  type: bool
+error_class:
+  description: V(null), or the class of the first failed read (the token's, when none was acquired).
+  returned: always
+  type: str
+message:
+  description: One line on what was read, or the first failure with its cause and fix.
+  returned: always
+  type: str
 token:
   description: What the app-only token says about itself (never the token), as in M(ece_o365.preflight.tenant_info).
   returned: always
   type: dict
 transport_config:
-  description: The tenant's C(SmtpClientAuthenticationDisabled) and C(Identity); V(null) when it could not be read.
+  description:
+    - The tenant's transport config as read - C(smtp_client_authentication_disabled) and C(identity) - with C(ok),
+      C(error_class), C(message) and C(graph_error) (the failed call, or V(null)); V(null) when no token was at hand.
   returned: always
   type: dict
-  sample: {"smtp_client_authentication_disabled": true, "identity": "contoso.onmicrosoft.com"}
+  sample: {"smtp_client_authentication_disabled": true, "identity": "contoso.onmicrosoft.com", "ok": true,
+           "error_class": null, "message": null, "graph_error": null}
 mailboxes:
-  description: One entry per mailbox, in the order given.
+  description: One entry per mailbox, in the order given. Every key is present; facts are V(null) when unread.
   returned: always
   type: list
   elements: dict
   contains:
-    mailbox:
-      description: The mailbox.
+    address:
+      description: The mailbox's address as given - the key the judge joins on.
       type: str
+      sample: sales@contoso.com
     account:
-      description: The account ECE uses for it.
+      description: O(mailboxes[].account) as given (the mailbox's address when not given).
       type: str
     exists:
       description: Whether Exchange Online holds the mailbox (V(false) for an unlicensed user); V(null) when unread.
@@ -123,45 +147,45 @@ mailboxes:
       description: C(PopEnabled).
       type: bool
     smtp_client_authentication_disabled:
-      description: The mailbox's own setting; V(null) means the tenant's applies.
+      description: The mailbox's own C(SmtpClientAuthenticationDisabled); V(null) means the tenant's applies.
       type: bool
-    smtp_auth_enabled:
-      description: The effective SMTP AUTH for this mailbox.
-      type: bool
-    smtp_auth_source:
-      description: V(mailbox) or V(tenant), where the effective value comes from.
-      type: str
     full_access:
-      description: The holders of FullAccess (not denied).
+      description:
+        - Every C(Get-MailboxPermission) entry whose rights include C(FullAccess), as read - C(user),
+          C(access_rights), C(deny), C(is_inherited). Deny entries and C(NT AUTHORITY\SELF) are included.
       type: list
-      elements: str
-    full_access_denied:
-      description: Holders of a Deny FullAccess entry.
-      type: list
-      elements: str
-    account_has_full_access:
-      description: Whether O(mailboxes[].account) may open the mailbox (its own, or FullAccess and no Deny).
+      elements: dict
+      sample: [{"user": "NT AUTHORITY\\SELF", "access_rights": ["FullAccess", "ReadPermission"], "deny": false,
+                "is_inherited": false},
+               {"user": "ece.service@contoso.com", "access_rights": ["FullAccess"], "deny": false,
+                "is_inherited": false}]
+    ok:
+      description: Whether the mailbox was read (existing or not).
       type: bool
-    error:
-      description: The read that failed for this mailbox, with its class, status and message.
+    error_class:
+      description: V(null), or the class of the failed read.
+      type: str
+    message:
+      description: V(null), or the failed read's cause and fix.
+      type: str
+    graph_error:
+      description: V(null), or the failed admin API call - C(call), C(status), C(code) and C(permission).
       type: dict
 errors:
-  description: Every failed read, with the permission or role a 401/403 means is missing.
+  description:
+    - Every failed read - C(call), C(status), C(code), C(permission) (what a 401/403 means is missing),
+      C(error_class) and C(message).
   returned: always
   type: list
   elements: dict
-error:
-  description: The class of the first failed read, or V(null).
-  returned: always
-  type: str
-message:
-  description: One line on what was read, or the first failure with its fix.
-  returned: always
-  type: str
 calls:
   description: Admin API calls made, retries after 429/503 and seconds waited.
   returned: always
   type: dict
+elapsed_ms:
+  description: Milliseconds the whole call took.
+  returned: always
+  type: int
 """
 
 import os
@@ -172,7 +196,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _exchange
 
 MAILBOX_OPTIONS = dict(
-    mailbox=dict(type='str', required=True),
+    address=dict(type='str', required=True, aliases=['mailbox']),
     account=dict(type='str'),
 )
 
@@ -210,11 +234,13 @@ def main():
     cloud = _auth.CLOUDS[params['cloud']]
     exchange_url = (params['exchange_url'] or cloud['exchange']).rstrip('/')
     environ = dict(os.environ)
-    result = {'exchange_url': exchange_url, 'transport_config': None, 'mailboxes': [], 'errors': [], 'error': None,
-              'message': None, 'calls': {'calls': 0, 'retries': 0, 'throttled_seconds': 0}}
+    result = {'exchange_url': exchange_url, 'ok': False, 'error_class': None, 'message': None,
+              'transport_config': None, 'mailboxes': [], 'errors': [],
+              'calls': {'calls': 0, 'retries': 0, 'throttled_seconds': 0}}
     token, result['token'] = _auth.app_only_token(module, params, environ, cloud['exchange'], deadline)
     if not token:
-        result.update(error=result['token']['error'], message='no Exchange admin API token: %s' % result['token']['message'])
+        result.update(error_class=result['token']['error_class'],
+                      message='no Exchange admin API token: %s' % result['token']['message'])
     else:
         admin = _exchange.ExchangeAdmin(_auth.make_session(params, environ, deadline), exchange_url, params['tenant'],
                                         token, deadline)
@@ -222,16 +248,16 @@ def main():
         result['calls'] = {'calls': admin.calls, 'retries': admin.retries,
                            'throttled_seconds': round(admin.throttled_seconds, 1)}
         if result['errors']:
-            result['error'] = result['errors'][0]['error']
-            first = result['errors'][0]['message']
+            result['error_class'] = result['errors'][0]['error_class']
             # The admin API root in the text: the error names only the path, and exchange_url may be the cause.
             result['message'] = '%d of the reads from %s failed; first: %s' % (
-                len(result['errors']), exchange_url, first)
+                len(result['errors']), exchange_url, result['errors'][0]['message'])
         else:
+            result['ok'] = True
             result['message'] = 'read %d mailbox(es) and the transport config in %d call(s)' % (
                 len(result['mailboxes']), admin.calls)
     result['elapsed_ms'] = int((time.monotonic() - started) * 1000)
-    if result['error'] and params['fail_on_error']:
+    if result['error_class'] and params['fail_on_error']:
         module.fail_json(msg=result['message'], changed=False, **result)
     module.exit_json(changed=False, **result)
 

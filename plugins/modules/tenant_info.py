@@ -11,21 +11,25 @@ version_added: 0.1.0
 author:
   - ece_o365.preflight contributors (@ece_o365)
 description:
-  - Reads, with an app-only Microsoft Graph token, the tenant facts of the Cisco TAC checklist for ECE OAuth2 mail
+  - Reads, with an app-only Microsoft Graph token, the tenant objects of the Cisco TAC checklist for ECE OAuth2 mail
     that live in Entra ID, so that nobody has to click through portals to find them.
-  - The app registration O(application_id) - redirect URIs per platform (and whether ECE's O(external_url) host is
-    among them), the required permissions resolved from ids to names through the resource service principals,
-    the sign-in audience, and the client secrets' and certificates' expiry dates with the days left.
-  - Its service principal - the delegated permission grants (consent) with their scopes, the permissions that
-    lack admin consent, and the app role assignments.
-  - Each user or mailbox in O(users) - whether it exists, whether the account is enabled, its licences with their
-    service plans and provisioning status, and whether an Exchange Online plan (C(EXCHANGE_S_*)) is provisioned.
+  - The app registration O(application_id) - redirect URIs per platform, the required permissions resolved from
+    ids to names through the resource service principals, the sign-in audience, and the client secrets' and
+    certificates' ids, hints and dates.
+  - Its service principal - the delegated permission grants (consent) with their scopes, and the app role
+    assignments.
+  - Each user or mailbox account in O(users) - whether it exists, whether the account is enabled, and its licences
+    with every service plan and its provisioning status.
+  - Facts, not verdicts - the objects are returned as read. Whether a redirect URI names ECE's External URL, whether
+    consent covers each permission, whether a licence gives a mailbox and whether a secret is expired or near
+    expiry are judged on the controller (M(ece_o365.preflight.preflight_report)).
   - The token comes from the shared authentication options (client credentials for the cloud's Graph
     C(/.default)), or is given in O(access_token). The calling app needs C(Application.Read.All) and
     C(User.Read.All) (or C(Directory.Read.All)) application permissions with admin consent.
   - Follows C(@odata.nextLink) paging, retries C(429) and C(503) answers honouring C(Retry-After) within
     O(deadline), and reports C(401) and C(403) with the permission the call lacked. A failed read is a finding
-    (RV(errors)), not a task failure, unless O(fail_on_error=true).
+    (RV(errors), and C(ok=false) with its RV(users[].error_class) on the object it was for), not a task failure,
+    unless O(fail_on_error=true).
   - Only reads; every Graph request is a C(GET).
 extends_documentation_fragment:
   - ece_o365.preflight.auth
@@ -38,15 +42,11 @@ options:
       - The Application (client) ID of the app registration to read - ECE's, the one whose redirect URI,
         permissions, consent and secret the TAC checklist looks at. Not the O(client_id) that reads it.
     type: str
-  external_url:
-    description:
-      - ECE's External URL of application (for example V(https://ece.contoso.com)); the result then says whether
-        any redirect URI of the app registration names its host.
-    type: str
   users:
     description:
-      - User principal names, addresses or object ids of the mailbox accounts to read (each ECE mailbox, and the
-        shared account that holds FullAccess, when that model is used).
+      - The addresses (or user principal names, or object ids) of the mailbox accounts to read - each ECE mailbox,
+        and the shared account that holds FullAccess, when that model is used. Each result carries the text given
+        as RV(users[].address), the key the judge joins on.
     type: list
     elements: str
     default: []
@@ -73,6 +73,7 @@ notes:
   - Secrets' values are never readable through Graph; only their hints, ids and dates are reported.
 seealso:
   - module: ece_o365.preflight.token_acquire
+  - module: ece_o365.preflight.preflight_report
   - name: Microsoft Graph permissions reference
     description: Application.Read.All, User.Read.All and Directory.Read.All.
     link: https://learn.microsoft.com/en-us/graph/permissions-reference
@@ -88,7 +89,6 @@ EXAMPLES = r"""
     client_id: "{{ preflight_client_id }}"
     client_secret: "{{ preflight_client_secret }}"
     application_id: "{{ ece_app_client_id }}"
-    external_url: https://ece.contoso.com
     users:
       - support@contoso.com
       - sales@contoso.com
@@ -96,16 +96,19 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
 
-- name: The redirect URI names ECE's External URL host, consent is granted, the secret lasts a month more
-  ansible.builtin.assert:
-    that:
-      - tenant.application.external_url.host_registered
-      - tenant.application.service_principal.delegated_not_admin_consented == []
-      - tenant.application.latest_secret_days_left > 30
-
-- name: Mailboxes without a provisioned Exchange Online plan, or disabled
+- name: Show the redirect URIs and the scopes admin-consented, as read
   ansible.builtin.debug:
-    msg: "{{ tenant.users | rejectattr('exchange_provisioned') | map(attribute='name') | list }}"
+    msg:
+      - "{{ tenant.application.redirect_uris.web }}"
+      - "{{ tenant.application.service_principal.delegated_grants | selectattr('consent_type', 'equalto', 'AllPrincipals')
+            | map(attribute='scopes') | flatten }}"
+
+- name: The service plans of each mailbox account's licences
+  ansible.builtin.debug:
+    msg: "{{ item.address }}: {{ item.licences | map(attribute='service_plans') | flatten | map(attribute='name') | list }}"
+  loop: "{{ tenant.users }}"
+  loop_control:
+    label: "{{ item.address }}"
 
 - name: With a Graph token acquired earlier (return_token on a no_log task)
   ece_o365.preflight.tenant_info:
@@ -120,6 +123,21 @@ graph_url:
   returned: always
   type: str
   sample: https://graph.microsoft.com
+ok:
+  description: Whether every read succeeded (a token was at hand and no Graph call failed).
+  returned: always
+  type: bool
+error_class:
+  description:
+    - V(null) when every read succeeded, else the class of the first failure (the token's, when none was acquired) -
+      V(unauthorized), V(forbidden), V(throttled), V(http_status), V(protocol), V(deadline), V(aadsts), or a
+      connection or TLS class.
+  returned: always
+  type: str
+message:
+  description: What was read, or the first failure with its cause and fix, in one line.
+  returned: always
+  type: str
 token:
   description: The Graph token used (never the token itself).
   returned: always
@@ -148,8 +166,11 @@ token:
     expires_at:
       description: When the token expires, UTC ISO 8601.
       type: str
-    error:
-      description: The token's error class when none could be acquired (see M(ece_o365.preflight.token_acquire)).
+    ok:
+      description: Whether a token was at hand.
+      type: bool
+    error_class:
+      description: The class of the failure when none could be acquired (see M(ece_o365.preflight.token_acquire)).
       type: str
     message:
       description: What happened to the token.
@@ -158,7 +179,9 @@ token:
       description: The AADSTS facts when Entra ID refused (see M(ece_o365.preflight.token_acquire)).
       type: dict
 application:
-  description: The app registration O(application_id); V(null) when O(application_id) is not given.
+  description:
+    - The app registration O(application_id) as read; V(null) when O(application_id) is not given.
+    - Every key is present; the facts are V(null) or empty when the app was not found or its read failed.
   returned: always
   type: dict
   contains:
@@ -166,7 +189,7 @@ application:
       description: The application (client) id asked for.
       type: str
     found:
-      description: Whether the app registration exists in the tenant (V(null) when the read failed, see RV(application.error)).
+      description: Whether the app registration exists in the tenant (V(null) when the read failed).
       type: bool
     id:
       description: The application object id.
@@ -181,54 +204,32 @@ application:
       description: Whether public client flows are allowed (no secret needed).
       type: bool
     redirect_uris:
-      description: Redirect URIs per platform (C(web), C(spa), C(public_client)).
+      description: Redirect URIs per platform (C(web), C(spa), C(public_client)), as registered.
       type: dict
       sample: {"web": ["https://ece.contoso.com/system/oauth2/callback"], "spa": [], "public_client": []}
-    redirect_uri_hosts:
-      description: The host names of every redirect URI.
-      type: list
-      elements: str
-    external_url:
-      description: With O(external_url), whether its host is a redirect URI host (TAC checklist item 2).
-      type: dict
-      contains:
-        url:
-          description: O(external_url).
-          type: str
-        host:
-          description: Its host name.
-          type: str
-        host_registered:
-          description: Whether any redirect URI names that host.
-          type: bool
-        matching_redirect_uris:
-          description: The redirect URIs that name that host.
-          type: list
-          elements: str
     required_permissions:
-      description: The API permissions the app requests, resolved to names through the resource service principals.
+      description:
+        - The API permissions the app requests (C(resource_app_id), C(resource), C(type) V(delegated) or
+          V(application), C(id), C(name)), resolved to names through the resource service principals.
       type: list
       elements: dict
       sample: [{"resource_app_id": "00000003-0000-0000-c000-000000000000", "resource": "Microsoft Graph",
                 "type": "delegated", "id": "652390e4-393a-48de-9484-05f9b1212954", "name": "IMAP.AccessAsUser.All"}]
     secrets:
-      description: The client secrets (C(key_id), C(display_name), C(hint), C(start), C(end), C(days_left), C(expired)).
+      description: The client secrets as read (C(key_id), C(display_name), C(hint), C(start), C(end), ISO 8601).
       type: list
       elements: dict
+      sample: [{"key_id": "6c0b9f1e-0000-4000-8000-000000000001", "display_name": "ece", "hint": "Q~x",
+                "start": "2025-06-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}]
     certificates:
       description:
-        - The certificate credentials (C(key_id), C(display_name), C(type), C(usage), C(custom_key_identifier),
-          C(start), C(end), C(days_left), C(expired)).
+        - The certificate credentials as read (C(key_id), C(display_name), C(type), C(usage),
+          C(custom_key_identifier), C(start), C(end)).
       type: list
       elements: dict
-    secrets_valid:
-      description: How many client secrets have not expired.
-      type: int
-    latest_secret_days_left:
-      description: Days left of the client secret that expires last (negative when all expired), V(null) without secrets.
-      type: int
     service_principal:
-      description: The app's service principal in the tenant and what was granted to it.
+      description:
+        - The app's service principal in the tenant and what was granted to it; V(null) when the app was not read.
       type: dict
       contains:
         found:
@@ -247,36 +248,39 @@ application:
           description: Whether users must be assigned to the app.
           type: bool
         delegated_grants:
-          description: The delegated permission grants (C(consent_type) V(AllPrincipals) is admin consent), with their scopes.
+          description:
+            - The delegated permission grants (C(consent_type), C(principal_id), C(resource_id), C(resource),
+              C(scopes)); C(consent_type) V(AllPrincipals) is admin consent.
           type: list
           elements: dict
-        admin_consented_scopes:
-          description: Scopes admin-consented for all users.
-          type: list
-          elements: str
-        delegated_not_admin_consented:
-          description: Delegated permissions the app requests that have no admin consent (AADSTS65001 follows).
-          type: list
-          elements: str
         app_role_assignments:
           description: Application permissions granted (C(resource), C(role), C(role_id), C(resource_id)).
           type: list
           elements: dict
-        application_permissions_not_granted:
-          description: Application permissions the app requests that are not granted.
-          type: list
-          elements: str
-    error:
-      description: When reading the app failed, the error (as in RV(errors)).
+    ok:
+      description: Whether the app registration was read (found or not).
+      type: bool
+    error_class:
+      description: V(null), or the class of the failed read (as in RV(errors)).
+      type: str
+    message:
+      description: V(null), or the failed read's cause and fix.
+      type: str
+    graph_error:
+      description: V(null), or the failed Graph call - C(call), C(status), C(code) (Graph's) and C(permission).
       type: dict
 users:
-  description: One entry per O(users) item, in the order given.
+  description: One entry per O(users) item, in the order given. Every key is present; facts are V(null) when unread.
   returned: always
   type: list
   elements: dict
   contains:
+    address:
+      description: The address (or name) as given - the key the judge joins on.
+      type: str
+      sample: support@contoso.com
     name:
-      description: The name as given.
+      description: The same text as RV(users[].address).
       type: str
     exists:
       description: Whether the user exists (V(null) when the read failed).
@@ -300,21 +304,25 @@ users:
       description: C(Member) or C(Guest).
       type: str
     licences:
-      description: Licences with every service plan (C(name), C(id), C(status), C(applies_to)) and the Exchange ones.
+      description:
+        - Licences (C(sku), C(sku_id)) with every service plan as read (C(name), C(id), C(status) the provisioning
+          status, C(applies_to)).
       type: list
       elements: dict
       sample: [{"sku": "ENTERPRISEPACK", "sku_id": "6fd2c87f-b296-42f0-b197-1e91e994b900",
-                "service_plans": [{"name": "EXCHANGE_S_ENTERPRISE", "status": "Success"}],
-                "exchange_plans": [{"name": "EXCHANGE_S_ENTERPRISE", "status": "Success"}]}]
-    exchange_plans:
-      description: Every Exchange Online service plan (C(EXCHANGE_S_*)) of every licence, with its status and licence.
-      type: list
-      elements: dict
-    exchange_provisioned:
-      description: Whether an Exchange Online plan is provisioned (status C(Success)); a shared mailbox needs none.
+                "service_plans": [{"name": "EXCHANGE_S_ENTERPRISE", "id": "efb87545-963c-4e0d-99df-69c6916d9eb0",
+                                   "status": "Success", "applies_to": "User"}]}]
+    ok:
+      description: Whether the user was read (existing or not).
       type: bool
-    error:
-      description: When reading this user failed, the error (as in RV(errors)).
+    error_class:
+      description: V(null), or the class of the failed read (as in RV(errors)).
+      type: str
+    message:
+      description: V(null), or the failed read's cause and fix.
+      type: str
+    graph_error:
+      description: V(null), or the failed Graph call - C(call), C(status), C(code) and C(permission).
       type: dict
 errors:
   description: Every failed read.
@@ -325,8 +333,8 @@ errors:
     call:
       description: The request, C(GET /v1.0/...).
       type: str
-    error:
-      description: The error class - V(unauthorized), V(forbidden), V(throttled), V(http_status), V(protocol), V(deadline), or a connection or TLS class.
+    error_class:
+      description: The class - V(unauthorized), V(forbidden), V(throttled), V(http_status), V(protocol), V(deadline), or a connection or TLS class.
       type: str
     status:
       description: The HTTP status.
@@ -341,14 +349,6 @@ errors:
     message:
       description: The call, the cause, Graph's message and the fix.
       type: str
-error:
-  description: V(null) when every read succeeded, else the first error class (the token's, when none was acquired).
-  returned: always
-  type: str
-message:
-  description: What was read, or the first error, in one line.
-  returned: always
-  type: str
 graph:
   description: Graph calls made, retries after 429 or 503, and seconds spent waiting for Retry-After.
   returned: always
@@ -372,7 +372,6 @@ def argument_spec():
     spec = _auth.argument_spec()
     spec.update(
         application_id=dict(type='str'),
-        external_url=dict(type='str'),
         users=dict(type='list', elements='str', default=[]),
         access_token=dict(type='str', no_log=True),
         graph_url=dict(type='str'),
@@ -403,27 +402,28 @@ def main():
     cloud = _auth.CLOUDS[params['cloud']]
     graph_url = (params['graph_url'] or cloud['graph']).rstrip('/')
     environ = dict(os.environ)
-    result = {'graph_url': graph_url, 'application': None, 'users': [], 'errors': [], 'error': None,
-              'graph': {'calls': 0, 'retries': 0, 'throttled_seconds': 0}}
+    result = {'graph_url': graph_url, 'ok': False, 'error_class': None, 'message': None, 'application': None,
+              'users': [], 'errors': [], 'graph': {'calls': 0, 'retries': 0, 'throttled_seconds': 0}}
     token, result['token'] = _auth.app_only_token(module, params, environ, cloud['graph'], deadline)
     if not token:
-        result.update(error=result['token']['error'], message='no Graph token: %s' % result['token']['message'],
+        result.update(error_class=result['token']['error_class'],
+                      message='no Graph token: %s' % result['token']['message'],
                       elapsed_ms=int((time.monotonic() - started) * 1000))
         _finish(module, params, result)
         return
 
     session = _auth.make_session(params, environ, deadline)
     graph = _graph.Graph(session, graph_url, token, deadline)
-    facts = _graph.read_tenant(graph, params['application_id'], params['users'], params['external_url'])
-    result.update(facts)
+    result.update(_graph.read_tenant(graph, params['application_id'], params['users']))
     result['graph'] = {'calls': graph.calls, 'retries': graph.retries,
                        'throttled_seconds': round(graph.throttled_seconds, 1)}
     if result['errors']:
-        result['error'] = result['errors'][0]['error']
+        result['error_class'] = result['errors'][0]['error_class']
         # The Graph root in the text: the error names only the path, and a wrong graph_url is a likely cause.
         result['message'] = '%d of the reads from %s failed; first: %s' % (
             len(result['errors']), graph_url, result['errors'][0]['message'])
     else:
+        result['ok'] = True
         result['message'] = _summary(result)
     result['elapsed_ms'] = int((time.monotonic() - started) * 1000)
     _finish(module, params, result)
@@ -440,7 +440,7 @@ def _summary(result):
 
 
 def _finish(module, params, result):
-    if result['error'] and params['fail_on_error']:
+    if result['error_class'] and params['fail_on_error']:
         module.fail_json(msg=result['message'], changed=False, **result)
     module.exit_json(changed=False, **result)
 

@@ -21,7 +21,7 @@ description:
   - Reports the lifetime, the granted scopes, the access token's claims when it is a readable JWT
     (RV(claims)), and for delegated grants the id_token claims that say whose token it is (RV(token_owner)).
     Claims are decoded without verifying the signature - they are what the token says, reported as found.
-  - A refused request is a finding, not a task failure (unless O(fail_on_error=true)) - RV(error) is V(aadsts)
+  - A refused request is a finding, not a task failure (unless O(fail_on_error=true)) - RV(error_class) is V(aadsts)
     and RV(aadsts) holds the code, Microsoft's own text, a one-line meaning and a fix that names the TAC
     checklist item. TLS and connection failures get an error class (V(dns), V(refused), V(timeout),
     V(cert_untrusted), ...) and a fix, never a traceback.
@@ -245,11 +245,17 @@ refresh_token_rotated:
   description: For the V(refresh_token) grant, whether the refresh token returned differs from the one redeemed; else V(false).
   returned: when acquired
   type: bool
-error:
+ok:
+  description: Whether a token was issued (the same as RV(acquired); every result that can fail carries it).
+  returned: always
+  type: bool
+  sample: true
+error_class:
   description:
-    - V(null) when a token was issued, V(aadsts) when Entra ID refused (see RV(aadsts)), else the class of the
-      failure - V(dns), V(refused), V(timeout), V(reset), V(unreachable), V(tls_handshake), V(cert_untrusted),
-      V(cert_hostname), V(cert_expired), V(proxy), V(http_status), V(protocol).
+    - V(null) when a token was issued, V(aadsts) when Entra ID refused (see RV(aadsts)), V(throttled) when it kept
+      answering 429 or 503, else the class of the failure - V(dns), V(refused), V(timeout), V(reset),
+      V(unreachable), V(tls_handshake), V(cert_untrusted), V(cert_hostname), V(cert_expired), V(proxy),
+      V(http_status), V(protocol), V(deadline).
   returned: always
   type: str
   sample: aadsts
@@ -273,8 +279,8 @@ aadsts:
       description: Every code Entra ID listed.
       type: list
       elements: int
-    error:
-      description: The OAuth2 error.
+    oauth_error:
+      description: The OAuth2 error (the C(error) of Entra ID's body).
       type: str
       sample: invalid_grant
     suberror:
@@ -425,7 +431,7 @@ def main():
         facts['access_token'] = token
     elif token:
         module.no_log_values.add(token)  # never in the output, even inside a text
-    if facts['error'] and params['fail_on_error']:
+    if facts['error_class'] and params['fail_on_error']:
         module.fail_json(msg=facts['message'], changed=False, **facts)
     module.exit_json(changed=False, **facts)
 

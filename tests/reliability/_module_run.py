@@ -115,9 +115,12 @@ def targets(module, result):
     """[(error class, message, milliseconds the module says it took)] per target of a module's result."""
     if module == "url_reach":
         return [(r["error_class"], r["error"], r["timings"]["total_ms"]) for r in result["results"]]
-    if module in ("port_probe", "mailbox_protocols"):
+    if module == "port_probe":
         return [(r["error"], r["message"], r["elapsed_ms"]) for r in result["results"]]
-    return [(result.get("error"), result.get("message"), result.get("elapsed_ms"))]  # token_acquire, tenant_info
+    if module == "mailbox_protocols":
+        return [(r["error_class"], r["message"], r["elapsed_ms"]) for r in result["results"]]
+    # token_acquire, tenant_info
+    return [(result.get("error_class"), result.get("message"), result.get("elapsed_ms"))]
 
 
 def check(case, outcome):
@@ -152,7 +155,7 @@ def assert_clear(message, where, error_class, label):
     assert message and where in message, "%s: the message does not name %s: %r" % (label, where, message)
     # The cause: the class's documented meaning; for an AADSTS refusal, Microsoft's code and words.
     meaning = "AADSTS" if error_class == "aadsts" else \
-        _errors.ERROR_CLASSES.get(error_class, (None,))[0] or _mail_meaning(error_class)
+        _mail_meaning(error_class) or _errors.ERROR_CLASSES.get(error_class, (None,))[0]
     assert meaning and meaning in message, "%s: the message does not say the cause (%s): %r" % (
         label, meaning, message)
     fix = message.split("Fix: ", 1)
@@ -160,10 +163,8 @@ def assert_clear(message, where, error_class, label):
 
 
 def _mail_meaning(error_class):
-    for _pattern, known, meaning, _fix in _mail.MICROSOFT_REPLIES:
-        if known == error_class:
-            return meaning
-    return None
+    """A mail class's meaning, held in _mail.MAIL_CLASSES (_errors.ERROR_CLASSES only names it), or None."""
+    return (_mail.class_facts(error_class) or (None,))[0]
 
 
 # -- specs: what to run for a case ------------------------------------------------------------------
@@ -215,7 +216,7 @@ def tenant_info(authority, namespace=None, **settings):
 def mailbox_protocols(host, port, protocol, authority=None, namespace=None, **settings):
     """A login with PROTOCOL to HOST:PORT; with AUTHORITY its token is redeemed there (a planted refresh
     token) and the message must name the authority, else a planted access token is used."""
-    mailbox = {"login": LOGIN, "protocols": [protocol]}
+    mailbox = {"address": LOGIN, "protocols": [protocol]}
     args = dict({"mailboxes": [mailbox], "%s_host" % protocol: host, "%s_port" % protocol: port,
                  "login_timeout": TIMEOUT, "deadline": 3 * TIMEOUT}, **settings)
     if authority:

@@ -43,17 +43,20 @@ def token_for(tenant, client, refresh_key):
     return reply["access_token"]
 
 
-def logins(client, login, token, protocols=("imap", "pop3", "smtp"), **settings):
+def logins(client, login, token, protocols=("imap", "pop3", "smtp"), address=None, **settings):
     ports = {"imap": client.ports["imaps"], "pop3": client.ports["pop3s"], "smtp": client.ports["submission"]}
-    jobs = [dict(protocol=p, host="127.0.0.1", port=ports[p], login=login, token=token, mechanism="xoauth2",
-                 timeout=10) for p in protocols]
+    jobs = [dict(protocol=p, host="127.0.0.1", port=ports[p], address=address or login, login=login, token=token,
+                 mechanism="xoauth2", timeout=10) for p in protocols]
     results = _mail.login_all(jobs, dict(settings, ca_path=client.state["ca"]), 30)
     assert token not in json.dumps(results), "the token never appears in a result"
+    assert {r["address"] for r in results} == {address or login}
+    for result in results:
+        assert result["ok"] is (result["error_class"] is None) and "error" not in result
     return {r["protocol"]: r for r in results}
 
 
 def errors(results):
-    return {protocol: result["error"] for protocol, result in results.items()}
+    return {protocol: result["error_class"] for protocol, result in results.items()}
 
 
 def test_healthy_all_three_and_a_message_arrives(scenario):
@@ -93,8 +96,11 @@ def test_scenarios_classified_per_protocol(scenario, name, expected):
     results = logins(client, "support@contoso.example", token_for(tenant, client, "support"))
     assert errors(results) == expected
     for result in results.values():
-        if result["error"]:
+        if result["error_class"]:
             assert "Fix:" in result["message"] and "support@contoso.example" in result["message"]
+            if result["error_class"] in _mail.MAIL_CLASSES:
+                meaning, fix = _mail.MAIL_CLASSES[result["error_class"]]
+                assert result["meaning"].startswith(meaning) and fix in result["message"]
 
 
 def test_the_reverse_smtp_case_mailbox_off_tenant_on(scenario, tmp_path):
@@ -104,7 +110,8 @@ def test_the_reverse_smtp_case_mailbox_off_tenant_on(scenario, tmp_path):
     tenant, client = scenario("healthy")
     control.switch(str(path), client.state["run_dir"])
     result = logins(client, "support@contoso.example", token_for(tenant, client, "support"), protocols=("smtp",))
-    assert result["smtp"]["error"] == "smtp_auth_disabled" and "for the Mailbox" in result["smtp"]["reply"]
+    assert result["smtp"]["error_class"] == "smtp_auth_disabled" and "for the Mailbox" in result["smtp"]["reply"]
+    assert "disabled on the mailbox" in result["smtp"]["meaning"]
 
 
 def _mint(client, tenant, **claims):
@@ -157,13 +164,15 @@ def test_module_through_ansible_playbook_never_shows_the_token(scenario, tmp_pat
         smtp_port: %(submission)d
         ca_path: %(ca)s
         mailboxes:
-          - login: support@contoso.example
+          - address: support@contoso.example
       register: mail
     - name: Check
       ansible.builtin.assert:
         that:
           - mail is not changed
           - mail.summary.ok == 3
+          - mail.results | map(attribute='address') | unique | list == ['support@contoso.example']
+          - mail.results | map(attribute='ok') | list == [true, true, true]
 """ % dict(client.ports, ca=client.state["ca"]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_LOCALHOST_WARNING="false",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable, LAB_TOKEN=token)
@@ -191,10 +200,13 @@ def test_module_redeems_the_stored_refresh_token_itself(scenario):
     tenant, client = scenario("healthy")
     refresh = tenant.refresh_tokens["ece-service"]["value"]
     result = run_module(mailbox_protocols, _module_args(client, tenant, mailboxes=[
-        {"login": "sales@contoso.example", "refresh_token": refresh}]))
+        {"address": "sales@contoso.example", "account": "ece.service@contoso.example", "refresh_token": refresh}]))
     assert result["summary"] == {"total": 3, "ok": 3, "failed": 0, "errors": {}}, result
-    assert result["tokens"][0]["token_owner"] == "ece.service@contoso.example"
-    assert result["tokens"][0]["source"] == "refresh_token"
+    assert [(r["address"], r["login"], r["ok"]) for r in result["results"]] == [("sales@contoso.example",) * 2 + (True,)] * 3
+    token = result["tokens"][0]
+    assert (token["address"], token["account"], token["token_owner"]) == (
+        "sales@contoso.example", "ece.service@contoso.example", "ece.service@contoso.example")
+    assert token["source"] == "refresh_token" and token["ok"] is True and token["error_class"] is None
     assert refresh not in json.dumps(result) and "eyJ" not in json.dumps(result)
 
 
@@ -203,7 +215,24 @@ def test_module_reports_entra_refusing_the_refresh_token(scenario):
     from ansible_collections.ece_o365.preflight.plugins.modules import mailbox_protocols
     tenant, client = scenario("refresh-token-inactive")
     result = run_module(mailbox_protocols, _module_args(client, tenant, mailboxes=[
-        {"login": "support@contoso.example", "refresh_token": tenant.refresh_tokens["support"]["value"],
+        {"address": "support@contoso.example", "refresh_token": tenant.refresh_tokens["support"]["value"],
          "protocols": ["imap"]}]))
-    assert result["results"][0]["error"] == result["tokens"][0]["error"] == "aadsts"
+    assert result["results"][0]["error_class"] == result["tokens"][0]["error_class"] == "aadsts"
+    assert result["results"][0]["address"] == result["tokens"][0]["address"] == "support@contoso.example"
+    assert result["tokens"][0]["aadsts"]["code"] == 700082 and result["tokens"][0]["ok"] is False
     assert "700082" in result["results"][0]["message"]
+
+
+def test_module_shared_model_logs_in_as_each_mailbox_with_the_delegates_token(scenario):
+    from identity_helpers import run_module
+    from ansible_collections.ece_o365.preflight.plugins.modules import mailbox_protocols
+    tenant, client = scenario("healthy")
+    refresh = tenant.refresh_tokens["ece-service"]["value"]
+    result = run_module(mailbox_protocols, _module_args(client, tenant, refresh_token=refresh, mailboxes=[
+        {"address": "sales@contoso.example", "account": "ece.service@contoso.example", "protocols": ["imap"]},
+        {"address": "support@contoso.example", "account": "ece.service@contoso.example", "protocols": ["smtp"]}]))
+    assert [(r["address"], r["protocol"]) for r in result["results"]] == [
+        ("sales@contoso.example", "imap"), ("support@contoso.example", "smtp")]
+    assert result["results"][0]["ok"] is True, result["results"][0]["message"]
+    assert [t["address"] for t in result["tokens"]] == ["sales@contoso.example", "support@contoso.example"]
+    assert len({t["token_owner"] for t in result["tokens"]}) == 1, "the refresh token was redeemed once"

@@ -76,7 +76,6 @@ PLAYBOOK = """
         graph_url: "{{ graph_url }}"
         ca_path: "{{ ca }}"
         application_id: "{{ ece_client_id }}"
-        external_url: https://ece.contoso.example
         users: [support@contoso.example, sales@contoso.example]
       register: with_token
 
@@ -107,9 +106,13 @@ PLAYBOOK = """
           - gate is failed
           - gate.aadsts.code == 9002313
           - with_token is not changed
-          - with_token.error is none
-          - with_token.application.external_url.host_registered
-          - with_token.users | map(attribute='exchange_provisioned') | list == [true, false]
+          - with_token.error_class is none
+          - with_token.ok
+          - with_token.application.redirect_uris.web == ['https://ece.contoso.example/system/oauth2/callback']
+          - with_token.users | map(attribute='address') | list == ['support@contoso.example', 'sales@contoso.example']
+          - with_token.users[0].licences | map(attribute='service_plans') | flatten | map(attribute='name')
+            is contains('EXCHANGE_S_ENTERPRISE')
+          - with_token.users[1].licences == []
           - own_token.token.roles | length == 2
           - own_token.users[0].enabled == false
 

@@ -38,7 +38,7 @@ def assert_secrets_absent(result, *secrets):
 def test_client_credentials_for_graph_and_exchange(lab, scenarios):
     tenant = scenarios.use("healthy")
     graph = acquire(lab, tenant, "preflight")
-    assert graph["acquired"] and graph["grant"] == "client_credentials" and graph["error"] is None
+    assert graph["acquired"] and graph["grant"] == "client_credentials" and graph["error_class"] is None and graph["ok"] is True
     assert graph["claims"]["aud"] == GRAPH and graph["claims"]["idtyp"] == "app"
     assert set(graph["claims"]["roles"]) == {"Application.Read.All", "User.Read.All"}
     assert graph["token_owner"] is None and graph["id_token_claims"] is None
@@ -100,7 +100,7 @@ def test_certificate_credentials_and_their_aadsts700027(lab, scenarios, tmp_path
 
 def _code(lab, tenant, app_key="ece-mail", **args):
     result = acquire(lab, tenant, app_key, **args)
-    assert result["acquired"] is False and result["error"] == "aadsts", result["message"]
+    assert result["acquired"] is False and result["error_class"] == "aadsts", result["message"]
     facts = result["aadsts"]
     assert facts["known"] and facts["meaning"] and facts["fix"], facts
     assert facts["message"].startswith("AADSTS%d: " % facts["code"]) and facts["trace_id"] and facts["correlation_id"]
@@ -147,7 +147,7 @@ def test_every_aadsts_code_of_the_healthy_tenant(lab, scenarios, case, code):
 def test_unknown_tenant_is_aadsts90002_from_the_failed_discovery(lab, scenarios):
     tenant = scenarios.use("healthy")
     result = acquire(lab, tenant, "preflight", authority=lab["login_url"] + "/contoso.invalid")
-    assert result["error"] == "aadsts" and result["aadsts"]["code"] == 90002
+    assert result["error_class"] == "aadsts" and result["aadsts"]["code"] == 90002
     assert "Directory (tenant) ID" in result["aadsts"]["fix"] and result["requests"][0]["status"] == 400
 
 
@@ -189,13 +189,13 @@ def test_fail_on_error_fails_the_task_with_the_fix(lab, scenarios):
 def test_an_unreachable_issuer(lab, scenarios):
     tenant = scenarios.use("healthy")
     result = acquire(lab, tenant, "preflight", authority="https://127.0.0.1:%d/%s" % (closed_port(), tenant.tenant_id))
-    assert result["error"] == "refused" and "Fix: check the port" in result["message"]
+    assert result["error_class"] == "refused" and "Fix: check the port" in result["message"]
 
 
 def test_an_issuer_name_that_does_not_resolve(lab, scenarios):
     tenant = scenarios.use("healthy")
     result = acquire(lab, tenant, "preflight", authority="https://login.preflight-test.invalid/" + tenant.tenant_id)
-    assert result["error"] == "dns"
+    assert result["error_class"] == "dns"
 
 
 def test_the_lab_issuer_is_untrusted_without_its_ca_even_with_requests_ca_bundle_set(lab, scenarios, monkeypatch):
@@ -205,14 +205,14 @@ def test_the_lab_issuer_is_untrusted_without_its_ca_even_with_requests_ca_bundle
     args = lab_auth(lab, tenant, "preflight")
     args.pop("ca_path")
     result = run_module(token_acquire, args)
-    assert result["error"] == "cert_untrusted" and result["trust_store"].startswith("system (")
+    assert result["error_class"] == "cert_untrusted" and result["trust_store"].startswith("system (")
     assert "TLS inspection" in result["message"] or "trust store" in result["message"]
 
 
 def test_a_tls_inspecting_proxy_shows_as_cert_untrusted(lab, scenarios, intercepting_proxy):
     tenant = scenarios.use("healthy")
     result = acquire(lab, tenant, "preflight", proxy=intercepting_proxy.url)
-    assert result["error"] == "cert_untrusted" and result["proxy"] == intercepting_proxy.url
+    assert result["error_class"] == "cert_untrusted" and result["proxy"] == intercepting_proxy.url
     assert intercepting_proxy.connects[-1]["target"] == "127.0.0.1:%d" % lab["ports"]["login"]
 
 
@@ -225,7 +225,7 @@ def test_through_a_proxy_with_credentials_from_the_argument(lab, scenarios):
         assert {c["credentials"] for c in proxy.connects} == {"ece:PlantedProxyPassword"}
         assert_secrets_absent(result, "PlantedProxyPassword")
         wrong = acquire(lab, tenant, "preflight", proxy="http://ece:wrong@127.0.0.1:%d" % proxy.port)
-        assert wrong["error"] == "proxy" and "wrong" not in dumps(wrong["message"])
+        assert wrong["error_class"] == "proxy" and "wrong" not in dumps(wrong["message"])
     finally:
         proxy.close()
 

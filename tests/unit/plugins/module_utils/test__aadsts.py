@@ -59,7 +59,7 @@ def test_the_catalogue_knows_every_code_the_lab_produces():
 
 def test_parse_an_entra_body_as_msal_returns_it():
     facts = _aadsts.parse(BODY)
-    assert facts['code'] == 700082 and facts['codes'] == [700082] and facts['error'] == 'invalid_grant'
+    assert facts['code'] == 700082 and facts['codes'] == [700082] and facts['oauth_error'] == 'invalid_grant'
     assert facts['message'].startswith('AADSTS700082: The refresh token has expired due to inactivity.')
     assert 'Trace ID' not in facts['message'], 'first line only'
     assert facts['trace_id'] == '0c6e7a0e-1111' and facts['correlation_id'] == '5d2f-2222'
@@ -97,7 +97,7 @@ def test_unknown_codes_point_at_microsofts_error_page():
 
 def test_an_error_without_a_code_is_still_an_error():
     facts = _aadsts.parse({'error': 'invalid_grant', 'error_description': 'no code here'})
-    assert facts['code'] is None and facts['error'] == 'invalid_grant'
+    assert facts['code'] is None and facts['oauth_error'] == 'invalid_grant' and 'error' not in facts
     assert _aadsts.summary(facts).startswith('invalid_grant')
 
 
@@ -127,6 +127,13 @@ def test_parse_never_raises_and_returns_a_sane_shape(body):
         assert facts['code'] is None or (isinstance(facts['code'], int) and facts['code'] in facts['codes'])
         assert facts['message'] is None or ('\n' not in facts['message'] and len(facts['message']) <= 1000)
         assert isinstance(_aadsts.summary(facts), str)
+
+
+def test_the_catalogues_fix_texts_are_held_in_the_catalogue_only():
+    """No other module util restates an AADSTS fix (e.g. "generate ECE's token again")."""
+    from ansible_collections.ece_o365.preflight.tests.unit.plugins.module_utils.test__mail import files_saying
+    assert files_saying("generate ECE's token again") == {'_aadsts.py'}
+    assert files_saying('Partition > Apps > Email') == {'_aadsts.py'}
 
 
 def render_table():

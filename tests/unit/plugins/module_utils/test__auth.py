@@ -446,7 +446,7 @@ def test_acquire_reports_an_unreachable_authority_without_raising():
     params = {'authority': 'https://127.0.0.1:%d/tenant' % _closed_port(), 'client_id': 'c', 'client_secret': 's',
               'timeout': 2.0, 'cloud': 'public'}
     facts, token, _session = _auth.acquire(params, {}, 'client_credentials', ['https://graph.microsoft.com/.default'])
-    assert token is None and facts['acquired'] is False and facts['error'] == 'refused'
+    assert token is None and facts['acquired'] is False and facts['ok'] is False and facts['error_class'] == 'refused'
     assert facts['message'].startswith(params['authority'] + ': the connection was refused')
     assert facts['requests'][0]['status'] is None
 

@@ -3,16 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""_auth.acquire when the token endpoint throttles (429/503 with Retry-After) or answers HTML: retried
-within the budget with a new msal application, else class throttled naming the Retry-After; a page
-that is not JSON is class protocol saying so; msal's own traceback logging stays off stderr."""
+"""_auth.acquire when the token endpoint throttles (429/503 with Retry-After) or answers HTML: retried by the
+one throttling policy (_throttle) with a new msal application, else class throttled naming the Retry-After;
+a page that is not JSON is class protocol saying so; msal's own traceback logging stays off stderr."""
 
 import json
 import logging
 
 import pytest
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _throttle
 
 TOKEN_URL = 'https://login.example/tenant/oauth2/v2.0/token'
 PARAMS = {'authority': 'https://login.example/tenant', 'client_id': 'c', 'client_secret': 'planted-secret',
@@ -43,7 +43,7 @@ class _App(object):
 def play(monkeypatch):
     """play(answers) -> (facts, token, sleeps): acquire with build_app answering ANSWERS in turn."""
     sleeps, apps = [], []
-    monkeypatch.setattr(_auth.time, 'sleep', sleeps.append)
+    monkeypatch.setattr(_throttle.time, 'sleep', sleeps.append)
 
     def run(answers, deadline=None, **params):
         def build_app(params, session, confidential):
@@ -59,34 +59,44 @@ def play(monkeypatch):
 def test_a_429_whose_retry_after_fits_is_retried_with_a_new_application(play):
     facts, token, sleeps, apps = play([(_Response(429, {'Retry-After': '1'}), dict(THROTTLED)),
                                        (_Response(200), {'access_token': 'opaque', 'expires_in': 3599})])
-    assert token == 'opaque' and facts['acquired'] is True and facts['error'] is None
+    assert token == 'opaque' and facts['acquired'] is True and facts['ok'] is True and facts['error_class'] is None
     assert sleeps == [1.0] and apps == 2  # msal caches a throttled answer per application
 
 
 def test_a_retry_after_beyond_the_timeout_is_throttled_at_once_naming_it(play):
     facts, token, sleeps, _apps = play([(_Response(429, {'Retry-After': '120'}), dict(THROTTLED))])
-    assert token is None and facts['error'] == 'throttled' and sleeps == []
+    assert token is None and facts['ok'] is False and facts['error_class'] == 'throttled' and sleeps == []
     assert facts['message'].startswith(PARAMS['authority'] + ': the service kept answering 429 or 503')
-    assert 'HTTP 429 from %s, Retry-After: 120' % TOKEN_URL in facts['message'] and 'Fix: ' in facts['message']
+    assert 'HTTP 429 from %s, Retry-After: 120; waiting 120 s more would pass the deadline' % TOKEN_URL \
+        in facts['message'] and 'Fix: ' in facts['message']
 
 
 def test_a_retry_after_beyond_the_deadline_is_throttled(play):
     facts, _token, sleeps, _apps = play([(_Response(503, {'Retry-After': '3'}), dict(THROTTLED))],
                                         deadline=_auth.time.monotonic() + 1, timeout=10.0)
-    assert facts['error'] == 'throttled' and sleeps == [] and 'would pass the deadline' in facts['message']
+    assert facts['error_class'] == 'throttled' and sleeps == [] and 'would pass the deadline' in facts['message']
 
 
 def test_throttled_every_time_stops_after_the_last_retry(play):
-    answers = [(_Response(503), dict(THROTTLED)) for _attempt in range(_auth.MAX_THROTTLE_RETRIES + 1)]
+    answers = [(_Response(503, {'Retry-After': '0'}), dict(THROTTLED)) for _attempt in range(_throttle.MAX_RETRIES + 1)]
     facts, _token, sleeps, apps = play(answers)
-    assert facts['error'] == 'throttled' and 'Retry-After: (none)' in facts['message']
-    assert apps == _auth.MAX_THROTTLE_RETRIES + 1 and sleeps == [0.0] * _auth.MAX_THROTTLE_RETRIES
+    assert facts['error_class'] == 'throttled' and 'Retry-After: 0; still throttled after' in facts['message']
+    assert apps == _throttle.MAX_RETRIES + 1 and sleeps == [0.0] * _throttle.MAX_RETRIES
+
+
+def test_without_retry_after_the_back_off_is_bounded_by_the_timeout(play):
+    answers = [(_Response(503), dict(THROTTLED)) for _attempt in range(_throttle.MAX_RETRIES + 1)]
+    facts, _token, sleeps, apps = play(answers, timeout=5.0)
+    # 2 s, 4 s, then 8 s would end past the start + 5 s (the sleeps are not taken, so the clock stays)
+    assert facts['error_class'] == 'throttled'
+    assert 'Retry-After: (none); waiting 8 s more would pass the deadline; 2 retries' in facts['message']
+    assert sleeps == [2.0, 4.0] and apps == 3
 
 
 def test_an_html_page_instead_of_json_is_protocol_and_says_so(play):
     page = _Response(200, {'Content-Type': 'text/html'}, b'<html>Sign in to the network</html>')
     facts, _token, _sleeps, _apps = play([(page, json.JSONDecodeError('Expecting value', '<html>', 0))])
-    assert facts['error'] == 'protocol'
+    assert facts['error_class'] == 'protocol'
     assert '(HTTP 200 text/html from %s instead of JSON)' % TOKEN_URL in facts['message']
 
 

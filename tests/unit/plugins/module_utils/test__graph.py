@@ -5,17 +5,15 @@
 
 """tenant_info's Graph client and tenant facts, with a fake session: paging, retries, errors."""
 
-import datetime
 import json
 
 import pytest
 import requests
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _graph
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _graph, _throttle
 
 BASE = 'https://graph.example'
 GRAPH_APP = '00000003-0000-0000-c000-000000000000'
-NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
 
 
 class Response(object):
@@ -103,7 +101,7 @@ def test_429_and_503_are_retried_honouring_retry_after():
         Response(503, {'error': {'code': 'serviceNotAvailable', 'message': 'x'}}),
         Response(200, page([{'id': 'u'}]))]})
     assert g.get_all('users') == [{'id': 'u'}]
-    assert clock.slept == [3.0, 4.0], 'Retry-After first, then exponential back-off without the header'
+    assert clock.slept == [3.0, 4.0], 'Retry-After first, then the back-off of the second retry without the header'
     assert g.retries == 2 and g.throttled_seconds == 7.0
 
 
@@ -112,22 +110,16 @@ def test_throttling_past_the_deadline_is_a_finding_not_a_long_sleep():
     with pytest.raises(_graph.GraphError) as excinfo:
         g.get_all('users')
     assert excinfo.value.error_class == 'throttled' and clock.slept == []
-    assert 'would pass the deadline' in excinfo.value.detail
+    assert excinfo.value.detail == 'HTTP 429, Retry-After: 30; waiting 30 s more would pass the deadline; 0 retries'
 
 
-def test_retries_are_bounded():
+def test_retries_are_bounded_per_request_by_the_one_policy():
     g, _session, clock = graph({'/v1.0/users': [Response(503, {}, {'Retry-After': '0'})]})
     with pytest.raises(_graph.GraphError) as excinfo:
         g.get_all('users')
-    assert excinfo.value.error_class == 'throttled' and len(clock.slept) == _graph.MAX_RETRIES
-
-
-@pytest.mark.parametrize('value, seconds', [
-    ('5', 5.0), ('0', 0.0), ('1.5', 1.5), ('100000', _graph.MAX_RETRY_AFTER),
-    ('Sat, 28 Nov 2026 12:00:10 GMT', 10.0), ('Sat, 28 Nov 2026 11:00:00 GMT', 0.0), ('soon', None), (None, None),
-])
-def test_retry_after_in_seconds_or_as_a_date(value, seconds):
-    assert _graph.retry_after(value, now=NOW) == seconds
+    assert excinfo.value.error_class == 'throttled' and len(clock.slept) == _throttle.MAX_RETRIES
+    assert 'still throttled after %d retries' % _throttle.MAX_RETRIES in excinfo.value.message()
+    assert g.retries == _throttle.MAX_RETRIES
 
 
 @pytest.mark.parametrize('path, status, error_class, permission', [
@@ -147,6 +139,9 @@ def test_refusals_name_the_cause_and_the_permission_the_call_lacked(path, status
     assert error.error_class == error_class and error.permission == permission and error.status == status
     facts = error.facts()
     assert facts['call'] == 'GET %s' % path and 'Insufficient privileges' in facts['message']
+    assert facts['error_class'] == error_class and 'error' not in facts
+    assert error.call_facts() == {'call': 'GET %s' % path, 'status': status, 'code': 'Authorization_RequestDenied',
+                                  'permission': permission}
     if permission:
         assert 'needs the application permission %s' % permission in facts['message']
 
@@ -175,6 +170,8 @@ SCOPES = {'IMAP.AccessAsUser.All': 'p-imap', 'SMTP.Send': 'p-smtp', 'offline_acc
 
 def tenant_routes(consented=('IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access'), redirect='https://ece.contoso.com/cb',
                   secret_end='2026-12-08T12:00:00Z'):
+    """A fake tenant: ECE's app (two secrets, a certificate), Graph's and ECE's service principals, a grant and
+    two users (one licensed with a pending Exchange plan, one disabled)."""
     graph_sp = {'id': 'sp-graph', 'appId': GRAPH_APP, 'displayName': 'Microsoft Graph',
                 'oauth2PermissionScopes': [{'id': pid, 'value': name} for name, pid in SCOPES.items()],
                 'appRoles': [{'id': 'r-users', 'value': 'User.Read.All'}]}
@@ -216,39 +213,65 @@ def tenant_routes(consented=('IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_acce
     }
 
 
-def test_application_facts_resolve_permission_names_secrets_and_consent():
+def test_application_facts_are_the_objects_as_read_with_names_resolved():
     g, _session, _clock = graph(tenant_routes())
-    app = _graph.read_application(g, ECE_APP, external_url='https://ece.contoso.com', now=NOW)
-    assert app['found'] and app['redirect_uri_hosts'] == ['ece.contoso.com']
-    assert app['external_url'] == {'url': 'https://ece.contoso.com', 'host': 'ece.contoso.com', 'host_registered': True,
-                                   'matching_redirect_uris': ['https://ece.contoso.com/cb']}
+    app = _graph.read_application(g, ECE_APP)
+    assert app['found'] and app['redirect_uris'] == {'web': ['https://ece.contoso.com/cb'], 'spa': [],
+                                                     'public_client': []}
     names = {(p['type'], p['name']) for p in app['required_permissions']}
     assert ('delegated', 'IMAP.AccessAsUser.All') in names and ('application', 'User.Read.All') in names
     assert {p['resource'] for p in app['required_permissions']} == {'Microsoft Graph'}
-    assert [(s['key_id'], s['expired'], s['days_left']) for s in app['secrets']] == [('k1', True, -697), ('k2', False, 10)]
-    assert app['secrets_valid'] == 1 and app['latest_secret_days_left'] == 10
-    assert app['certificates'][0]['days_left'] == 365 and app['certificates'][0]['custom_key_identifier'] == 'AB12'
+    assert app['secrets'] == [
+        {'key_id': 'k1', 'display_name': 'old', 'hint': 'abc', 'start': '2024-01-01T00:00:00Z',
+         'end': '2025-01-01T00:00:00Z'},
+        {'key_id': 'k2', 'display_name': 'new', 'hint': 'def', 'start': '2025-01-01T00:00:00Z',
+         'end': '2026-12-08T12:00:00Z'}], "dates as read: expiry is the judge's"
+    assert app['certificates'] == [{'key_id': 'c1', 'display_name': 'cert', 'type': 'AsymmetricX509Cert',
+                                    'usage': 'Verify', 'custom_key_identifier': 'AB12', 'start': None,
+                                    'end': '2027-11-28T12:00:00Z'}]
     sp = app['service_principal']
-    assert sp['found'] and sp['delegated_not_admin_consented'] == []
-    assert sp['delegated_grants'][0]['resource'] == 'Microsoft Graph'
-    assert sp['application_permissions_not_granted'] == ['User.Read.All']
+    assert sp['found'] and sp['delegated_grants'] == [
+        {'consent_type': 'AllPrincipals', 'principal_id': None, 'resource_id': 'sp-graph',
+         'resource': 'Microsoft Graph', 'scopes': ['IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access']}]
+    assert sp['app_role_assignments'] == []
 
 
-def test_missing_consent_and_a_foreign_redirect_host_show_as_facts():
+VERDICTS = ('external_url', 'redirect_uri_hosts', 'secrets_valid', 'latest_secret_days_left', 'days_left', 'expired',
+            'admin_consented_scopes', 'delegated_not_admin_consented', 'application_permissions_not_granted',
+            'exchange_plans', 'exchange_provisioned')
+
+
+def keys(value):
+    """Every key at any depth of VALUE."""
+    if isinstance(value, dict):
+        return set(value).union(*(keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(keys(v) for v in value))
+    return set()
+
+
+def test_no_verdict_is_returned_only_facts():
+    facts = _graph.read_tenant(graph(tenant_routes())[0], ECE_APP, ['support@contoso.com'])
+    assert facts['application']['found'] and facts['users'][0]['licences'], 'the facts were read'
+    assert keys(facts) & set(VERDICTS) == set()
+    assert 'error' not in keys(facts), 'failures are ok, error_class, message and graph_error'
+
+
+def test_missing_consent_and_a_foreign_redirect_host_are_returned_as_read():
     g, _session, _clock = graph(tenant_routes(consented=(), redirect='https://ece-old.contoso.com/cb'))
-    app = _graph.read_application(g, ECE_APP, external_url='https://ece.contoso.com/', now=NOW)
-    assert app['external_url']['host_registered'] is False and app['external_url']['matching_redirect_uris'] == []
-    assert app['service_principal']['delegated_not_admin_consented'] == ['IMAP.AccessAsUser.All', 'SMTP.Send',
-                                                                         'offline_access']
+    app = _graph.read_application(g, ECE_APP)
+    assert app['redirect_uris']['web'] == ['https://ece-old.contoso.com/cb']
+    assert app['service_principal']['found'] and app['service_principal']['delegated_grants'] == []
 
 
-def test_users_exist_enabled_and_exchange_plans():
+def test_users_exist_enabled_and_every_service_plan_as_read():
     g, _session, _clock = graph(tenant_routes())
     support = _graph.read_user(g, 'support@contoso.com')
+    assert support['address'] == support['name'] == 'support@contoso.com'
     assert support['exists'] and support['enabled'] is True
-    assert support['exchange_plans'] == [{'name': 'EXCHANGE_S_ENTERPRISE', 'status': 'PendingActivation',
-                                          'sku': 'ENTERPRISEPACK'}]
-    assert support['exchange_provisioned'] is False, 'a plan still pending is not provisioned'
+    assert support['licences'] == [{'sku': 'ENTERPRISEPACK', 'sku_id': 's1', 'service_plans': [
+        {'name': 'EXCHANGE_S_ENTERPRISE', 'id': None, 'status': 'PendingActivation', 'applies_to': None},
+        {'name': 'TEAMS1', 'id': None, 'status': 'Success', 'applies_to': None}]}]
     disabled = _graph.read_user(g, 'off@contoso.com')
     assert disabled['enabled'] is False and disabled['licences'] == []
     ghost = _graph.read_user(g, 'ghost@contoso.com')
@@ -259,16 +282,24 @@ def test_read_tenant_keeps_going_after_a_failed_read():
     routes = tenant_routes()
     routes['/v1.0/applications'] = [Response(403, {'error': {'code': 'Authorization_RequestDenied', 'message': 'no'}})]
     g, _session, _clock = graph(routes)
-    facts = _graph.read_tenant(g, ECE_APP, ['support@contoso.com'], now=NOW)
-    assert facts['application']['found'] is None and facts['application']['error']['error'] == 'forbidden'
-    assert facts['users'][0]['exists'] is True
-    assert [e['error'] for e in facts['errors']] == ['forbidden']
+    facts = _graph.read_tenant(g, ECE_APP, ['support@contoso.com'])
+    app = facts['application']
+    assert app['found'] is None and app['ok'] is False and app['error_class'] == 'forbidden'
+    assert app['message'].startswith('GET /v1.0/applications: the access token lacks a permission')
+    assert app['graph_error'] == {'call': 'GET /v1.0/applications', 'status': 403, 'code': 'Authorization_RequestDenied',
+                                  'permission': 'Application.Read.All (or Directory.Read.All)'}
+    assert set(app) == set(_graph.new_application(ECE_APP)) | {'ok', 'error_class', 'message', 'graph_error'}
+    user = facts['users'][0]
+    assert user['exists'] is True and user['ok'] is True and user['error_class'] is None and user['graph_error'] is None
+    assert [e['error_class'] for e in facts['errors']] == ['forbidden']
     assert facts['errors'][0]['permission'] == 'Application.Read.All (or Directory.Read.All)'
 
 
 def test_an_application_that_does_not_exist():
     g, _session, _clock = graph({'/v1.0/applications': [Response(200, page([]))]})
-    assert _graph.read_application(g, 'nope') == {'app_id': 'nope', 'found': False}
+    app = _graph.read_tenant(g, 'nope')['application']
+    assert app == dict(_graph.new_application('nope'), found=False, ok=True, error_class=None, message=None,
+                       graph_error=None)
 
 
 # -- regressions found by the reliability suite's input properties (tests/reliability/test_inputs_parsers.py)
@@ -277,26 +308,27 @@ def test_a_404_for_a_whole_collection_is_a_finding_not_an_exception():
     """A wrong graph_url answers 404 for /v1.0/applications: NotFound escaped read_tenant (a traceback)."""
     g, _session, _clock = graph({})
     facts = _graph.read_tenant(g, ECE_APP, ['support@contoso.com'])
-    assert facts['application']['found'] is None
-    assert facts['errors'][0]['error'] == 'http_status' and facts['errors'][0]['status'] == 404
+    assert facts['application']['found'] is None and facts['application']['error_class'] == 'http_status'
+    assert facts['errors'][0]['error_class'] == 'http_status' and facts['errors'][0]['status'] == 404
     assert facts['errors'][0]['message'].startswith('GET /v1.0/applications')
-    assert facts['users'] == [dict(name='support@contoso.com', exists=False, id=None, user_principal_name=None,
-                                   display_name=None, mail=None, enabled=None, user_type=None, licences=[],
-                                   exchange_plans=[], exchange_provisioned=False)]
+    assert facts['users'] == [dict(address='support@contoso.com', name='support@contoso.com', exists=False, id=None,
+                                   user_principal_name=None, display_name=None, mail=None, enabled=None,
+                                   user_type=None, licences=[], ok=True, error_class=None, message=None,
+                                   graph_error=None)]
 
 
 def test_an_answer_of_the_wrong_shape_is_class_protocol_naming_the_call():
     """A user id that is a number made quote() raise TypeError out of read_tenant."""
     g, _session, _clock = graph({'/v1.0/users/a@x': [Response(200, {'id': 5})]})
     facts = _graph.read_tenant(g, None, ['a@x'])
-    assert facts['users'][0]['exists'] is None and facts['errors'][0]['error'] == 'protocol'
+    assert facts['users'][0]['exists'] is None and facts['errors'][0]['error_class'] == 'protocol'
+    assert facts['users'][0]['graph_error']['call'] == 'GET /v1.0/users/a@x'
     assert facts['errors'][0]['call'] == 'GET /v1.0/users/a@x' and 'unexpected shape (TypeError' in \
         facts['errors'][0]['message']
 
 
-def test_a_redirect_uri_or_external_url_that_is_no_url_is_no_host():
-    """urlsplit('https://[::1') raised ValueError out of read_application."""
+def test_a_redirect_uri_that_is_no_url_is_returned_as_read():
+    """urlsplit('https://[::1') raised ValueError out of read_application when hosts were derived from it."""
     routes = tenant_routes(redirect='https://[::1')
-    facts = _graph.read_tenant(graph(routes)[0], ECE_APP, [], external_url='https://[::1', now=NOW)
-    assert facts['errors'] == [] and facts['application']['redirect_uri_hosts'] == []
-    assert facts['application']['external_url']['host_registered'] is False
+    facts = _graph.read_tenant(graph(routes)[0], ECE_APP, [])
+    assert facts['errors'] == [] and facts['application']['redirect_uris']['web'] == ['https://[::1']

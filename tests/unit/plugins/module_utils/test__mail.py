@@ -5,7 +5,9 @@
 
 """The XOAUTH2 dialogues over real socket pairs, Microsoft's replies, and redaction."""
 
+import ast
 import base64
+import os
 import socket
 import threading
 import time
@@ -14,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _mail, _probe
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _errors, _mail, _probe
 
 TOKEN = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.planted-token-value.sig'
 
@@ -34,6 +36,42 @@ TOKEN = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.planted-token-value.sig'
 ])
 def test_microsoft_replies_are_classified(reply, error_class):
     assert _mail.classify_reply(reply)[0] == error_class
+
+
+def test_a_reply_gets_its_class_meaning_and_fix_from_the_one_table():
+    error_class, meaning, fix = _mail.classify_reply('535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication '
+                                                     'is disabled for the Tenant.')
+    assert meaning.startswith(_mail.MAIL_CLASSES['smtp_auth_disabled'][0]) and 'for the tenant' in meaning
+    assert fix == _mail.MAIL_CLASSES['smtp_auth_disabled'][1]
+    assert set(cls for _pattern, cls, _note in _mail.MICROSOFT_REPLIES) <= set(_mail.MAIL_CLASSES)
+    assert set(_mail.MAIL_CLASSES) <= set(_errors.ERROR_CLASSES), 'every mail class is one of the vocabulary'
+
+
+MODULE_UTILS = os.path.dirname(os.path.abspath(_mail.__file__))
+
+
+def files_saying(phrase):
+    """The module utils (file names) with a string literal that holds PHRASE (adjacent literals joined)."""
+    found = set()
+    for name in sorted(os.listdir(MODULE_UTILS)):
+        if not name.endswith('.py'):
+            continue
+        with open(os.path.join(MODULE_UTILS, name), encoding='utf-8') as handle:
+            tree = ast.parse(handle.read())
+        if any(isinstance(node, ast.Constant) and isinstance(node.value, str) and phrase in node.value
+               for node in ast.walk(tree)):
+            found.add(name)
+    return found
+
+
+@pytest.mark.parametrize('phrase', ['-SmtpClientAuthenticationDisabled $false', 'Set-TransportConfig',
+                                    'assign a licence with an EXCHANGE_S_* plan', 'grant Send As on the mailbox',
+                                    'configure the mailbox in ECE for OAuth2'])
+def test_fix_texts_are_held_once(phrase):
+    """The Exchange/SMTP/IMAP fixes live in _mail.MAIL_CLASSES only, once each."""
+    assert files_saying(phrase) == {'_mail.py'}
+    holders = [cls for cls, (meaning, fix) in _mail.MAIL_CLASSES.items() if phrase in meaning + fix]
+    assert len(holders) == 1, holders
 
 
 def test_unknown_reply_is_not_guessed():
@@ -168,6 +206,31 @@ def test_a_refusal_in_unknown_words_still_gets_the_meaning_and_the_fix(monkeypat
         result = _mail.login('imap', 'h', 993, 'support@contoso.com', TOKEN, 'xoauth2', {}, 2.0)
     finally:
         server.close()
-    assert result['error'] == 'auth_failed' and 'Login denied by policy' in result['message']
+    assert result['error_class'] == 'auth_failed' and result['ok'] is False
+    assert 'Login denied by policy' in result['message'] and result['reply'] == 'a1 NO Login denied by policy'
     assert result['message'].startswith('IMAP h:993 as support@contoso.com: ')
+    assert result['address'] == result['login'] == 'support@contoso.com' and 'error' not in result
     assert _mail.class_facts('auth_failed')[1] in result['message'] and 'Fix: ' in result['message']
+
+
+def test_login_results_carry_the_mailbox_address_beside_the_login(monkeypatch):
+    client, server = socket.socketpair()
+    server.sendall(b'* OK ready\r\n+ \r\na1 NO AUTHENTICATE failed.\r\n')
+    monkeypatch.setattr(_mail, '_connect_tls', lambda *args: (client, _probe._Line(client, time.monotonic() + 2), None))
+    try:
+        result = _mail.login('imap', 'h', 993, 'svc@contoso.com', TOKEN, 'xoauth2', {}, 2.0, address='sales@contoso.com')
+    finally:
+        server.close()
+    assert (result['address'], result['login'], result['error_class']) == (
+        'sales@contoso.com', 'svc@contoso.com', 'auth_failed')
+    assert result['message'].startswith('IMAP h:993 as svc@contoso.com (mailbox sales@contoso.com): ')
+    assert result['meaning'] == _mail.MAIL_CLASSES['auth_failed'][0] and _mail.MAIL_CLASSES['auth_failed'][1] in \
+        result['message']
+
+
+def test_logins_not_started_before_the_deadline_are_class_deadline_with_their_address():
+    jobs = [dict(protocol='smtp', host='h', port=587, address='sales@contoso.com', login='svc@contoso.com',
+                 token=TOKEN, mechanism='xoauth2', timeout=1.0)]
+    result = _mail.login_all(jobs, {}, 0.0)[0]
+    assert (result['address'], result['error_class'], result['ok']) == ('sales@contoso.com', 'deadline', False)
+    assert result['message'].startswith('SMTP h:587 as svc@contoso.com (mailbox sales@contoso.com): ')

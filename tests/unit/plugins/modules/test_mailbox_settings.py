@@ -5,6 +5,7 @@
 
 import socket
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth
 from ansible_collections.ece_o365.preflight.plugins.modules import mailbox_settings
 
 
@@ -19,8 +20,48 @@ def test_a_failed_read_names_the_admin_api_root(run_module):
     admin API host refused."""
     exchange_url = 'https://127.0.0.1:%d' % _closed_port()
     result = run_module(mailbox_settings, {'access_token': 'opaque-token', 'tenant': 'contoso.onmicrosoft.com',
-                                           'exchange_url': exchange_url, 'mailboxes': [{'mailbox': 'a@contoso.com'}],
+                                           'exchange_url': exchange_url, 'mailboxes': [{'address': 'a@contoso.com'}],
                                            'deadline': 0.5, 'timeout': 0.5, 'fail_on_error': True})
-    assert result['failed'] is True and result['error'] == 'refused'
+    assert result['failed'] is True and result['error_class'] == 'refused' and result['ok'] is False
     assert result['msg'].startswith('2 of the reads from %s failed; first: POST /adminapi/beta/' % exchange_url)
     assert 'opaque-token' not in str(result)
+
+
+class _Admin(object):
+    """A session answering InvokeCommand by cmdlet, as the lab's Exchange stand-in does."""
+
+    ANSWERS = {
+        'Get-TransportConfig': [{'SmtpClientAuthenticationDisabled': True, 'Identity': 'contoso'}],
+        'Get-CASMailbox': [{'ImapEnabled': True, 'PopEnabled': False, 'SmtpClientAuthenticationDisabled': False}],
+        'Get-MailboxPermission': [
+            {'User': 'NT AUTHORITY\\SELF', 'AccessRights': ['FullAccess'], 'Deny': False, 'IsInherited': False},
+            {'User': 'svc@contoso.com', 'AccessRights': ['FullAccess'], 'Deny': True, 'IsInherited': False}],
+    }
+
+    def __init__(self, *_args, **_kwargs):
+        self.cmdlets = []
+
+    def post(self, url, params=None, json=None, headers=None):  # pylint: disable=redefined-outer-name
+        cmdlet = json['CmdletInput']['CmdletName']
+        self.cmdlets.append(cmdlet)
+        body = {'value': self.ANSWERS[cmdlet]}
+        return type('R', (), {'status_code': 200, 'headers': {}, 'text': '', 'json': lambda self: body})()
+
+
+def test_mailboxes_by_address_with_the_old_key_as_an_alias(run_module, monkeypatch):
+    monkeypatch.setattr(_auth, 'make_session', _Admin)
+    result = run_module(mailbox_settings, {'access_token': 'opaque-token', 'tenant': 'contoso.onmicrosoft.com',
+                                           'mailboxes': [{'address': 'sales@contoso.com', 'account': 'svc@contoso.com'},
+                                                         {'mailbox': 'support@contoso.com'}]})
+    assert 'failed' not in result and result['ok'] is True and result['error_class'] is None
+    assert result['transport_config']['smtp_client_authentication_disabled'] is True
+    sales, support = result['mailboxes']
+    assert (sales['address'], sales['account'], support['address'], support['account']) == (
+        'sales@contoso.com', 'svc@contoso.com', 'support@contoso.com', 'support@contoso.com')
+    assert sales['full_access'] == [
+        {'user': 'NT AUTHORITY\\SELF', 'access_rights': ['FullAccess'], 'deny': False, 'is_inherited': False},
+        {'user': 'svc@contoso.com', 'access_rights': ['FullAccess'], 'deny': True, 'is_inherited': False}]
+    for removed in ('smtp_auth_enabled', 'smtp_auth_source', 'account_has_full_access', 'full_access_denied', 'error',
+                    'mailbox'):
+        assert removed not in sales, removed
+    assert result['calls']['calls'] == 5 and 'opaque-token' not in str(result)

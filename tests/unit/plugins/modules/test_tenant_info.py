@@ -45,6 +45,7 @@ def fake_graph(monkeypatch):
 
 @pytest.mark.parametrize('args, message', [
     ({'access_token': 'x'}, 'nothing to read: give application_id, users'),
+    ({'access_token': 'x', 'users': ['a'], 'external_url': 'https://ece.contoso.com'}, 'external_url'),
     ({'users': ['a'], 'tenant': 't', 'client_id': 'c'}, 'give access_token, or client_secret'),
     ({'users': ['a'], 'client_secret': 's', 'client_id': 'c'}, 'one of tenant or authority'),
     ({'users': ['a'], 'access_token': 'x', 'deadline': 0}, 'deadline must be more than 0'),
@@ -59,14 +60,17 @@ def test_bad_arguments_fail_clearly(run_module, args, message):
 def test_a_given_token_reads_the_tenant_and_never_shows_up(run_module, fake_graph):
     sessions = fake_graph(tenant_routes())
     result = run_module(tenant_info, {'access_token': TOKEN, 'graph_url': BASE, 'application_id': ECE_APP,
-                                      'external_url': 'https://ece.contoso.com', '_ansible_check_mode': True,
+                                      '_ansible_check_mode': True,
                                       'users': ['support@contoso.com', 'off@contoso.com', 'ghost@contoso.com']})
-    assert 'failed' not in result and result['changed'] is False and result['error'] is None
+    assert 'failed' not in result and result['changed'] is False
+    assert result['ok'] is True and result['error_class'] is None and 'error' not in result
     assert result['token'] == {'source': 'given', 'acquired': True, 'app_id': 'preflight-app', 'tenant_id': 'tenant',
                                'audience': 'https://graph.microsoft.com', 'roles': ['Application.Read.All'],
-                               'expires_at': '2027-01-15T08:00:00Z', 'error': None, 'message': None, 'aadsts': None}
-    assert result['application']['external_url']['host_registered'] is True
-    assert [u['exists'] for u in result['users']] == [True, True, False]
+                               'expires_at': '2027-01-15T08:00:00Z', 'ok': True, 'error_class': None, 'message': None,
+                               'aadsts': None}
+    assert result['application']['redirect_uris']['web'] == ['https://ece.contoso.com/cb']
+    assert [(u['address'], u['exists'], u['ok']) for u in result['users']] == [
+        ('support@contoso.com', True, True), ('off@contoso.com', True, True), ('ghost@contoso.com', False, True)]
     assert result['graph']['calls'] == len(sessions[0].calls) and result['graph']['retries'] == 0
     assert 'of 3 users exist' in result['message']
     assert TOKEN not in json.dumps(result)
@@ -79,8 +83,11 @@ def test_a_forbidden_read_is_a_finding_unless_fail_on_error(run_module, fake_gra
     fake_graph(routes)
     args = {'access_token': TOKEN, 'graph_url': BASE, 'users': ['support@contoso.com']}
     finding = run_module(tenant_info, args)
-    assert 'failed' not in finding and finding['error'] == 'forbidden'
-    assert finding['users'][0]['error']['permission'] == 'User.Read.All (or Directory.Read.All)'
+    assert 'failed' not in finding and finding['ok'] is False and finding['error_class'] == 'forbidden'
+    user = finding['users'][0]
+    assert user['ok'] is False and user['error_class'] == 'forbidden' and user['exists'] is None
+    assert user['graph_error']['permission'] == 'User.Read.All (or Directory.Read.All)'
+    assert user['message'] == finding['errors'][0]['message'] and 'User.Read.All' in user['message']
     gate = run_module(tenant_info, dict(args, fail_on_error=True))
     assert gate['failed'] is True and 'User.Read.All' in gate['msg']
 
@@ -88,7 +95,8 @@ def test_a_forbidden_read_is_a_finding_unless_fail_on_error(run_module, fake_gra
 def test_no_token_no_reads(run_module):
     result = run_module(tenant_info, {'authority': 'https://127.0.0.1:%d/t' % _closed_port(), 'client_id': 'c',
                                       'client_secret': 'PlantedSecret', 'users': ['a'], 'timeout': 2})
-    assert result['error'] == 'refused' and result['token']['acquired'] is False
+    assert result['error_class'] == 'refused' and result['ok'] is False and result['token']['acquired'] is False
+    assert result['token']['ok'] is False and result['token']['error_class'] == 'refused'
     assert result['message'].startswith('no Graph token: ') and result['users'] == []
     assert result['graph']['calls'] == 0 and 'PlantedSecret' not in json.dumps(result)
 
@@ -99,7 +107,7 @@ def test_a_failed_read_names_the_graph_root(run_module):
     graph_url = 'https://127.0.0.1:%d/graph' % _closed_port()
     result = run_module(tenant_info, {'access_token': TOKEN, 'application_id': '0', 'graph_url': graph_url,
                                       'deadline': 0.5, 'timeout': 0.5, 'fail_on_error': True})
-    assert result['failed'] is True and result['error'] == 'refused'
+    assert result['failed'] is True and result['error_class'] == 'refused'
     assert result['msg'].startswith('1 of the reads from %s failed; first: GET /v1.0/applications' % graph_url)
 
 
@@ -115,4 +123,4 @@ def test_an_authority_that_is_no_url_beside_a_given_token_is_no_traceback(run_mo
     graph_url = 'https://127.0.0.1:%d' % _closed_port()
     result = run_module(tenant_info, {'access_token': TOKEN, 'users': ['a@contoso.com'], 'graph_url': graph_url,
                                       'authority': 'https://[::1/contoso', 'deadline': 0.5, 'timeout': 0.5})
-    assert 'failed' not in result and result['error'] == 'refused' and graph_url in result['message']
+    assert 'failed' not in result and result['error_class'] == 'refused' and graph_url in result['message']

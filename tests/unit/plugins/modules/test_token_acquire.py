@@ -96,7 +96,8 @@ def test_return_token_needs_no_log_on_the_task_and_asks_nothing(run_module, fake
 def test_the_token_is_returned_only_under_no_log(run_module, fake_msal):
     fake_msal({'access_token': ACCESS, 'expires_in': 4000, 'token_source': 'identity_provider'})
     hidden = run_module(token_acquire, dict(AUTH, return_token=True, _ansible_no_log=True))
-    assert hidden['access_token'] == ACCESS and hidden['acquired'] is True
+    assert hidden['access_token'] == ACCESS and hidden['acquired'] is True and hidden['ok'] is True
+    assert hidden['error_class'] is None and 'error' not in hidden
     shown = run_module(token_acquire, AUTH)
     assert 'access_token' not in shown and ACCESS not in json.dumps(shown)
 
@@ -135,8 +136,10 @@ def test_a_refused_request_is_a_finding_unless_fail_on_error(run_module, fake_ms
     fake_msal({'error': 'invalid_grant', 'error_codes': [700082], 'error_description':
                'AADSTS700082: The refresh token has expired due to inactivity.\r\nTrace ID: x'})
     finding = run_module(token_acquire, dict(AUTH, refresh_token='rt'))
-    assert 'failed' not in finding and finding['acquired'] is False and finding['error'] == 'aadsts'
+    assert 'failed' not in finding and finding['acquired'] is False and finding['ok'] is False
+    assert finding['error_class'] == 'aadsts' and 'error' not in finding
     assert finding['aadsts']['code'] == 700082 and finding['aadsts']['checklist_item'] == 4
+    assert finding['aadsts']['oauth_error'] == 'invalid_grant' and 'error' not in finding['aadsts']
     assert 'TAC checklist item 4' in finding['message']
     gate = run_module(token_acquire, dict(AUTH, refresh_token='rt', fail_on_error=True))
     assert gate['failed'] is True and gate['msg'] == finding['message'] and gate['aadsts']['code'] == 700082
@@ -147,7 +150,7 @@ def test_an_unreachable_authority_is_classified(run_module):
     result = run_module(token_acquire, dict(AUTH, authority='https://127.0.0.1:%d/t' % port, timeout=2,
                                             proxy='http://ece:PlantedProxyPw@127.0.0.1:%d' % _closed_port(),
                                             no_proxy='127.0.0.1'))
-    assert result['error'] == 'refused' and result['acquired'] is False and 'Fix:' in result['message']
+    assert result['error_class'] == 'refused' and result['acquired'] is False and 'Fix:' in result['message']
     assert result['proxy'] is None, 'NO_PROXY sends loopback direct'
     assert 'PlantedProxyPw' not in json.dumps(result)
 
