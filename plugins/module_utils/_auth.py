@@ -20,14 +20,12 @@ exceptions requests raises (TLS and connection failures become _errors classes, 
 import base64
 import binascii
 import datetime
-import errno
 import hashlib
 import json
 import logging
 import math
 import os
 import re
-import socket
 import ssl
 import time
 import traceback
@@ -159,14 +157,12 @@ def missing_libraries():
 
 
 def proxy_password(proxy):
-    """The password inside a proxy URL (for the module's no_log values), or None."""
-    if not proxy or urlsplit is None:
-        return None
-    try:
-        parts = urlsplit(proxy if '://' in proxy else 'http://' + proxy)
-        return parts.password or None
-    except ValueError:
-        return None
+    """The password inside a proxy URL (for the module's no_log values), or None (_proxy's rules).
+
+    A module should add all of _proxy.secrets(proxy, environ) instead: the decoded password, and the
+    whole URL, which the results never show (they show _proxy.redact(proxy)).
+    """
+    return _proxy.password(proxy)
 
 
 def url_parts(url):
@@ -197,12 +193,10 @@ def validate(params, need_client=True):
     for name in ('client_certificate_path', 'client_private_key_path'):
         if params.get(name) and not os.path.isfile(params[name]):
             return '%s %s is not a readable file' % (name, params[name])
-    if params.get('proxy') and '://' in params['proxy'] and \
-            params['proxy'].split('://', 1)[0].lower() not in ('http', 'https'):
-        # requests would take socks5:// and fail at the first request with "Missing dependencies for
-        # SOCKS support", classed as a protocol error: refuse it here, as port_probe does.
-        return ('proxy must be an http:// or https:// URL (an HTTP CONNECT proxy), e.g. http://proxy.corp.example:3128; '
-                'got %s' % _proxy.redact(params['proxy']))
+    if _proxy.problem(params.get('proxy')):
+        # The one proxy rule set (http:// and https:// only; socks5:// would fail at the first request with
+        # "Missing dependencies for SOCKS support"): the same message as port_probe and url_reach.
+        return _proxy.problem(params.get('proxy'))
     if not need_client:
         return None
     if not params.get('client_id'):
@@ -288,11 +282,10 @@ class PreflightSession(_SessionBase):
                                    'https://%s:%d/common/userrealm/' % (parts.hostname, port))
 
     def proxy_for(self, url):
-        host = urlsplit(url).hostname or ''
-        proxy = _proxy.select(host, self.explicit_proxy, self.environ, self.no_proxy)
-        if proxy and '://' not in proxy:
-            proxy = 'http://' + proxy
-        return proxy
+        """The proxy for URL by _proxy's rules (normalised to http:// without a scheme; no_proxy a string or list)."""
+        parts = urlsplit(url)
+        return _proxy.select(parts.hostname or '', self.explicit_proxy, self.environ, self.no_proxy,
+                             scheme=parts.scheme.lower() or 'https')
 
     def request(self, method, url, *args, **kwargs):  # pylint: disable=arguments-differ
         if self._userrealm and url.startswith(self._userrealm[0]):
@@ -385,74 +378,15 @@ def _exception_chain(exc, limit=12):
     return out
 
 
-_TEXT_CLASSES = (
-    ('cert_expired', ('certificate has expired', 'certificate is not yet valid')),
-    ('cert_hostname', ('hostname mismatch', "doesn't match", 'does not match', 'IP address mismatch')),
-    ('cert_untrusted', ('CERTIFICATE_VERIFY_FAILED', 'self-signed certificate', 'self signed certificate',
-                        'unable to get local issuer certificate')),
-    ('dns', ('NameResolutionError', 'Name or service not known', 'nodename nor servname', 'getaddrinfo failed',
-             'Temporary failure in name resolution', 'No address associated')),
-    ('refused', ('Connection refused', 'ConnectionRefusedError')),
-    ('unreachable', ('Network is unreachable', 'No route to host')),
-    ('reset', ('Connection reset', 'RemoteDisconnected', 'Connection aborted', 'BrokenPipe', 'EOF occurred')),
-    ('timeout', ('timed out', 'Timeout')),
-)
-
-
 def classify_exception(exc):
     """(error class of _errors.ERROR_CLASSES, detail) for what requests or msal raised.
 
-    Never raises. TLS failures are told apart (untrusted, wrong host, expired, handshake) the way
-    port_probe tells them, so that a TLS-inspecting proxy shows as cert_untrusted here too.
+    Never raises. The one map of every module (_errors.classify_exception): TLS failures told apart
+    (untrusted, wrong host, expired, handshake) as port_probe tells them, DeadlineExceeded as class
+    deadline, and a proxy that cannot be resolved or reached named as the cause (proxy_dns,
+    proxy_unreachable), its password hidden.
     """
-    chain = _exception_chain(exc)
-    detail = _detail(chain)
-    if isinstance(exc, DeadlineExceeded):
-        return 'deadline', detail
-    for item in chain:
-        if isinstance(item, ssl.SSLCertVerificationError):
-            verify_detail = getattr(item, 'verify_message', None) or detail
-            if getattr(item, 'verify_code', None) == 64:  # X509_V_ERR_IP_ADDRESS_MISMATCH
-                return 'cert_hostname', verify_detail
-            return _tls.classify_ssl_error(item), verify_detail
-    if requests is not None:
-        if isinstance(exc, requests.exceptions.ProxyError):
-            return 'proxy', detail
-        if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout,
-                            requests.exceptions.Timeout)):
-            return 'timeout', detail
-    for item in chain:
-        if isinstance(item, socket.gaierror):
-            return 'dns', detail
-        if isinstance(item, ConnectionRefusedError):
-            return 'refused', detail
-        if isinstance(item, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-            return 'reset', detail
-        if isinstance(item, (socket.timeout, TimeoutError)):
-            return 'timeout', detail
-        if isinstance(item, OSError) and item.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-            return 'unreachable', detail
-    if requests is not None and isinstance(exc, requests.exceptions.SSLError) and \
-            any(isinstance(item, ssl.SSLEOFError) for item in chain):
-        # The server hung up inside the handshake of a new connection: tls_handshake, as port_probe says.
-        return 'tls_handshake', detail
-    text = ' '.join('%s %s' % (type(item).__name__, item) for item in chain)
-    for error_class, needles in _TEXT_CLASSES:
-        if any(needle.lower() in text.lower() for needle in needles):
-            return error_class, detail
-    is_ssl = any(isinstance(item, ssl.SSLError) for item in chain) or (
-        requests is not None and isinstance(exc, requests.exceptions.SSLError))
-    return ('tls_handshake' if is_ssl else 'protocol'), detail
-
-
-def _detail(chain):
-    """The most specific message in the chain: one line, bounded, proxy credentials hidden."""
-    for item in reversed(chain):
-        text = str(item).strip()
-        if text:
-            line = text.replace('\r', ' ').replace('\n', ' ')
-            return _proxy.redact(re.sub(r'\s+', ' ', line))[:300]
-    return type(chain[0]).__name__ if chain else None
+    return _errors.classify_exception(exc)
 
 
 def _b64url(segment):

@@ -7,12 +7,21 @@
 # collection's public API and MAY CHANGE OR BE REMOVED AT ANY TIME, even in a
 # patch release. Do not use it from outside this collection.
 
-"""The error classes the network probes report, each with its meaning and its fix.
+"""The error classes the probes report, each with its meaning and its fix, and the one map from
+an exception to its class.
 
-One place for these facts: port_probe, url_reach, their PowerShell twins' contract tests and
-the checks all read them from here. A probe never raises for an unreachable target: it
-records one of these classes and a message that names the host, the port, the cause and the fix.
+One place for these facts: port_probe, url_reach, the msal and mail modules, their PowerShell
+twins' contract tests and the checks all read them from here. A probe never raises for an
+unreachable target: it records one of these classes and a message that names the host, the port
+(or the URL), the cause and the fix.
 """
+
+import errno
+import re
+import socket
+import ssl
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _proxy
 
 # class: (what it means, what to do)
 ERROR_CLASSES = {
@@ -53,12 +62,18 @@ ERROR_CLASSES = {
     'proxy': (
         'the proxy refused or failed the CONNECT tunnel',
         'check the proxy address and that it allows CONNECT to this host and port (and its credentials)'),
+    'proxy_dns': (
+        'the proxy\'s own name does not resolve',
+        'check the proxy host name (the proxy option, or HTTPS_PROXY / https_proxy in the environment) and the '
+        'DNS servers this host uses'),
+    'proxy_unreachable': (
+        'the proxy refused or did not answer the TCP connection (nothing listens on its port, it is down, or a '
+        'firewall is in between)',
+        'check the proxy address and port (the proxy option, or HTTPS_PROXY / https_proxy), that the proxy runs, '
+        'and that this host may connect to it'),
     'http_status': (
         'the HTTP status was not one of those expected',
         'read the status and body: a proxy block page, a wrong URL, or the service refusing'),
-    'assertion': (
-        'a JMESPath assertion on the JSON body did not hold',
-        'read the body: the endpoint answered, but not with what the preflight expects'),
     'deadline': (
         'the probe did not finish before the call\'s overall deadline',
         'raise the overall deadline or probe fewer targets per call'),
@@ -112,3 +127,163 @@ def describe(error_class, where, detail=None):
     if detail:
         text += ' (%s)' % detail
     return '%s. Fix: %s.' % (text, fix)
+
+
+ERROR_CLASS_NAMES = tuple(sorted(ERROR_CLASSES))
+
+DETAIL_CHARS = 300  # characters of an exception's text kept in a detail
+
+# Exception classes of requests and urllib3, known by name so that this module imports neither.
+_PROXY_ERRORS = ('ProxyError', 'InvalidProxyURL', 'ProxySchemeUnknown', 'ProxySchemeUnsupported')
+_NAME_ERRORS = ('NameResolutionError',)
+_CONNECT_TIMEOUTS = ('ConnectTimeout', 'ConnectTimeoutError')
+_TIMEOUTS = _CONNECT_TIMEOUTS + ('Timeout', 'ReadTimeout', 'ReadTimeoutError', 'TimeoutError')
+_RESETS = ('RemoteDisconnected', 'IncompleteRead', 'ChunkedEncodingError', 'ProtocolError')
+_NOT_HTTP = ('BadStatusLine', 'LineTooLong', 'UnknownProtocol', 'HTTPException')
+_DEADLINES = ('DeadlineExceeded',)
+_UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL)
+# The last resort for exceptions that carry their cause only as text (msal, wrapped errors).
+_TEXT_CLASSES = (
+    ('cert_expired', ('certificate has expired', 'certificate is not yet valid')),
+    ('cert_hostname', ('hostname mismatch', "doesn't match", 'does not match', 'IP address mismatch')),
+    ('cert_untrusted', ('CERTIFICATE_VERIFY_FAILED', 'self-signed certificate', 'self signed certificate',
+                        'unable to get local issuer certificate')),
+    ('dns', ('NameResolutionError', 'Name or service not known', 'nodename nor servname', 'getaddrinfo failed',
+             'Temporary failure in name resolution', 'No address associated')),
+    ('refused', ('Connection refused', 'ConnectionRefusedError')),
+    ('unreachable', ('Network is unreachable', 'No route to host')),
+    ('reset', ('Connection reset', 'RemoteDisconnected', 'Connection aborted', 'BrokenPipe', 'EOF occurred')),
+    ('timeout', ('timed out', 'Timeout')),
+)
+_PASSWORD_IN_URL = re.compile(r'(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s/@]*@')
+
+
+def chain(exc, limit=30):
+    """EXC and every exception it wraps (urllib3 reasons, causes, contexts, exceptions in args)."""
+    seen, queue, found = set(), [exc], []
+    while queue and len(found) < limit:
+        current = queue.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.append(current)
+        queue.extend([getattr(current, 'reason', None), current.__cause__, current.__context__])
+        queue.extend(a for a in getattr(current, 'args', ()) if isinstance(a, BaseException))
+    return found
+
+
+def _named(item, names):
+    return any(cls.__name__ in names for cls in type(item).__mro__)
+
+
+def text(exc):
+    """One line of an exception's text, bounded, any password in a URL replaced by ********."""
+    value = getattr(exc, 'strerror', None) if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) else None
+    value = str(value or exc).strip() or type(exc).__name__
+    value = re.sub(r'\s+', ' ', value)
+    return _PASSWORD_IN_URL.sub(r'\g<head>********@', value)[:DETAIL_CHARS]
+
+
+def certificate_class(exc):
+    """cert_expired, cert_hostname or cert_untrusted for an ssl.SSLCertVerificationError."""
+    code = getattr(exc, 'verify_code', None)
+    if code in (9, 10):  # X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED
+        return 'cert_expired'
+    if code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+        return 'cert_hostname'
+    return 'cert_untrusted'
+
+
+def _transport(items):
+    """(class, the exception that says it) for a failure of the connection itself, or (None, None)."""
+    for item in items:
+        if isinstance(item, socket.gaierror) or _named(item, _NAME_ERRORS):
+            return 'dns', item
+    for item in items:
+        if isinstance(item, ConnectionRefusedError):
+            return 'refused', item
+    for item in items:
+        if isinstance(item, OSError) and getattr(item, 'errno', None) in _UNREACHABLE:
+            return 'unreachable', item
+    for item in items:
+        # urllib3 2 makes NewConnectionError (refused, unreachable) a ConnectTimeoutError: not a timeout.
+        if _named(item, ('NewConnectionError',)):
+            continue
+        if isinstance(item, (socket.timeout, TimeoutError)) or _named(item, _TIMEOUTS):
+            return 'timeout', item
+    for item in items:
+        # A reply that is not HTTP (http.client's BadStatusLine...), which urllib3 wraps in a ProtocolError.
+        if _named(item, _NOT_HTTP) and not _named(item, ('RemoteDisconnected', 'IncompleteRead')):
+            return 'protocol', item
+    for item in items:
+        if isinstance(item, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)) or _named(item, _RESETS):
+            return 'reset', item
+    return None, None
+
+
+def classify_exception(exc, where=None, proxy=None):
+    """(error class of ERROR_CLASSES, detail) for an exception out of socket, ssl, requests, urllib3 or msal.
+
+    WHERE says what the failed operation was reaching, when the caller knows it: None (the target,
+    or unknown), 'proxy' (the proxy itself: its name or its TCP port) or 'tunnel' (the CONNECT
+    exchange with the proxy). PROXY is the proxy URL in use, if any; the detail of a proxy class
+    names it with its password replaced. Never raises.
+    """
+    try:
+        return _classify(exc, where, proxy)
+    except Exception:  # pylint: disable=broad-except  # classification must never lose the result
+        return 'protocol', type(exc).__name__
+
+
+def _classify(exc, where, proxy):
+    items = chain(exc)
+    detail = text(items[-1] if items else exc)
+    named = proxy_name(proxy)
+    for item in items:
+        if _named(item, _DEADLINES):
+            return 'deadline', text(item)
+    for item in items:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return certificate_class(item), getattr(item, 'verify_message', None) or text(item)
+    transport, cause = _transport(items)
+    proxy_error = next((i for i in items if _named(i, _PROXY_ERRORS)), None)
+    if where == 'proxy' or (where is None and proxy_error is not None):
+        # With a proxy, the TCP connection is to the proxy: a name or a connection that fails is the proxy's.
+        connect_timeout = any(_named(i, _CONNECT_TIMEOUTS) for i in items) or where == 'proxy'
+        if transport == 'dns':
+            return 'proxy_dns', '%scannot resolve its name (%s)' % (named, text(cause))
+        if transport in ('refused', 'unreachable') or (transport == 'timeout' and connect_timeout):
+            return 'proxy_unreachable', '%s%s' % (named, text(cause))
+        if where == 'proxy' or not (transport == 'timeout'):
+            return 'proxy', '%s%s' % (named, text(proxy_error or cause or exc))
+    if where == 'tunnel':
+        if transport == 'timeout':
+            return 'timeout', '%sno answer to CONNECT in time' % named
+        return 'proxy', '%s%s' % (named, text(cause or exc))
+    ssl_error = next((i for i in items if isinstance(i, ssl.SSLError)), None)
+    if ssl_error is not None:
+        if isinstance(ssl_error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or 'EOF' in text(ssl_error):
+            return 'tls_handshake', 'the peer closed the connection during the TLS handshake (%s)' % text(ssl_error)
+        return 'tls_handshake', getattr(ssl_error, 'reason', None) or text(ssl_error)
+    if transport == 'protocol':
+        return 'protocol', 'not an HTTP answer: %s' % text(cause)
+    if transport is not None:
+        return transport, text(cause)
+    if any(_named(i, ('SSLError',)) for i in items):
+        return 'tls_handshake', detail
+    if not isinstance(exc, (ValueError, UnicodeError)):
+        joined = ' '.join('%s %s' % (type(item).__name__, item) for item in items).lower()
+        for error_class, needles in _TEXT_CLASSES:
+            if any(needle.lower() in joined for needle in needles):
+                return error_class, detail
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.errno is not None:
+        return 'reset', detail  # a socket error without a more specific class: the connection failed
+    return 'protocol', detail if isinstance(exc, (ValueError, UnicodeError)) else '%s: %s' % (
+        type(exc).__name__, detail)
+
+
+def proxy_name(proxy):
+    """'proxy URL: ' with the password replaced, for a detail; '' without a proxy."""
+    if not proxy:
+        return ''
+    return 'proxy %s: ' % _proxy.redact(proxy)

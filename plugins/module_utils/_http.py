@@ -9,9 +9,15 @@
 
 """HTTP(S) reachability as the host itself sees it: the observation logic of url_reach.
 
+Facts, not verdicts (docs/contract.md): what came back (status, headers, the certificate chain's
+subjects and issuers, the JSON body) is returned as seen; whether a status was the expected one,
+whether an assertion holds or whether something intercepts TLS is the judge's, on the controller.
+A URL's ``expect`` travels with it, validated for shape only and echoed unchanged.
+
 Each URL is requested with ``requests`` in a worker thread of a small pool of daemon threads.
-A request never raises out of here: every outcome becomes a result with an error class of
-_errors.ERROR_CLASSES and a message naming the URL, the cause and the fix. The connection
+A request never raises out of here: a URL that cannot be reached becomes a result with an error
+class of _errors.ERROR_CLASSES (the one map, _errors.classify_exception) and a message naming the
+URL, the cause and the fix; any HTTP response, whatever its status, is an observation made. The connection
 classes below time TCP, the proxy tunnel and TLS, and keep the certificate (and, where Python
 shows it, the chain) that the server presented on the very connection the request used. When
 the verified handshake fails on a certificate, one more handshake without verification (through
@@ -26,9 +32,6 @@ no result is ever lost and nothing waits for a stuck worker.
 import calendar
 import datetime
 import email.utils
-import errno
-import fnmatch
-import http.client as http_client
 import json
 import math
 import os
@@ -56,15 +59,7 @@ except ImportError:  # reported by the module through missing_required_lib
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-try:
-    import jmespath
-    HAS_JMESPATH = True
-    JMESPATH_IMPORT_ERROR = None
-except ImportError:  # reported by the module through missing_required_lib
-    HAS_JMESPATH = False
-    JMESPATH_IMPORT_ERROR = traceback.format_exc()
-
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _proxy, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _contract, _errors, _proxy, _tls
 from ansible_collections.ece_o365.preflight.plugins.module_utils._errors import ERROR_CLASSES, describe
 
 METHODS = ('GET', 'HEAD', 'OPTIONS')  # read-only: url_reach never sends a method that changes state
@@ -73,15 +68,13 @@ SECRET_HEADERS = ('authorization', 'proxy-authorization', 'cookie', 'set-cookie'
 SECRET_HEADER_WORDS = re.compile(r'auth|token|secret|password|passwd|api-?key|session|cookie', re.I)
 REDACTED = '********'
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-FINGERPRINT = re.compile(r'^(?:[0-9A-Fa-f]{2}[: ]?){31}[0-9A-Fa-f]{2}$')
-PEM_CERTIFICATE = re.compile(
-    r'-----BEGIN CERTIFICATE-----\s*[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----')
-MAX_VALUE_CHARS = 2048   # an assertion's value is cut to this many characters of JSON
-EXCERPT_CHARS = 300      # body excerpt kept when the status or an assertion fails
+EXCERPT_CHARS = 300      # characters of the body kept in body_excerpt
 DETAIL_CHARS = 400       # exception text kept in a message
+MAX_JSON_DEPTH = 64      # a JSON body nested deeper is not returned parsed (json: null)
+PURPOSES = _contract.PURPOSES
+EXPECT_KEYS = ('status', 'assertions')
 DEFAULTS = {
     'method': 'GET',
-    'status_code': [200],
     'headers': {},
     'timeout': 10.0,
     'follow_redirects': True,
@@ -90,29 +83,12 @@ DEFAULTS = {
     'ca_path': None,
     'proxy': None,
     'no_proxy': None,
-    'expected_issuers': [],
-    'expected_ca_certs': [],
     'deadline': 60.0,
     'max_workers': 16,
     'max_body_bytes': 1048576,
     'fail_on_error': False,
 }
-PER_URL = ('method', 'status_code', 'headers', 'timeout', 'follow_redirects', 'expected_issuers',
-           'expected_ca_certs')
-# Short names in distinguished names (RFC 4514 and what openssl prints) -> dotted OIDs.
-DN_ATTRIBUTES = {
-    'cn': '2.5.4.3', 'commonname': '2.5.4.3',
-    'o': '2.5.4.10', 'organizationname': '2.5.4.10',
-    'ou': '2.5.4.11', 'organizationalunitname': '2.5.4.11',
-    'c': '2.5.4.6', 'countryname': '2.5.4.6',
-    'l': '2.5.4.7', 'localityname': '2.5.4.7',
-    'st': '2.5.4.8', 's': '2.5.4.8', 'stateorprovincename': '2.5.4.8',
-    'street': '2.5.4.9', 'streetaddress': '2.5.4.9',
-    'serialnumber': '2.5.4.5',
-    'dc': '0.9.2342.19200300.100.1.25', 'domaincomponent': '0.9.2342.19200300.100.1.25',
-    'uid': '0.9.2342.19200300.100.1.1', 'userid': '0.9.2342.19200300.100.1.1',
-    'emailaddress': '1.2.840.113549.1.9.1', 'e': '1.2.840.113549.1.9.1',
-}
+PER_URL = ('method', 'headers', 'timeout', 'follow_redirects')
 PHASES = {
     'queued': 'waiting for a free worker',
     'connect': 'resolving the name or connecting',
@@ -176,10 +152,46 @@ def _number(value, where, minimum, maximum, kind=float):
     return number
 
 
-def _status_codes(value, where):
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ArgumentError('%s: must be a non-empty list of HTTP status codes' % where)
-    return [int(_number(code, '%s[%d]' % (where, i), 100, 599, int)) for i, code in enumerate(value)]
+def _expect(value, where):
+    """EXPECT as given (None when absent), after checking its shape: {status: [int], assertions: [str]}.
+
+    Never evaluated here: the judge evaluates it on the controller. Keys Ansible fills with None
+    for suboptions not given are left out, so the result echoes what the play said.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ArgumentError('%s: must be a dictionary with status and/or assertions' % where)
+    unknown = sorted(str(k) for k in value if k not in EXPECT_KEYS)
+    if unknown:
+        raise ArgumentError('%s: unknown key(s) %s (known: %s)' % (where, ', '.join(unknown), ', '.join(EXPECT_KEYS)))
+    expect = {}
+    status = value.get('status')
+    if status is not None:
+        if not isinstance(status, (list, tuple)):
+            raise ArgumentError('%s.status: must be a list of HTTP status codes' % where)
+        for i, code in enumerate(status):
+            if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+                raise ArgumentError('%s.status[%d]: must be an HTTP status code (100-599), not %r' % (where, i, code))
+        expect['status'] = list(status)
+    assertions = value.get('assertions')
+    if assertions is not None:
+        if not isinstance(assertions, (list, tuple)):
+            raise ArgumentError('%s.assertions: must be a list of JMESPath expressions' % where)
+        for i, item in enumerate(assertions):
+            if not isinstance(item, str) or not item.strip():
+                raise ArgumentError('%s.assertions[%d]: must be a non-empty JMESPath expression (a string), not %r'
+                                    % (where, i, item))
+        expect['assertions'] = list(assertions)
+    return expect
+
+
+def _purpose(value, where):
+    if value is None:
+        return 'extra'
+    if not isinstance(value, str) or value not in PURPOSES:
+        raise ArgumentError('%s: %r is not one of %s' % (where, value, ', '.join(PURPOSES)))
+    return value
 
 
 def _url(value, where):
@@ -199,123 +211,6 @@ def _url(value, where):
     return value, parts.scheme.lower(), host, port or (443 if parts.scheme.lower() == 'https' else 80)
 
 
-def _issuers(value, where):
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)):
-        raise ArgumentError('%s: must be a list of issuer names' % where)
-    patterns = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise ArgumentError('%s[%d]: must be a non-empty issuer name (a CN, or a DN like "O=DigiCert Inc")'
-                                % (where, i))
-        patterns.append(parse_issuer_pattern(item, '%s[%d]' % (where, i)))
-    return patterns
-
-
-def parse_issuer_pattern(text, where='issuer'):
-    """('cn', pattern) for a bare name, or ('dn', [(oid, pattern), ...]) for 'K=V, K=V'."""
-    text = text.strip()
-    parts = _split_dn(text)
-    if len(parts) == 1 and '=' not in parts[0]:
-        return ('cn', text, text)
-    attributes = []
-    for part in parts:
-        key, sep, value = part.partition('=')
-        key = key.strip().lower()
-        if not sep or not key or not value.strip():
-            raise ArgumentError('%s: %r is neither a name nor a distinguished name of KEY=VALUE parts' % (where, text))
-        if re.match(r'^\d+(\.\d+)+$', key):
-            oid = key
-        elif key in DN_ATTRIBUTES:
-            oid = DN_ATTRIBUTES[key]
-        else:
-            raise ArgumentError('%s: unknown attribute %r in %r (use CN, O, OU, C, L, ST, DC or a dotted OID)'
-                                % (where, key, text))
-        attributes.append((oid, value.strip().replace('\\,', ',')))
-    return ('dn', attributes, text)
-
-
-def _split_dn(text):
-    parts, current, escaped = [], '', False
-    for char in text:
-        if escaped:
-            current += '\\' + char
-            escaped = False
-        elif char == '\\':
-            escaped = True
-        elif char in ',;' and '=' in current:
-            parts.append(current.strip())
-            current = ''
-        else:
-            current += char
-    if current.strip():
-        parts.append(current.strip())
-    return parts
-
-
-def _ca_certs(value, where):
-    """[('fingerprint', 'AB12...'), ('pem', b'-----BEGIN...')] from fingerprints and PEM text."""
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)):
-        raise ArgumentError('%s: must be a list of SHA-256 fingerprints or PEM certificates' % where)
-    expected = []
-    for i, item in enumerate(value):
-        item_where = '%s[%d]' % (where, i)
-        if not isinstance(item, str) or not item.strip():
-            raise ArgumentError('%s: must be a SHA-256 fingerprint or a PEM certificate' % item_where)
-        item = item.strip()
-        if FINGERPRINT.match(item):
-            expected.append(('fingerprint', _tls.normalise_fingerprint(item), item))
-            continue
-        blocks = PEM_CERTIFICATE.findall(item)
-        if not blocks:
-            raise ArgumentError('%s: neither a SHA-256 fingerprint (64 hex digits) nor a PEM certificate: %r'
-                                % (item_where, item[:60]))
-        for block in blocks:
-            try:
-                ssl.PEM_cert_to_DER_cert(block)
-                if _tls.HAS_CRYPTOGRAPHY:
-                    _tls.x509.load_pem_x509_certificate(block.encode('ascii'))
-            except Exception as exc:  # any parse failure is a bad argument
-                raise ArgumentError('%s: the PEM certificate does not parse (%s)' % (item_where, exc))
-            der = ssl.PEM_cert_to_DER_cert(block)
-            expected.append(('pem', der, 'CA %s' % _tls.fingerprint(der)))
-    return expected
-
-
-def _assertions(value, where):
-    """[{'query', 'compiled', 'equals', 'has_equals'}] from strings or {query, equals} dicts."""
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)):
-        raise ArgumentError('%s: must be a list of JMESPath expressions' % where)
-    compiled = []
-    for i, item in enumerate(value):
-        item_where = '%s[%d]' % (where, i)
-        if isinstance(item, str):
-            query, has_equals, equals = item, False, None
-        elif isinstance(item, dict):
-            unknown = sorted(set(item) - set(('query', 'equals')))
-            if unknown:
-                raise ArgumentError('%s: unknown key(s) %s (known: query, equals)' % (item_where, ', '.join(map(str, unknown))))
-            query, has_equals, equals = item.get('query'), 'equals' in item, item.get('equals')
-        else:
-            raise ArgumentError('%s: must be a JMESPath expression or a dictionary with query (and equals)' % item_where)
-        if not isinstance(query, str) or not query.strip():
-            raise ArgumentError('%s: the query must be a non-empty JMESPath expression' % item_where)
-        if not HAS_JMESPATH:
-            raise ArgumentError('%s: assertions need the jmespath library on the host' % item_where)
-        try:
-            expression = jmespath.compile(query)
-        except Exception as exc:  # jmespath raises its own ParseError / LexerError
-            raise ArgumentError('%s: %r is not a valid JMESPath expression (%s)'
-                                % (item_where, query, str(exc).replace('\n', ' ')[:200]))
-        compiled.append({'query': query, 'compiled': expression, 'has_equals': has_equals, 'equals': equals})
-    return compiled
-
-
 def _option(params, name):
     value = params.get(name)
     return DEFAULTS[name] if value is None else value
@@ -324,8 +219,8 @@ def _option(params, name):
 def normalise(params, environ=None):
     """Validated targets and call options from module-style PARAMS; raises ArgumentError.
 
-    Every URL's own method, status_code, headers, timeout, follow_redirects, expected_issuers and
-    expected_ca_certs override the top-level ones (headers merge, the URL's winning).
+    Every URL's own method, headers, timeout and follow_redirects override the top-level ones
+    (headers merge, the URL's winning); its purpose and expect are its own.
     """
     environ = environ if environ is not None else {}
     if not isinstance(params, dict):
@@ -339,38 +234,23 @@ def normalise(params, environ=None):
         'max_workers': int(_number(_option(params, 'max_workers'), 'max_workers', 1, 64, int)),
         'max_body_bytes': int(_number(_option(params, 'max_body_bytes'), 'max_body_bytes', 0, 64 * 1048576, int)),
         'fail_on_error': bool(_option(params, 'fail_on_error')),
-        'status_code': _status_codes(_option(params, 'status_code'), 'status_code'),
         'headers': _headers(params.get('headers'), 'headers'),
-        'expected_issuers': _issuers(params.get('expected_issuers'), 'expected_issuers'),
-        'expected_ca_certs': _ca_certs(params.get('expected_ca_certs'), 'expected_ca_certs'),
         'method': _method(_option(params, 'method'), 'method'),
         'warnings': [],
     }
     proxy = params.get('proxy')
-    if proxy is not None:
-        if not isinstance(proxy, str):
-            raise ArgumentError('proxy: must be a proxy URL such as http://proxy.example.com:3128, or "" for none')
-        proxy = proxy.strip()
-        if proxy:
-            if '://' not in proxy:
-                proxy = 'http://' + proxy
-            try:
-                parts = urlsplit(proxy)
-                if parts.port is not None and parts.port <= 0:  # .port raises ValueError when it is not a port
-                    raise ValueError('port 0')
-            except ValueError as exc:
-                raise ArgumentError('proxy: %r is not a valid proxy URL (%s)' % (_proxy.redact(proxy), exc))
-            if parts.scheme.lower() not in ('http', 'https', 'socks5', 'socks5h', 'socks4', 'socks4a') or not parts.hostname:
-                raise ArgumentError('proxy: %r is not an http://, https:// or socks5:// proxy URL with a host'
-                                    % _proxy.redact(proxy))
-    options['proxy'] = proxy
+    problem = _proxy.problem(proxy)  # the one rule set: http:// and https:// only, named with its password hidden
+    if problem:
+        raise ArgumentError(problem)
+    options['proxy'] = _proxy.normalise(proxy)
     no_proxy = params.get('no_proxy')
     if no_proxy is not None:
         if isinstance(no_proxy, str):
             no_proxy = [no_proxy]
         if not isinstance(no_proxy, (list, tuple)) or not all(isinstance(e, str) for e in no_proxy):
-            raise ArgumentError('no_proxy: must be a list of host names, domains, addresses or networks')
-        no_proxy = ','.join(e.strip() for e in no_proxy)
+            raise ArgumentError('no_proxy: must be a list of host names, domains, addresses or networks, '
+                                'or one comma-separated string of them')
+        no_proxy = _proxy.no_proxy_entries(no_proxy)
     options['no_proxy'] = no_proxy
     options['verify'] = _verify(params, environ, options)
     options['environ'] = dict(environ)
@@ -390,22 +270,15 @@ def normalise(params, environ=None):
             'index': index, 'url': url, 'scheme': scheme, 'host': host, 'port': port,
             'name': item.get('name') if item.get('name') else _proxy.redact(url),
             'method': _method(item['method'], where + '.method') if item.get('method') is not None else options['method'],
-            'status_code': (_status_codes(item['status_code'], where + '.status_code')
-                            if item.get('status_code') is not None else options['status_code']),
+            'purpose': _purpose(item.get('purpose'), where + '.purpose'),
+            'expect': _expect(item.get('expect'), where + '.expect'),
             'headers': _merge_headers(options['headers'], _headers(item.get('headers'), where + '.headers')),
             'timeout': (_number(item['timeout'], where + '.timeout', 0.05, 3600)
                         if item.get('timeout') is not None else options['timeout']),
             'follow_redirects': (bool(item['follow_redirects']) if item.get('follow_redirects') is not None
                                  else options['follow_redirects']),
-            'expected_issuers': (_issuers(item['expected_issuers'], where + '.expected_issuers')
-                                 if item.get('expected_issuers') is not None else options['expected_issuers']),
-            'expected_ca_certs': (_ca_certs(item['expected_ca_certs'], where + '.expected_ca_certs')
-                                  if item.get('expected_ca_certs') is not None else options['expected_ca_certs']),
-            'assertions': _assertions(item.get('assertions'), where + '.assertions'),
             'verify': options['verify'] is not False,
         }
-        if target['assertions'] and target['method'] == 'HEAD':
-            raise ArgumentError('%s.assertions: a HEAD request has no body to assert on; use GET' % where)
         if not isinstance(target['name'], str):
             target['name'] = str(target['name'])
         targets.append(target)
@@ -470,9 +343,9 @@ def secret_values(params, environ=None):
 
     params = params if isinstance(params, dict) else {}
     add_headers(params.get('headers'))
-    add_url(params.get('proxy'))
-    for variable in ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy'):
-        add_url((environ or {}).get(variable))
+    proxy = params.get('proxy') if isinstance(params.get('proxy'), str) else None
+    for value in _proxy.secrets(proxy, environ):  # passwords, and whole proxy URLs that carry one
+        add(value)
     for item in params.get('urls') or []:
         if isinstance(item, dict):
             add_headers(item.get('headers'))
@@ -497,7 +370,7 @@ def scrub(value, secrets):
     return value
 
 
-# --- parsing: Date, clock skew, assertions, issuers ------------------------------------------
+# --- parsing: Date, clock skew, JSON -----------------------------------------------------------
 
 def parse_http_date(value):
     """Seconds since the epoch of an HTTP Date header value, or None when it does not parse."""
@@ -536,123 +409,46 @@ def clock_skew(date_value, local_time):
     return round(local_time - (server + 0.5), 1)
 
 
-def jmespath_truthy(value):
-    """JMESPath's truth: false, null, '', [] and {} are false; everything else (0 too) is true."""
-    if value is None or value is False:
-        return False
-    if isinstance(value, (str, list, dict)) and not value:
-        return False
-    return True
+JSON_TYPES = re.compile(r'^\s*application/(?:[\w.+-]+\+)?json\s*(?:;|$)', re.I)
 
 
-def json_equal(left, right):
-    """Equality as JSON means it: true is not 1, 1 equals 1.0, lists and objects compare deeply."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
-        return left == right
-    if isinstance(left, dict) and isinstance(right, dict):
-        return set(left) == set(right) and all(json_equal(left[k], right[k]) for k in left)
-    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
-        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right))
-    return type(left) is type(right) and left == right
+def _reject_constant(name):
+    raise ValueError('%s is not JSON' % name)
 
 
-def _short_value(value):
+def _depth(value):
+    """How deeply VALUE nests (iteratively: a hostile body must not exhaust the stack here either)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def parse_json_body(body, content_type=None, truncated=False):
+    """The body parsed as JSON, or None: when it was cut at max_body_bytes, is empty, is not JSON
+    (NaN and Infinity are not), nests deeper than MAX_JSON_DEPTH, or its Content-Type names another
+    type than JSON (a missing or text/plain type is tried)."""
+    if truncated or not body:
+        return None
+    if content_type:
+        media = content_type.split(';', 1)[0].strip().lower()
+        if not JSON_TYPES.match(content_type) and media not in ('text/plain', 'text/json', 'application/octet-stream'):
+            return None
     try:
-        text = json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError):
-        text = repr(value)
-    if len(text) > MAX_VALUE_CHARS:
-        return text[:MAX_VALUE_CHARS] + '...', True
-    return value, False
-
-
-def evaluate_assertions(assertions, body, truncated=False):
-    """(per-assertion results, all passed) for compiled ASSERTIONS against the bytes of a JSON BODY."""
-    if not assertions:
-        return [], None
-    data, problem = None, None
-    if truncated:
-        problem = 'the body is larger than max_body_bytes, so it was not parsed'
-    elif body is None or not body.strip():
-        problem = 'the response has no body'
-    else:
-        try:
-            data = json.loads(body.decode('utf-8-sig') if isinstance(body, bytes) else body)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            problem = 'the body is not JSON (%s)' % str(exc)[:120]
-    results = []
-    for assertion in assertions:
-        result = {'query': assertion['query'], 'passed': False, 'value': None, 'truncated': False, 'error': problem}
-        if assertion['has_equals']:
-            result['equals'] = assertion['equals']
-        if problem is None:
-            try:
-                value = assertion['compiled'].search(data)
-            except Exception as exc:  # jmespath's type errors and any other evaluation failure
-                result['error'] = 'the query failed: %s' % str(exc).replace('\n', ' ')[:200]
-            else:
-                result['value'], result['truncated'] = _short_value(value)
-                if assertion['has_equals']:
-                    result['passed'] = json_equal(value, assertion['equals'])
-                else:
-                    result['passed'] = jmespath_truthy(value)
-        results.append(result)
-    return results, all(r['passed'] for r in results)
-
-
-def _name_attributes(name):
-    attributes = []
-    for attribute in name:
-        value = attribute.value
-        if isinstance(value, bytes):
-            value = value.decode('utf-8', 'replace')
-        attributes.append((attribute.oid.dotted_string, str(value)))
-    return attributes
-
-
-def _glob(pattern, value):
-    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
-
-
-def issuer_matches(pattern, issuer_attributes):
-    """True when PATTERN (from parse_issuer_pattern) names the issuer with ISSUER_ATTRIBUTES.
-
-    A bare name is matched, case-insensitively and with * and ? wildcards, against the issuer's
-    common name (CN); a DN pattern matches when each of its attributes is one of the issuer's.
-    """
-    kind, value = pattern[0], pattern[1]
-    if kind == 'cn':
-        return any(oid == '2.5.4.3' and _glob(value, text) for oid, text in issuer_attributes)
-    return all(any(oid == want_oid and _glob(want, text) for oid, text in issuer_attributes)
-               for want_oid, want in value)
-
-
-def interception(chain, expected_issuers, expected_ca_certs):
-    """(intercepted, what matched) for the DER CHAIN the server sent (leaf first).
-
-    None, None when nothing is expected or no certificate was seen. Not intercepted when the
-    leaf's issuer matches an expected issuer name, or a certificate of the chain has an expected
-    fingerprint, or is an expected CA certificate, or was signed by one.
-    """
-    if not chain or not (expected_issuers or expected_ca_certs):
-        return None, None
-    leaf = _tls.load_der(chain[0])
-    issuer = _name_attributes(leaf.issuer)
-    for pattern in expected_issuers:
-        if issuer_matches(pattern, issuer):
-            return False, 'issuer %s' % pattern[2]
-    fingerprints = [_tls.normalise_fingerprint(_tls.fingerprint(der)) for der in chain]
-    for kind, value, label in expected_ca_certs:
-        if kind == 'fingerprint' and value in fingerprints:
-            return False, 'fingerprint %s' % label
-        if kind == 'pem':
-            if _tls.normalise_fingerprint(_tls.fingerprint(value)) in fingerprints:
-                return False, label
-            if any(_tls.issued_by(der, value) for der in chain):
-                return False, label
-    return True, None
+        text = body.decode('utf-8-sig') if isinstance(body, bytes) else body
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if _depth(value) > MAX_JSON_DEPTH:
+        return None
+    return value
 
 
 # --- the connections: timings and the peer certificate ----------------------------------------
@@ -841,7 +637,7 @@ def _redirect_target(response, url):
 
 
 def _run(attempt, options, budget_end, secrets):
-    """The worker's side of one URL: request, follow redirects, read the body, judge."""
+    """The worker's side of one URL: request, follow redirects, read the body; any response is a result."""
     target = attempt.target
     _CURRENT.attempt = attempt
     session = None
@@ -852,7 +648,6 @@ def _run(attempt, options, budget_end, secrets):
         session.mount('https://', adapter)
         session.mount('http://', adapter)
         url, method, headers = target['url'], target['method'], dict(target['headers'])
-        host = target['host']
         for hop in range(options['max_redirects'] + 1):
             remaining = budget_end - time.monotonic()
             if remaining <= 0:
@@ -861,6 +656,9 @@ def _run(attempt, options, budget_end, secrets):
             hop_host = urlsplit(url).hostname or ''
             attempt.proxy = _proxy.select(hop_host, explicit=options['proxy'], environ=options['environ'],
                                           no_proxy=options['no_proxy'], scheme=scheme)
+            unusable = _proxy.problem(attempt.proxy, _proxy.source(options['proxy'], options['environ'], scheme))
+            if unusable:  # from the environment (the option was checked before any request)
+                return _result(attempt, 'proxy', unusable, secrets)
             proxies = {scheme: attempt.proxy} if attempt.proxy else {}
             attempt.final_url = url
             attempt.new_connection = False
@@ -878,19 +676,16 @@ def _run(attempt, options, budget_end, secrets):
             if not attempt.new_connection:
                 attempt.timing.update({'tcp_ms': None, 'proxy_tunnel_ms': None, 'tls_ms': None})
             following = _redirect_target(response, url) if target['follow_redirects'] else None
-            if following is None:
-                break
+            if following is None or hop == options['max_redirects']:
+                break  # at max_redirects, the last redirect is the final response: a fact for the judge
             response.close()
             attempt.hops.append({'status': response.status_code, 'url': _proxy.redact(following)})
-            if hop == options['max_redirects']:
-                return _error_result(attempt, 'http_status', 'more than %d redirects (max_redirects)'
-                                     % options['max_redirects'], secrets)
             new_host = urlsplit(following).hostname or ''
             if new_host.lower() != hop_host.lower():  # as requests does: credentials stay with their host
                 headers = dict((n, v) for n, v in headers.items() if not _is_secret_header(n))
             if response.status_code == 303 and method != 'HEAD':
                 method = 'GET'
-            url, host = following, new_host
+            url = following
         attempt.phase = 'body'
         if method != 'HEAD':
             chunks, size, limit = [], 0, options['max_body_bytes']
@@ -904,12 +699,17 @@ def _run(attempt, options, budget_end, secrets):
             attempt.body, attempt.body_bytes = body, len(body)
         response.close()
         attempt.phase = 'done'
-        return _judge(attempt, secrets)
+        return _finish(attempt, secrets)
     except Exception as exc:  # every failure is a finding; classify it
         error_class, detail = classify_exception(exc, attempt)
+        if error_class == 'timeout' and options.get('call_deadline') is not None and \
+                budget_end >= options['call_deadline'] and time.monotonic() >= budget_end:
+            # The call's deadline, not the URL's own timeout, cut it short: the same class the clock gives.
+            error_class, detail = 'deadline', 'still %s at the deadline of %s s' % (
+                PHASES.get(attempt.phase, attempt.phase), _seconds(options['deadline']))
         if error_class in ('cert_untrusted', 'cert_hostname', 'cert_expired'):
             _observe_refused_certificate(attempt, options, budget_end)
-        return _error_result(attempt, error_class, detail, secrets)
+        return _result(attempt, error_class, detail, secrets)
     finally:
         _CURRENT.attempt = None
         if session is not None:
@@ -919,130 +719,56 @@ def _run(attempt, options, budget_end, secrets):
                 pass
 
 
-def _judge(attempt, secrets):
-    """Result of a request that completed: status, then assertions."""
-    target = attempt.target
+def _finish(attempt, secrets):
+    """Result of a request that completed. Any status is an observation made; only a proxy that
+    answered an http:// request with 407 itself stands between the host and the URL."""
     if attempt.status == 407 and attempt.proxy:
-        return _error_result(attempt, 'proxy', 'the proxy %s answered 407 %s: it wants credentials'
-                             % (_proxy.redact(attempt.proxy), attempt.reason or ''), secrets)
-    if attempt.status not in target['status_code']:
-        return _error_result(attempt, 'http_status', 'status %s %s, expected %s'
-                             % (attempt.status, attempt.reason or '', _codes(target['status_code'])), secrets)
-    assertions, passed = evaluate_assertions(target['assertions'], attempt.body, attempt.truncated)
-    if passed is False:
-        failed = [a for a in assertions if not a['passed']]
-        first = failed[0]
-        outcome = first['error'] or 'gave %s' % json.dumps(first['value'])[:100]
-        detail = '%d of %d failed; first: %s %s' % (len(failed), len(assertions), first['query'], outcome)
-        return _error_result(attempt, 'assertion', detail, secrets, assertions)
-    return _result(attempt, None, None, secrets, assertions)
-
-
-def _codes(codes):
-    return codes[0] if len(codes) == 1 else 'one of %s' % ', '.join(map(str, codes))
-
-
-def _error_result(attempt, error_class, detail, secrets, assertions=None):
-    if assertions is None and attempt.body is not None:
-        assertions, dummy = evaluate_assertions(attempt.target['assertions'], attempt.body, attempt.truncated)
-    return _result(attempt, error_class, detail, secrets, assertions)
-
-
-def _unwrap(exc):
-    """EXC and every exception it wraps (causes, contexts, urllib3 reasons, exception args)."""
-    seen, queue, found = set(), [exc], []
-    while queue and len(found) < 30:
-        current = queue.pop(0)
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        found.append(current)
-        queue.extend([getattr(current, 'reason', None), current.__cause__, current.__context__])
-        queue.extend(a for a in getattr(current, 'args', ()) if isinstance(a, BaseException))
-    return found
+        return _result(attempt, 'proxy', 'the proxy %s answered 407 %s: it wants credentials'
+                       % (_proxy.redact(attempt.proxy), attempt.reason or ''), secrets)
+    return _result(attempt, None, None, secrets)
 
 
 def _text(exc):
-    text = str(exc) or type(exc).__name__
-    return re.sub(r'\s+', ' ', text)[:DETAIL_CHARS]
+    return _errors.text(exc)[:DETAIL_CHARS]
 
 
 def classify_exception(exc, attempt=None):
-    """(error class, detail) for an exception out of requests / urllib3 / ssl / socket."""
-    chain = _unwrap(exc)
+    """(error class, detail) for an exception out of requests / urllib3 / ssl / socket.
+
+    The class comes from the one map, _errors.classify_exception, told whether the request was
+    reaching its proxy; the detail is worded for url_reach (the phase, the proxy, the timeout).
+    """
     proxy = attempt.proxy if attempt is not None else None
     phase = attempt.phase if attempt is not None else None
-
-    def first(types):
-        for item in chain:
-            if isinstance(item, types):
-                return item
-        return None
-
     via = ' via proxy %s' % _proxy.redact(proxy) if proxy else ''
-    if HAS_REQUESTS:
-        proxy_error = first((requests.exceptions.ProxyError, urllib3.exceptions.ProxyError))
-        if proxy_error is not None or (proxy and phase == 'proxy'):
-            inner = [e for e in chain if not isinstance(e, (requests.exceptions.RequestException,
-                                                            urllib3.exceptions.HTTPError))]
-            reason = _text(inner[0]) if inner else _text(proxy_error or exc)
-            status = re.search(r'Tunnel connection failed: (\d{3}.*)', reason)
-            if status:
-                reason = 'the proxy answered "%s" to CONNECT %s:%s' % (
-                    status.group(1).strip(), attempt.target['host'] if attempt else '?',
-                    attempt.target['port'] if attempt else '?')
-            return 'proxy', 'proxy %s: %s' % (_proxy.redact(proxy) or '?', reason)
-        if first((requests.exceptions.InvalidSchema,)) is not None and proxy:
-            return 'proxy', 'proxy %s: %s' % (_proxy.redact(proxy), _text(exc))
-    ssl_error = first((ssl.SSLError,))
-    if ssl_error is not None:
-        if isinstance(ssl_error, ssl.SSLCertVerificationError):
-            message = getattr(ssl_error, 'verify_message', None) or _text(ssl_error)
-            if getattr(ssl_error, 'verify_code', None) == 64:  # X509_V_ERR_IP_ADDRESS_MISMATCH
-                return 'cert_hostname', '%s%s' % (message, via)
-            return _tls.classify_ssl_error(ssl_error), '%s%s' % (message, via)
-        if isinstance(ssl_error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or 'EOF' in _text(ssl_error):
-            return 'tls_handshake', 'the peer closed the connection during the TLS handshake%s (%s)' % (
-                via, _text(ssl_error))
-        return 'tls_handshake', _text(ssl_error) + via
-    if first((socket.gaierror,)) is not None or (
-            HAS_REQUESTS and first((getattr(urllib3.exceptions, 'NameResolutionError', ()),)) is not None):
-        cause = first((socket.gaierror,))
-        return 'dns', 'cannot resolve %s%s' % (attempt.target['host'] if attempt else '?',
-                                               ' (%s)' % _text(cause) if cause else '')
-    if first((ConnectionRefusedError,)) is not None:
-        return 'refused', 'connection refused%s' % via
-    unreachable = [e for e in chain if isinstance(e, OSError) and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH)]
-    if unreachable:
-        return 'unreachable', _text(unreachable[0])
-    if _is_timeout(chain) or (attempt is not None and attempt.phase == 'aborted'):
-        return 'timeout', 'no answer in %s s while %s%s' % (
+    if attempt is not None and phase == 'aborted':  # the clock shut the sockets: the URL ran out of time
+        return 'timeout', 'no answer in %s s while waiting%s' % (_seconds(attempt.target['timeout']), via)
+    where = None
+    if proxy and phase == 'connect':
+        where = 'proxy'   # with a proxy, the TCP connection is the proxy's
+    elif proxy and phase == 'proxy':
+        where = 'tunnel'
+    error_class, detail = _errors.classify_exception(exc, where=where, proxy=proxy)
+    items = _errors.chain(exc)
+    if error_class == 'proxy':
+        status = re.search(r'Tunnel connection failed: (\d{3}[^\'"]*)', ' '.join(_text(i) for i in items))
+        if status and attempt is not None:
+            detail = 'proxy %s: the proxy answered "%s" to CONNECT %s:%s' % (
+                _proxy.redact(proxy), status.group(1).strip(), attempt.target['host'], attempt.target['port'])
+        elif not detail.startswith('proxy '):
+            detail = 'proxy %s: %s' % (_proxy.redact(proxy) or '?', detail)
+    elif error_class in ('cert_untrusted', 'cert_hostname', 'cert_expired', 'tls_handshake'):
+        detail = '%s%s' % (detail, via)
+    elif error_class == 'dns':
+        detail = 'cannot resolve %s (%s)' % (attempt.target['host'] if attempt else '?', detail)
+    elif error_class == 'refused':
+        detail = 'connection refused%s' % via
+    elif error_class == 'timeout' and where != 'tunnel':
+        detail = 'no answer in %s s while %s%s' % (
             _seconds(attempt.target['timeout']) if attempt else '?', PHASES.get(phase) or 'waiting', via)
-    reset_types = [ConnectionResetError, ConnectionAbortedError, BrokenPipeError]
-    if HAS_REQUESTS:
-        reset_types += [requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError]
-    bad_status = first((http_client.BadStatusLine, http_client.LineTooLong, http_client.HTTPException))
-    if bad_status is not None and not isinstance(bad_status, (http_client.RemoteDisconnected, http_client.IncompleteRead)):
-        return 'protocol', 'not an HTTP answer: %s' % _text(bad_status)
-    reset = first(tuple(reset_types) + (http_client.RemoteDisconnected, http_client.IncompleteRead))
-    if reset is not None:
-        return 'reset', 'the connection was closed %s: %s' % (PHASES.get(phase, phase or ''), _text(reset))
-    if HAS_REQUESTS and isinstance(exc, requests.exceptions.TooManyRedirects):
-        return 'http_status', _text(exc)
-    return 'protocol', '%s: %s' % (type(exc).__name__, _text(exc))
-
-
-def _is_timeout(chain):
-    for item in chain:
-        if isinstance(item, socket.timeout):
-            return True
-        if HAS_REQUESTS:
-            # urllib3 2 makes NewConnectionError (refused, unreachable) a ConnectTimeoutError: not a timeout.
-            if isinstance(item, urllib3.exceptions.NewConnectionError):
-                continue
-            if isinstance(item, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)):
-                return True
-    return False
+    elif error_class == 'reset':
+        detail = 'the connection was closed %s: %s' % (PHASES.get(phase, phase or ''), detail)
+    return error_class, detail
 
 
 def _seconds(value):
@@ -1071,16 +797,26 @@ def _observe_refused_certificate(attempt, options, budget_end):
     sock = None
     try:
         if attempt.proxy:
-            proxy_host, proxy_port, auth = _proxy.parse(attempt.proxy)
+            scheme, proxy_host, proxy_port, auth = _proxy.parse(attempt.proxy)
             sock = socket.create_connection((proxy_host, proxy_port), timeout=remaining)
             attempt.add_socket(sock)
             sock.settimeout(max(0.05, budget_end - time.monotonic()))
+            if scheme == 'https':  # TLS with the proxy first, verified as the request's was
+                verify = options['verify']
+                context = _tls.verifying_context(verify if isinstance(verify, str) else None)
+                context.check_hostname = True
+                if verify is False:
+                    context = _tls.observing_context()
+                sock = context.wrap_socket(sock, server_hostname=proxy_host)
             _proxy.connect(sock, host, port, auth, read_line=_read_line)
         else:
             sock = socket.create_connection((host, port), timeout=remaining)
             attempt.add_socket(sock)
         sock.settimeout(max(0.05, min(remaining, budget_end - time.monotonic())))
-        tls = _tls.observing_context().wrap_socket(sock, server_hostname=host)
+        if isinstance(sock, ssl.SSLSocket):
+            tls = _tls.TLSOverStream(sock, _tls.observing_context(), server_hostname=host)
+        else:
+            tls = _tls.observing_context().wrap_socket(sock, server_hostname=host)
         try:
             peer = _peer(tls)
         finally:
@@ -1098,19 +834,19 @@ def _observe_refused_certificate(attempt, options, budget_end):
 
 
 def _tls_facts(attempt):
-    """The tls part of a result, and intercepted."""
+    """The tls part of a result: what the client was shown, never whether it is the expected issuer."""
     target = attempt.target
     url = attempt.final_url or target['url']
     parts = urlsplit(url)
     if parts.scheme.lower() != 'https':
-        return None, None
+        return None
     host = (parts.hostname or '').lower()
     port = parts.port or 443
     peer, source = attempt.peers.get((host, port)), 'connection'
     if peer is None and attempt.observed is not None:
         peer, source = attempt.observed, 'observation'
     if peer is None:
-        return None, None
+        return None
     # With verification on, a connection only completes its handshake when chain and name verify.
     verified = None if not target['verify'] else source == 'connection'
     try:
@@ -1121,11 +857,10 @@ def _tls_facts(attempt):
             chain.append({'subject': _tls._name(cert.subject), 'issuer': _tls._name(cert.issuer),
                           'sha256_fingerprint': _tls.fingerprint(der)})
         hostname_ok = _tls.hostname_matches(peer['der'], host)
-        intercepted, matched = interception(peer['chain'], target['expected_issuers'], target['expected_ca_certs'])
     except Exception as exc:  # a certificate cryptography cannot read is still a finding, not a crash
         return {'version': peer['version'], 'cipher': peer['cipher'], 'source': source, 'verified': verified,
-                'hostname_matches': None, 'certificate': None, 'chain': [], 'issuer_matched': None,
-                'error': 'the certificate does not parse: %s' % _text(exc)}, None
+                'hostname_matches': None, 'certificate': None, 'chain': [],
+                'error': 'the certificate does not parse: %s' % _text(exc)}
     return {
         'version': peer['version'],
         'cipher': peer['cipher'],
@@ -1134,9 +869,8 @@ def _tls_facts(attempt):
         'hostname_matches': hostname_ok,
         'certificate': certificate,
         'chain': chain,
-        'issuer_matched': matched,
         'error': None,
-    }, intercepted
+    }
 
 
 def _response_headers(headers):
@@ -1149,30 +883,33 @@ def _response_headers(headers):
     return shown
 
 
-def _result(attempt, error_class, detail, secrets, assertions=None):
-    """One result, in the schema documented in url_reach's RETURN."""
+def _expect_copy(expect):
+    return None if expect is None else dict((key, list(value)) for key, value in expect.items())
+
+
+def _result(attempt, error_class, detail, secrets):
+    """One result, in the schema documented in url_reach's RETURN (and _contract's url_result)."""
     target = attempt.target
-    tls, intercepted = _tls_facts(attempt)
+    tls = _tls_facts(attempt)
     elapsed = time.monotonic() - attempt.started if attempt.started is not None else 0.0
     body_excerpt = None
-    if error_class in ('http_status', 'assertion', 'proxy') and attempt.body:
+    if attempt.body:
         body_excerpt = attempt.body[:EXCERPT_CHARS * 4].decode('utf-8', 'replace')[:EXCERPT_CHARS]
-    if assertions is None:
-        assertions = []
+    headers = attempt.headers if attempt.headers is not None else {}
     result = {
         'name': target['name'],
         'url': _proxy.redact(target['url']),
-        'method': target['method'],
+        'purpose': target['purpose'],
+        'expect': _expect_copy(target['expect']),
         'ok': error_class is None,
         'error_class': error_class,
-        'error': describe(error_class, _proxy.redact(target['url']), detail) if error_class else None,
+        'message': describe(error_class, _proxy.redact(target['url']), detail) if error_class else None,
         'status': attempt.status,
         'reason': attempt.reason,
-        'expected_status': list(target['status_code']),
+        'method': target['method'],
         'final_url': _proxy.redact(attempt.final_url) if attempt.status is not None else None,
         'redirects': list(attempt.hops),
         'proxy': _proxy.redact(attempt.proxy),
-        'request_headers': sorted(target['headers']),
         'headers': _response_headers(attempt.headers),
         'timings': {
             'total_ms': _ms(elapsed),
@@ -1182,15 +919,14 @@ def _result(attempt, error_class, detail, secrets, assertions=None):
             'first_byte_ms': attempt.first_byte_ms,
         },
         'tls': tls,
-        'intercepted': intercepted,
         'server_date': attempt.date,
         'server_time': iso_utc(parse_http_date(attempt.date)),
         'clock_skew_seconds': clock_skew(attempt.date, attempt.local_time),
         'body_bytes': attempt.body_bytes,
         'body_truncated': attempt.truncated,
         'body_excerpt': body_excerpt,
-        'assertions': [dict((k, v) for k, v in a.items()) for a in assertions],
-        'assertions_passed': (all(a['passed'] for a in assertions) if assertions else None),
+        'json': (parse_json_body(attempt.body, headers.get('Content-Type'), attempt.truncated)
+                 if error_class is None else None),
     }
     return scrub(result, secrets)
 
@@ -1211,6 +947,7 @@ def reach(params, environ=None, clock=time.monotonic):
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     start = clock()
     deadline = start + options['deadline']
+    options['call_deadline'] = deadline if clock is time.monotonic else None
     attempts = [_Attempt(t) for t in targets]
     pending = list(attempts)
     queue_lock = threading.Lock()
@@ -1289,7 +1026,6 @@ def reach(params, environ=None, clock=time.monotonic):
         'ok': sum(1 for r in results if r['ok']),
         'errors': sum(1 for r in results if not r['ok']),
         'by_class': counts,
-        'intercepted': sum(1 for r in results if r['intercepted']),
         'elapsed_ms': _ms(clock() - start),
         'deadline_reached': deadline_reached,
     }
@@ -1308,18 +1044,18 @@ def _safe_error(attempt, exc, secrets, error_class=None, detail=None):
     except Exception:  # the partial observations were inconsistent: report the error alone
         target = attempt.target
         return scrub({
-            'name': target['name'], 'url': _proxy.redact(target['url']), 'method': target['method'], 'ok': False,
-            'error_class': error_class, 'error': describe(error_class, _proxy.redact(target['url']), detail),
-            'status': None, 'reason': None, 'expected_status': list(target['status_code']), 'final_url': None,
-            'redirects': [], 'proxy': _proxy.redact(attempt.proxy), 'request_headers': sorted(target['headers']),
+            'name': target['name'], 'url': _proxy.redact(target['url']), 'purpose': target['purpose'],
+            'expect': _expect_copy(target['expect']), 'ok': False, 'error_class': error_class,
+            'message': describe(error_class, _proxy.redact(target['url']), detail),
+            'status': None, 'reason': None, 'method': target['method'], 'final_url': None,
+            'redirects': [], 'proxy': _proxy.redact(attempt.proxy),
             'headers': {}, 'timings': {'total_ms': None, 'tcp_ms': None, 'proxy_tunnel_ms': None, 'tls_ms': None,
                                        'first_byte_ms': None},
-            'tls': None, 'intercepted': None, 'server_date': None, 'server_time': None, 'clock_skew_seconds': None,
-            'body_bytes': None, 'body_truncated': False, 'body_excerpt': None, 'assertions': [],
-            'assertions_passed': None,
+            'tls': None, 'server_date': None, 'server_time': None, 'clock_skew_seconds': None,
+            'body_bytes': None, 'body_truncated': False, 'body_excerpt': None, 'json': None,
         }, secrets)
 
 
-__all__ = ['ArgumentError', 'ERROR_CLASSES', 'HAS_JMESPATH', 'HAS_REQUESTS', 'JMESPATH_IMPORT_ERROR', 'METHODS',
-           'REQUESTS_IMPORT_ERROR', 'clock_skew', 'evaluate_assertions', 'interception', 'issuer_matches', 'normalise',
-           'parse_http_date', 'parse_issuer_pattern', 'reach', 'scrub', 'secret_values']
+__all__ = ['ArgumentError', 'ERROR_CLASSES', 'HAS_REQUESTS', 'METHODS', 'PURPOSES', 'REQUESTS_IMPORT_ERROR',
+           'classify_exception', 'clock_skew', 'normalise', 'parse_http_date', 'parse_json_body', 'reach', 'scrub',
+           'secret_values']

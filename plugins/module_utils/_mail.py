@@ -310,10 +310,8 @@ def login(protocol, host, port, login_name, token, mechanism, settings, timeout,
             raise MailError(exc.error_class, exc.detail)
         except (socket.timeout, TimeoutError):
             raise MailError('timeout', 'no reply before the timeout')
-        except ssl.SSLError as exc:
-            raise MailError('tls_handshake', getattr(exc, 'reason', None) or str(exc))
-        except OSError as exc:
-            raise MailError(_probe._classify_os_error(exc), str(getattr(exc, 'strerror', None) or exc))
+        except (ssl.SSLError, OSError) as exc:  # the one exception-to-class map of every module
+            raise MailError(*_errors.classify_exception(exc))
     except MailError as exc:
         reply = redact(exc.reply or '', [token])
         known = classify_reply(reply) if exc.error_class in ('auth_failed', 'followup_failed') else None

@@ -14,13 +14,12 @@ Read-only by construction: the only commands sent are greetings and capability q
 (EHLO, CAPABILITY, CAPA), STARTTLS/STLS, and a polite QUIT/LOGOUT.
 """
 
-import errno
 import socket
 import ssl
 import threading
 import time
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _errors, _proxy, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _contract, _errors, _proxy, _tls
 
 # Which protocol and TLS mode a port means when the target does not say (the TAC checklist's
 # ports first). One place for these facts.
@@ -37,6 +36,7 @@ PORT_DEFAULTS = {
 MODES = ('auto', 'tcp', 'tls', 'starttls')
 PROTOCOLS = ('auto', 'none', 'https', 'smtp', 'imap', 'pop3')
 MAIL_PROTOCOLS = ('smtp', 'imap', 'pop3')
+PURPOSES = _contract.PURPOSES  # what a target is for (docs/contract.md); echoed in its result
 
 MAX_LINE = 8192          # bytes in one protocol line before the server is called broken
 MAX_LINES = 200          # lines in one reply (capability lists) before the same
@@ -75,6 +75,8 @@ def validate_target(index, target):
         return '%s: port must be 1-65535' % where
     if target.get('timeout') is not None and not target['timeout'] > 0:
         return '%s: timeout must be more than 0' % where
+    if (target.get('purpose') or 'extra') not in PURPOSES:
+        return '%s: purpose must be one of %s, not %r' % (where, ', '.join(PURPOSES), target.get('purpose'))
     if target['mode'] == 'starttls' and target['protocol'] not in MAIL_PROTOCOLS:
         return '%s: mode starttls needs protocol smtp, imap or pop3 (got %s)' % (where, target['protocol'])
     if target['protocol'] in MAIL_PROTOCOLS and target['mode'] == 'tcp':
@@ -289,18 +291,10 @@ def _ms(started):
 
 # -- one target ----------------------------------------------------------------------------
 
-def _classify_os_error(exc):
-    if isinstance(exc, socket.gaierror):
-        return 'dns'
-    if isinstance(exc, ConnectionRefusedError):
-        return 'refused'
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return 'timeout'
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return 'reset'
-    if getattr(exc, 'errno', None) in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
-        return 'unreachable'
-    return 'reset'
+def _raise_classified(exc):
+    """Raise a ProbeError with EXC's class and detail, from the one map (_errors.classify_exception)."""
+    error_class, detail = _errors.classify_exception(exc)
+    raise ProbeError(error_class, detail)
 
 
 def _resolve(host, port, deadline, result):
@@ -354,7 +348,7 @@ def _connect(infos, deadline, result):
     result['timings']['connect_ms'] = _ms(started)
     if last is None:
         raise ProbeError('timeout', 'no address answered before the timeout')
-    raise ProbeError(_classify_os_error(last), str(getattr(last, 'strerror', None) or last))
+    _raise_classified(last)
 
 
 def _session(target, settings, deadline, result, verify):
@@ -362,22 +356,7 @@ def _session(target, settings, deadline, result, verify):
     host, port, protocol, mode = target['host'], target['port'], target['protocol'], target['mode']
     proxy = result.get('_proxy_url')
     if proxy:
-        try:
-            proxy_host, proxy_port, auth = _proxy.parse(proxy)
-        except (_proxy.ProxyError, ValueError) as exc:  # not http://, a bad IPv6 literal, a port out of range
-            raise ProbeError('proxy', 'proxy %s: %s' % (_proxy.redact(proxy), exc))
-        infos = _resolve(proxy_host, proxy_port, deadline, result)
-        result['addresses'] = []  # the proxy resolves the target's name
-        sock = _connect(infos, deadline, result)
-        started = time.monotonic()
-        proxy_lines = _Line(sock, deadline)
-        try:
-            _proxy.connect(sock, host, port, auth, read_line=lambda _sock: proxy_lines.readline())
-        except _proxy.ProxyError as exc:
-            sock.close()
-            raise ProbeError('proxy', str(exc))
-        finally:
-            result['timings']['proxy_ms'] = _ms(started)
+        sock = _through_proxy(proxy, host, port, settings, deadline, result)
     else:
         sock = _connect(_resolve(host, port, deadline, result), deadline, result)
     lines = _Line(sock, deadline)
@@ -409,6 +388,63 @@ def _session(target, settings, deadline, result, verify):
             sock.close()
         except OSError:
             pass
+
+
+def _through_proxy(proxy, host, port, settings, deadline, result):
+    """A socket to HOST:PORT through an HTTP CONNECT tunnel of PROXY (TLS to the proxy for https://).
+
+    The proxy's own failures are named as the cause: proxy_dns when its name does not resolve,
+    proxy_unreachable when its port refuses or does not answer, proxy when it refuses the tunnel.
+    """
+    named = _errors.proxy_name(proxy)
+    unusable = _proxy.problem(proxy, result.get('_proxy_source') or 'proxy')
+    if unusable:  # not http(s)://, a bad IPv6 literal, a port out of range: named with where it came from
+        raise ProbeError('proxy', unusable)
+    scheme, proxy_host, proxy_port, auth = _proxy.parse(proxy)
+    try:
+        infos = _resolve(proxy_host, proxy_port, deadline, result)
+    except ProbeError as exc:
+        raise ProbeError('proxy_dns', '%scannot resolve %s (%s)' % (named, proxy_host, exc.detail))
+    result['addresses'] = []  # the proxy resolves the target's name
+    try:
+        sock = _connect(infos, deadline, result)
+    except ProbeError as exc:
+        if exc.error_class in ('refused', 'timeout', 'unreachable', 'reset'):
+            raise ProbeError('proxy_unreachable', '%s%s:%d: %s' % (named, proxy_host, proxy_port, exc.detail))
+        raise
+    started = time.monotonic()
+    try:
+        if scheme == 'https':
+            sock = _tls_to_proxy(sock, proxy_host, settings, deadline, named)
+        proxy_lines = _Line(sock, deadline)
+        _proxy.connect(sock, host, port, auth, read_line=lambda _sock: proxy_lines.readline())
+    except _proxy.ProxyError as exc:
+        sock.close()
+        raise ProbeError('proxy', '%s%s' % (named, exc))
+    except ProbeError as exc:
+        sock.close()
+        if exc.error_class == 'timeout':
+            raise ProbeError('timeout', '%sno answer to CONNECT %s:%d before the timeout' % (named, host, port))
+        raise ProbeError('proxy', '%s%s' % (named, exc.detail))
+    finally:
+        result['timings']['proxy_ms'] = _ms(started)
+    return sock
+
+
+def _tls_to_proxy(sock, proxy_host, settings, deadline, named):
+    """TLS with an https:// proxy, verified against ca_path (or the system store) and the proxy's name."""
+    context = _tls.verifying_context(settings.get('ca_path'))
+    context.check_hostname = True  # the proxy's certificate must name it: nothing else checks it
+    sock.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        return context.wrap_socket(sock, server_hostname=proxy_host)
+    except (socket.timeout, TimeoutError):
+        sock.close()
+        raise ProbeError('timeout', '%sno TLS handshake with the proxy before the timeout' % named)
+    except (ssl.SSLError, OSError) as exc:
+        sock.close()
+        error_class, detail = _errors.classify_exception(exc)
+        raise ProbeError('proxy', '%sTLS with the proxy failed: %s (%s)' % (named, detail, error_class))
 
 
 def greet_after_starttls(lines, protocol, result):
@@ -444,20 +480,16 @@ def _handshake(sock, target, settings, deadline, result, verify):
         raise ProbeError('timeout', 'no time left for the TLS handshake')
     sock.settimeout(left)
     try:
-        tls_sock = context.wrap_socket(sock, server_hostname=sni)
-    except ssl.SSLCertVerificationError as exc:
-        result['timings']['tls_ms'] = _ms(started)
-        raise ProbeError(_tls.classify_ssl_error(exc), exc.verify_message or str(exc))
-    except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
-        result['timings']['tls_ms'] = _ms(started)
-        raise ProbeError('tls_handshake', 'the server closed the connection during the TLS handshake')
-    except ssl.SSLError as exc:
-        result['timings']['tls_ms'] = _ms(started)
-        raise ProbeError('tls_handshake', getattr(exc, 'reason', None) or str(exc))
+        if isinstance(sock, ssl.SSLSocket):  # through an https:// proxy: TLS inside its TLS
+            tls_sock = _tls.TLSOverStream(sock, context, server_hostname=sni)
+        else:
+            tls_sock = context.wrap_socket(sock, server_hostname=sni)
     except (socket.timeout, TimeoutError):
         raise ProbeError('timeout', 'no TLS handshake before the timeout')
-    except OSError as exc:
-        raise ProbeError(_classify_os_error(exc), str(getattr(exc, 'strerror', None) or exc))
+    except (ssl.SSLError, OSError) as exc:
+        if isinstance(exc, ssl.SSLError):
+            result['timings']['tls_ms'] = _ms(started)
+        _raise_classified(exc)
     result['timings']['tls_ms'] = _ms(started)
     cipher = tls_sock.cipher() or (None, None, None)
     der = tls_sock.getpeercert(binary_form=True)
@@ -486,7 +518,7 @@ def new_result(target, settings):
     return {
         'name': target.get('name') or '%s:%d' % (target['host'], target['port']),
         'host': target['host'], 'port': target['port'], 'mode': target['mode'], 'protocol': target['protocol'],
-        'ok': False, 'error': None, 'message': None, 'addresses': [], 'address': None, 'proxy': None,
+        'purpose': target.get('purpose') or 'extra', 'ok': False, 'error_class': None, 'message': None, 'addresses': [], 'address': None, 'proxy': None,
         'banner': None, 'capabilities': [], 'auth_mechanisms': [], 'starttls_offered': None,
         'tls': {'version': None, 'cipher': None, 'bits': None, 'server_name': None, 'verified': None,
                 'verify_error': None, 'hostname_match': None, 'trust_store': None, 'certificate': None},
@@ -507,6 +539,7 @@ def probe_target(target, settings, environ):
     if use_proxy:
         proxy = _proxy.select(target['host'], settings.get('proxy'), environ, settings.get('no_proxy'))
         result['_proxy_url'] = proxy
+        result['_proxy_source'] = _proxy.source(settings.get('proxy'), environ)
         result['proxy'] = _proxy.redact(proxy)
     try:
         try:
@@ -515,21 +548,16 @@ def probe_target(target, settings, environ):
             raise
         except (socket.timeout, TimeoutError):
             raise ProbeError('timeout', 'no reply before the timeout')
-        except ssl.SSLError as exc:
-            raise ProbeError('tls_handshake', getattr(exc, 'reason', None) or str(exc))
-        except OSError as exc:
-            raise ProbeError(_classify_os_error(exc), str(getattr(exc, 'strerror', None) or exc))
-        except (ValueError, UnicodeError) as exc:
-            raise ProbeError('protocol', str(exc))
+        except (OSError, ValueError, UnicodeError) as exc:  # ssl.SSLError is an OSError
+            _raise_classified(exc)
     except ProbeError as exc:
-        result['error'] = exc.error_class
+        result['error_class'] = exc.error_class
         result['message'] = _errors.describe(exc.error_class, where, exc.detail)
     else:
         result['ok'] = True
-        result['message'] = '%s: %s' % (where, _summary(result))
     result['elapsed_ms'] = _ms(started)
-    result.pop('_ehlo_name', None)
-    result.pop('_proxy_url', None)
+    for private in ('_ehlo_name', '_proxy_url', '_proxy_source'):
+        result.pop(private, None)
     return result
 
 
@@ -553,17 +581,6 @@ def _run_session(target, settings, deadline, result):
         raise ProbeError('cert_hostname', 'the certificate names %s, not %s' % (
             ', '.join((result['tls']['certificate'] or {}).get('sans', [])) or 'no subject alternative name',
             result['tls']['server_name']))
-
-
-def _summary(result):
-    parts = ['connected to %s' % result['address'] if result['address'] else 'connected']
-    if result['proxy']:
-        parts.append('through proxy %s' % result['proxy'])
-    if result['tls']['version']:
-        parts.append('%s %s' % (result['tls']['version'], result['tls']['cipher']))
-    if result['auth_mechanisms']:
-        parts.append('AUTH %s' % ' '.join(result['auth_mechanisms']))
-    return ', '.join(parts)
 
 
 def probe_all(targets, settings, environ, deadline_seconds, concurrency):
@@ -591,7 +608,7 @@ def probe_all(targets, settings, environ, deadline_seconds, concurrency):
         if results[index] is None:
             result = new_result(target, settings)
             result.pop('_ehlo_name', None)
-            result['error'] = 'deadline'
+            result['error_class'] = 'deadline'
             result['message'] = _errors.describe('deadline', '%s:%d' % (target['host'], target['port']),
                                                  'the call\'s deadline of %ss passed' % deadline_seconds)
             results[index] = result

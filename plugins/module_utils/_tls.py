@@ -19,6 +19,8 @@ import datetime
 import hashlib
 import ssl
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _errors
+
 try:
     from cryptography import x509
     from cryptography.x509.oid import ExtensionOID, NameOID
@@ -47,15 +49,77 @@ def verifying_context(ca_file=None):
 
 
 def classify_ssl_error(exc):
-    """Map an ssl exception to an error class of _errors.ERROR_CLASSES."""
+    """Map an ssl exception to an error class of _errors.ERROR_CLASSES (see _errors.classify_exception)."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        code = getattr(exc, 'verify_code', None)
-        if code in (9, 10):  # X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED
-            return 'cert_expired'
-        if code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
-            return 'cert_hostname'
-        return 'cert_untrusted'
+        return _errors.certificate_class(exc)
     return 'tls_handshake'
+
+
+class TLSOverStream(object):
+    """TLS over a socket-like STREAM that is itself TLS (a target behind an https:// proxy).
+
+    Python's SSLSocket cannot wrap another SSLSocket, so the inner session is an SSLObject fed
+    through memory BIOs. It offers what the probes use of a socket: recv, sendall, settimeout,
+    close, version, cipher, getpeercert.
+    """
+
+    def __init__(self, stream, context, server_hostname=None):
+        self.stream = stream
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
+        self._io(self.tls.do_handshake)
+
+    def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.stream.sendall(data)
+
+    def _io(self, operation, *args):
+        while True:
+            try:
+                value = operation(*args)
+            except ssl.SSLWantReadError:
+                self._flush()
+                data = self.stream.recv(16384)
+                if not data:
+                    self.incoming.write_eof()
+                else:
+                    self.incoming.write(data)
+                continue
+            self._flush()
+            return value
+
+    def recv(self, size):
+        try:
+            return self._io(self.tls.read, size)
+        except ssl.SSLZeroReturnError:
+            return b''
+
+    def sendall(self, data):
+        view = memoryview(data)
+        while view:
+            sent = self._io(self.tls.write, view)
+            view = view[sent:]
+
+    def settimeout(self, value):
+        self.stream.settimeout(value)
+
+    def close(self):
+        self.stream.close()
+
+    def version(self):
+        return self.tls.version()
+
+    def cipher(self):
+        return self.tls.cipher()
+
+    def getpeercert(self, binary_form=False):
+        return self.tls.getpeercert(binary_form)
+
+    def get_unverified_chain(self):
+        getter = getattr(self.tls, 'get_unverified_chain', None)
+        return getter() if getter else None
 
 
 def _name(name):

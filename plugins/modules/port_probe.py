@@ -21,11 +21,16 @@ description:
     chain verifies against the system store or O(ca_path), whether the certificate names the host
     (or O(targets[].server_name)), the protocol banner and capabilities (SMTP EHLO extensions,
     IMAP CAPABILITY, POP3 CAPA) with the SASL mechanisms offered, so that "XOAUTH2 offered" is a fact.
-  - Each failed target gets one error class (RV(results[].error)) and a message that names the
+  - It reports facts, not verdicts. Each target echoes its O(targets[].purpose), so that the checks
+    find "the IMAP path" by what it is for, not by its port number.
+  - Each failed target gets one error class (RV(results[].error_class)) and a message that names the
     host, the port, the cause and the fix. An unreachable target is a finding, not a task failure,
     unless O(fail_on_error=true).
   - HTTPS targets are reached through an HTTP CONNECT proxy when O(proxy) names one or the
-    environment does (C(HTTPS_PROXY), C(ALL_PROXY), honouring C(NO_PROXY)).
+    environment does (C(https_proxy), C(all_proxy), in either case, honouring C(no_proxy)), by the
+    same rules as every module of the collection. A proxy whose own name does not resolve is
+    reported as V(proxy_dns), one that refuses or does not answer the connection as V(proxy_unreachable),
+    so the proxy, not the target, is named as the cause.
   - Only reads. The only commands sent are greetings and capability queries (C(EHLO), C(CAPABILITY),
     C(CAPA)), C(STARTTLS) or C(STLS), and C(QUIT) or C(LOGOUT). Nothing is authenticated, nothing is sent.
 extends_documentation_fragment:
@@ -72,6 +77,15 @@ options:
       name:
         description: A label for the target in results; defaults to C(host:port).
         type: str
+      purpose:
+        description:
+          - What the target is for, echoed in RV(results[].purpose) for the checks that judge it.
+          - V(token_endpoint) HTTPS to C(login.microsoftonline.com); V(smtp_submission) SMTP with STARTTLS;
+            V(imap) and V(pop3) the retriever's protocols over TLS; V(oidc_discovery) the tenant's OpenID
+            configuration; V(ece_external_url) ECE's own External URL; V(extra) anything else.
+        type: str
+        choices: [token_endpoint, smtp_submission, imap, pop3, oidc_discovery, ece_external_url, extra]
+        default: extra
       timeout:
         description: Seconds this target may take in all (DNS, connect, proxy, TLS, dialogue). Defaults to O(timeout).
         type: float
@@ -99,14 +113,23 @@ options:
     type: path
   proxy:
     description:
-      - HTTP proxy URL for HTTPS targets, for example V(http://proxy.example.com:3128). Credentials in it are
-        never shown in results.
-      - Unset, the environment decides (C(HTTPS_PROXY), C(https_proxy), C(ALL_PROXY)); V('') means no proxy.
+      - The proxy for HTTPS targets, an V(http://) or V(https://) URL that tunnels with HTTP CONNECT, for example
+        V(http://proxy.example.com:3128) or V(http://user:password@proxy.example.com:3128). Without a scheme it is
+        V(http://); without a port, 80 for V(http://) and 443 for V(https://). Any other scheme (V(socks5://)...)
+        fails the task naming it.
+      - Results show it with only the password replaced by C(********); the password, and the whole URL when it has
+        one, are masked everywhere in the task's output.
+      - Unset, the environment decides (C(https_proxy), then C(all_proxy), the lower-case variable winning over the
+        upper-case one); V('') means no proxy.
     type: str
   no_proxy:
     description:
-      - Comma-separated host names, domains and address ranges to reach directly. Unset, C(NO_PROXY) from the environment.
-    type: str
+      - Host names, domains (V(.example.com)), addresses and networks (V(10.0.0.0/8)) reached directly, or V(*)
+        for all; a list, or one comma-separated string.
+      - Unset, C(no_proxy) or C(NO_PROXY) from the environment when the proxy comes from the environment; with an
+        explicit O(proxy), no host bypasses it unless listed here.
+    type: list
+    elements: str
   ehlo_name:
     description: The name this host gives in SMTP C(EHLO).
     type: str
@@ -131,31 +154,37 @@ EXAMPLES = r"""
     targets:
       - host: login.microsoftonline.com
         port: 443
+        purpose: token_endpoint
       - host: outlook.office365.com
         port: 993
+        purpose: imap
       - host: outlook.office365.com
         port: 995
+        purpose: pop3
       - host: smtp.office365.com
         port: 587
+        purpose: smtp_submission
   register: network
 
 - name: Show which targets failed, and why
   ansible.builtin.debug:
     msg: "{{ network.results | selectattr('ok', 'false') | map(attribute='message') | list }}"
 
-- name: Require XOAUTH2 after STARTTLS on the submission port
+- name: Require XOAUTH2 after STARTTLS on the submission path, whatever its port
   ansible.builtin.assert:
     that:
-      - "'XOAUTH2' in (network.results | selectattr('port', 'eq', 587) | first).auth_mechanisms"
+      - "'XOAUTH2' in (network.results | selectattr('purpose', 'eq', 'smtp_submission') | first).auth_mechanisms"
 
 - name: Through the site proxy, with a private CA bundle, and a hard stop at 20 seconds
   ece_o365.preflight.port_probe:
     proxy: http://proxy.corp.example:3128
+    no_proxy: [localhost, .corp.example]
     ca_path: /etc/pki/tls/certs/corp-bundle.pem
     deadline: 20
     targets:
       - host: login.microsoftonline.com
         port: 443
+        purpose: token_endpoint
 
 - name: Gate a change window, failing the task when any target is unreachable
   ece_o365.preflight.port_probe:
@@ -191,19 +220,23 @@ results:
       description: The protocol used, after V(auto) was resolved.
       type: str
       sample: imap
+    purpose:
+      description: The target's O(targets[].purpose), as given.
+      type: str
+      sample: imap
     ok:
       description: Whether everything asked for succeeded, certificate checks included.
       type: bool
       sample: true
-    error:
+    error_class:
       description:
         - V(null) on success, else one of V(dns), V(refused), V(timeout), V(reset), V(unreachable),
           V(tls_handshake), V(cert_untrusted), V(cert_hostname), V(cert_expired), V(starttls_unsupported),
-          V(protocol), V(proxy), V(deadline).
+          V(protocol), V(proxy), V(proxy_dns), V(proxy_unreachable), V(deadline).
       type: str
       sample: timeout
     message:
-      description: What was seen, or the host, port, cause and fix of the error.
+      description: V(null) on success, else the host, port, cause and fix of the error.
       type: str
       sample: "outlook.office365.com:993: no answer in time (packets dropped by a firewall, or a server too slow) (timed out). Fix: open the port outbound..."
     addresses:
@@ -216,9 +249,9 @@ results:
       type: str
       sample: 52.97.146.146
     proxy:
-      description: The proxy used, credentials redacted; V(null) when direct.
+      description: The proxy used, with only its password replaced by C(********); V(null) when direct.
       type: str
-      sample: http://********@proxy.corp.example:3128
+      sample: http://ece:********@proxy.corp.example:3128
     banner:
       description: The server's greeting line (first line for SMTP), non-printable characters replaced.
       type: str
@@ -348,7 +381,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _probe, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _probe, _proxy, _tls
 
 TARGET_OPTIONS = dict(
     host=dict(type='str', required=True),
@@ -357,6 +390,7 @@ TARGET_OPTIONS = dict(
     protocol=dict(type='str', default='auto', choices=list(_probe.PROTOCOLS)),
     server_name=dict(type='str'),
     name=dict(type='str'),
+    purpose=dict(type='str', default='extra', choices=list(_probe.PURPOSES)),
     timeout=dict(type='float'),
     proxy=dict(type='bool'),
 )
@@ -369,8 +403,9 @@ def argument_spec():
         deadline=dict(type='float', default=60),
         concurrency=dict(type='int', default=32),
         ca_path=dict(type='path'),
-        proxy=dict(type='str', no_log=True),  # may carry user:password@
-        no_proxy=dict(type='str'),
+        # Shown with only its password redacted: main() masks the password (and the whole URL) instead.
+        proxy=dict(type='str', no_log=False),
+        no_proxy=dict(type='list', elements='str'),
         ehlo_name=dict(type='str', default='preflight.invalid'),
         fail_on_error=dict(type='bool', default=False),
     )
@@ -379,6 +414,11 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
+    # The proxy's password, and the whole URL when it has one, are masked wherever they would appear.
+    module.no_log_values.update(_proxy.secrets(params['proxy'], os.environ))
+    problem = _proxy.problem(params['proxy'])
+    if problem:
+        module.fail_json(msg=problem)
     if not _tls.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=str(_tls.CRYPTOGRAPHY_IMPORT_ERROR))
     for name in ('timeout', 'deadline'):
@@ -400,13 +440,13 @@ def main():
     results = _probe.probe_all(targets, settings, dict(os.environ), params['deadline'], params['concurrency'])
     errors = {}
     for result in results:
-        if result['error']:
-            errors[result['error']] = errors.get(result['error'], 0) + 1
+        if result['error_class']:
+            errors[result['error_class']] = errors.get(result['error_class'], 0) + 1
     failed = sum(errors.values())
     summary = dict(total=len(results), ok=len(results) - failed, failed=failed, errors=errors)
     if failed and params['fail_on_error']:
         module.fail_json(msg='%d of %d targets failed: %s' % (
-            failed, len(results), '; '.join(r['message'] for r in results if r['error'])),
+            failed, len(results), '; '.join(r['message'] for r in results if r['error_class'])),
             results=results, summary=summary, changed=False)
     module.exit_json(changed=False, results=results, summary=summary)
 

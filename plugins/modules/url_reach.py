@@ -15,14 +15,18 @@ description:
     host would use, and reports per URL what happened, so that the network path of each ECE server to Microsoft 365
     (C(login.microsoftonline.com), C(outlook.office365.com), C(graph.microsoft.com)) is observed where ECE's traffic
     really leaves.
-  - Per URL it reports the HTTP status, the final URL after redirects, timings in milliseconds, the TLS version and
-    the certificate the client was shown (subject, issuer, SANs, expiry, days left, the chain where Python shows it),
-    whether that certificate was issued by one of the expected issuers (a TLS-inspecting proxy shows up as an
-    unexpected issuer, RV(results[].intercepted)), the server's C(Date) header and this host's clock skew against it,
-    and the results of JMESPath assertions on a JSON body.
-  - A URL that cannot be reached, answers with an unexpected status or fails an assertion is a finding, not a task
-    failure; it gets one error class (RV(results[].error_class)) and a message naming the URL, the cause and the fix.
-    Use O(fail_on_error) to fail the task instead.
+  - Per URL it reports facts, not verdicts - the HTTP status, the final URL after redirects, the response headers,
+    timings in milliseconds, the TLS version and the certificate the client was shown (subject, issuer, SANs,
+    expiry, days left) with the chain's subjects and issuers where Python shows them, the server's C(Date) header and
+    this host's clock skew against it, and the JSON body parsed (RV(results[].json)).
+  - Whether a status is the expected one, whether a JMESPath assertion on the body holds and whether a TLS-inspecting
+    proxy re-signed the certificate are judged on the controller (P(ece_o365.preflight.preflight_report#module)).
+    A URL's O(urls[].expect) and O(urls[].purpose) travel with it for that judge and are echoed unchanged in its
+    result; this module never evaluates them.
+  - A URL that cannot be reached is a finding, not a task failure; it gets one error class
+    (RV(results[].error_class)) and a message naming the URL, the cause and the fix. Any HTTP response, whatever its
+    status, is an observation made (RV(results[].ok) V(true)). Use O(fail_on_error) to fail the task on an error
+    class instead.
   - Each URL is bounded by its O(timeout) (the whole exchange, redirects and body included) and the whole call by
     O(deadline); a URL still running at the deadline gets the error class V(deadline). No result is lost and the call
     never hangs.
@@ -56,11 +60,31 @@ options:
           - The method for this URL. Defaults to O(method).
         type: str
         choices: [GET, HEAD, OPTIONS]
-      status_code:
+      purpose:
         description:
-          - The statuses that count as success for this URL. Defaults to O(status_code).
-        type: list
-        elements: int
+          - What the URL is for, echoed in RV(results[].purpose); the checks find "the token endpoint" by purpose.
+          - V(token_endpoint) HTTPS to C(login.microsoftonline.com); V(oidc_discovery) the tenant's OpenID
+            configuration document; V(ece_external_url) ECE's own External URL; V(smtp_submission), V(imap) and
+            V(pop3) the mail paths; V(extra) anything else.
+        type: str
+        choices: [token_endpoint, smtp_submission, imap, pop3, oidc_discovery, ece_external_url, extra]
+        default: extra
+      expect:
+        description:
+          - What the judge on the controller expects of this URL's answer. Checked for shape here, echoed unchanged
+            in RV(results[].expect), never evaluated by this module.
+        type: dict
+        suboptions:
+          status:
+            description: The HTTP statuses the judge counts as the expected answer.
+            type: list
+            elements: int
+          assertions:
+            description:
+              - JMESPath expressions the judge evaluates on RV(results[].json), each of which must be true in
+                JMESPath's sense (not V(false), V(null), an empty string, list or object).
+            type: list
+            elements: str
       headers:
         description:
           - Request headers for this URL, merged over O(headers) (this URL's value wins).
@@ -74,45 +98,19 @@ options:
         description:
           - Whether to follow redirects for this URL. Defaults to O(follow_redirects).
         type: bool
-      assertions:
-        description:
-          - JMESPath assertions on the response body, which must be JSON.
-          - Each item is either a JMESPath expression, which passes when its value is true in JMESPath's sense
-            (not V(false), V(null), an empty string, list or object), or a dictionary with C(query) (a JMESPath
-            expression) and C(equals) (the value it must have, compared as JSON).
-          - Every expression is compiled before any request is sent; a bad one fails the task and names the item.
-          - Needs C(jmespath) on the host. Not allowed with V(HEAD).
-        type: list
-        elements: raw
-      expected_issuers:
-        description:
-          - Expected issuers for this URL. Defaults to O(expected_issuers).
-        type: list
-        elements: str
-      expected_ca_certs:
-        description:
-          - Expected CA certificates for this URL. Defaults to O(expected_ca_certs).
-        type: list
-        elements: str
   method:
     description:
       - The HTTP method. Only methods that change nothing are allowed.
     type: str
     choices: [GET, HEAD, OPTIONS]
     default: GET
-  status_code:
-    description:
-      - The HTTP statuses that count as success. Any other status gives the error class V(http_status).
-    type: list
-    elements: int
-    default: [200]
   headers:
     description:
       - Request headers sent with every URL.
       - The values of headers that look like secrets (C(Authorization), C(Proxy-Authorization), C(Cookie), and names
         containing C(auth), C(token), C(secret), C(password), C(api-key), C(session) or C(cookie)) are never returned,
-        neither in the results nor in error messages nor in the module's invocation. The results list only the
-        names of the headers sent (RV(results[].request_headers)).
+        neither in the results nor in error messages nor in the module's invocation. The results show the response's
+        headers (RV(results[].headers)), never the request's.
       - Secret-looking headers are not sent on to another host when a redirect leaves the URL's host.
     type: dict
     default: {}
@@ -136,12 +134,13 @@ options:
   follow_redirects:
     description:
       - Whether to follow redirects (301, 302, 303, 307, 308). A 303 turns the method into V(GET) (V(HEAD) stays).
-      - When V(false), a redirect is the final answer and its status is compared with O(status_code).
+      - When V(false), a redirect is the final answer and is reported as such.
     type: bool
     default: true
   max_redirects:
     description:
-      - How many redirects to follow at most; one more gives the error class V(http_status).
+      - How many redirects to follow at most; the redirect after the last one followed is reported as the final
+        answer (its status, and RV(results[].redirects) that long).
     type: int
     default: 10
   validate_certs:
@@ -159,50 +158,28 @@ options:
     type: path
   proxy:
     description:
-      - The proxy to use, such as V(http://proxy.example.com:3128) or V(http://user:password@proxy.example.com:3128).
-        Credentials are redacted in the output.
+      - The proxy to use, an V(http://) or V(https://) URL that tunnels with HTTP CONNECT, such as
+        V(http://proxy.example.com:3128) or V(http://user:password@proxy.example.com:3128). Without a scheme it is
+        V(http://). Any other scheme (V(socks5://)...) fails the task naming it.
+      - Results show it with only the password replaced by C(********); the password, and the whole URL when it has
+        one, are masked everywhere in the task's output.
       - V("") (empty) for no proxy at all.
-      - When not set, the proxy comes from the environment as C(requests) and C(curl) read it (C(HTTPS_PROXY),
-        C(HTTP_PROXY), C(ALL_PROXY), in upper or lower case), minus the hosts in C(NO_PROXY) or O(no_proxy).
+      - When not set, the proxy comes from the environment as C(requests) and C(curl) read it (C(https_proxy) for
+        V(https://) URLs, C(http_proxy) for V(http://) ones, then C(all_proxy); the lower-case variable wins over the
+        upper-case one), minus the hosts in C(no_proxy) / C(NO_PROXY) or O(no_proxy). A proxy whose own name does not
+        resolve gives the error class V(proxy_dns), one that refuses or does not answer V(proxy_unreachable).
     type: str
   no_proxy:
     description:
       - Hosts, domains (V(.example.com)), addresses and networks (V(10.0.0.0/8)) reached without the proxy, or
-        V(*) for all.
+        V(*) for all; a list, or one comma-separated string.
       - Replaces C(NO_PROXY) from the environment when set. With an explicit O(proxy), no host bypasses it unless
         listed here.
     type: list
     elements: str
-  expected_issuers:
-    description:
-      - Names of the issuers expected to have issued the servers' certificates. When the issuer of a server's
-        certificate matches none of them (nor O(expected_ca_certs)), RV(results[].intercepted) is V(true), as when a
-        TLS-inspecting proxy re-signs the certificate with its own CA.
-      - A bare name is compared with the issuer's common name (CN), without regard to case; C(*) and C(?) are
-        wildcards. A distinguished name such as V(O=DigiCert Inc, C=US) matches when each attribute given is one of
-        the issuer's (C(CN), C(O), C(OU), C(C), C(L), C(ST), C(DC) or a dotted OID).
-      - The list is yours to give and keep current. Microsoft's certificates are issued by intermediates such as
-        V(Microsoft Azure RSA TLS Issuing CA 03) or V(DigiCert SHA2 Secure Server CA) that change over time;
-        patterns such as V(Microsoft Azure * TLS Issuing CA *) and V(DigiCert*) last longer.
-      - When neither this nor O(expected_ca_certs) is given, RV(results[].intercepted) is V(null).
-    type: list
-    elements: str
-    default: []
-  expected_ca_certs:
-    description:
-      - CA certificates expected in the servers' chains, each a SHA-256 fingerprint (64 hex digits, colons allowed)
-        or a PEM certificate (for example from P(ansible.builtin.file#lookup)).
-      - A server's chain matches when one of its certificates has an expected fingerprint or is an expected PEM
-        certificate, or when one of its certificates was signed by an expected PEM certificate (so a root CA
-        certificate matches the intermediate it signed).
-      - The chain the server sent is visible on Python 3.10 and newer; elsewhere only the server's own certificate
-        is compared.
-    type: list
-    elements: str
-    default: []
   max_body_bytes:
     description:
-      - At most this many bytes of each body are read. Assertions on a longer body fail.
+      - At most this many bytes of each body are read. A longer body is not parsed (RV(results[].json) is V(null)).
     type: int
     default: 1048576
   fail_on_error:
@@ -222,76 +199,67 @@ notes:
 requirements:
   - requests
   - cryptography (for certificate facts of V(https://) URLs)
-  - jmespath (only for O(urls[].assertions))
 seealso:
   - name: Microsoft 365 URLs and IP address ranges
     description: The endpoints Exchange Online and Entra ID use, and which of them must bypass TLS inspection.
     link: https://learn.microsoft.com/en-us/microsoft-365/enterprise/urls-and-ip-address-ranges
   - name: JMESPath
-    description: The query language of O(urls[].assertions).
+    description: The query language of O(urls[].expect.assertions).
     link: https://jmespath.org/
 """
 
 EXAMPLES = r"""
 # The ECE checklist's HTTPS endpoints, from every ECE server (services and application servers).
+# expect travels with each URL to the judge on the controller; url_reach only echoes it.
 - name: Reach Entra ID, Exchange Online and Graph as ECE would
   ece_o365.preflight.url_reach:
     urls:
       - name: OIDC discovery of the ECE tenant
         url: "https://login.microsoftonline.com/{{ ece_tenant_id }}/v2.0/.well-known/openid-configuration"
-        assertions:
-          # The issuer names the tenant, so the tenant id is right and the answer is Entra's.
-          - "contains(issuer, '{{ ece_tenant_id }}')"
-          - query: token_endpoint
-            equals: "https://login.microsoftonline.com/{{ ece_tenant_id }}/oauth2/v2.0/token"
+        purpose: oidc_discovery
+        expect:
+          status: [200]
+          assertions:
+            # The issuer names the tenant, so the tenant id is right and the answer is Entra's.
+            - "contains(issuer, '{{ ece_tenant_id }}')"
       - name: Exchange Online (EWS answers 401 without a token, which proves the path)
         url: https://outlook.office365.com/EWS/Exchange.asmx
-        status_code: [401]
+        expect:
+          status: [401]
       - name: Microsoft Graph
         url: https://graph.microsoft.com/v1.0/$metadata
   register: reach
 
-- name: Show the findings
+- name: Show the URLs that could not be reached, and why
   ansible.builtin.debug:
-    msg: "{{ reach.results | selectattr('error_class') | map(attribute='error') | list }}"
+    msg: "{{ reach.results | rejectattr('ok') | map(attribute='message') | list }}"
 
-# Behind a proxy: given here, or taken from HTTPS_PROXY / NO_PROXY on the host when not given.
+- name: Show who issued each certificate the host was shown (a TLS-inspecting proxy shows here)
+  ansible.builtin.debug:
+    msg: "{{ reach.results | selectattr('tls') | map(attribute='tls.certificate.issuer') | list }}"
+
+# Behind a proxy: given here, or taken from https_proxy / no_proxy on the host when not given.
 - name: Reach Entra ID through the corporate proxy
   ece_o365.preflight.url_reach:
     proxy: http://proxy.corp.example.com:3128
     no_proxy: [localhost, .corp.example.com]
     urls:
       - url: https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration
+        purpose: oidc_discovery
   register: through_proxy
 
-# Detect a TLS-inspecting proxy: Microsoft 365 traffic should reach the host with Microsoft's
-# certificates. The issuer names are yours to keep current; wildcards make them last longer.
-- name: Tell whether something re-signs Microsoft's certificates
-  ece_o365.preflight.url_reach:
-    method: HEAD
-    status_code: [200, 301, 302, 400, 401, 404]
-    expected_issuers:
-      - Microsoft Azure * TLS Issuing CA *
-      - Microsoft RSA TLS CA 0?
-      - DigiCert*
-    urls:
-      - url: https://login.microsoftonline.com/
-      - url: https://outlook.office365.com/
-      - url: https://graph.microsoft.com/
-  register: inspection
-
-- name: Fail when TLS inspection or a clock skew over 5 minutes was seen
+- name: Fail on a clock skew over 5 minutes
   ansible.builtin.assert:
     that:
-      - inspection.summary.intercepted == 0
-      - inspection.results | map(attribute='clock_skew_seconds') | select('number') | map('abs') | max <= 300
-    fail_msg: TLS inspection or clock skew on {{ inventory_hostname }}
+      - through_proxy.results | map(attribute='clock_skew_seconds') | select('number') | map('abs') | max <= 300
+    fail_msg: clock skew on {{ inventory_hostname }}
 
-# A CI gate: fail the task on any error, with a tight time budget.
+# A CI gate: fail the task on any error class, with a tight time budget.
 - name: Gate on the network path
   ece_o365.preflight.url_reach:
     urls:
       - url: https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration
+        purpose: token_endpoint
     timeout: 5
     deadline: 20
     fail_on_error: true
@@ -312,30 +280,39 @@ results:
       type: str
       sample: OIDC discovery of the ECE tenant
     url:
-      description: The URL requested, with any user information redacted.
+      description: The URL requested, with any password redacted.
       returned: always
       type: str
       sample: https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration
-    method:
-      description: The HTTP method sent first.
+    purpose:
+      description: The URL's O(urls[].purpose), as given.
       returned: always
       type: str
-      sample: GET
+      sample: oidc_discovery
+    expect:
+      description:
+        - The URL's O(urls[].expect) unchanged (only the keys given), for the judge on the controller; V(null) when
+          none was given. Never evaluated here.
+      returned: always
+      type: dict
+      sample: {status: [200], assertions: ["contains(issuer, '9188040d-6c67-4c5b-b112-36a304b66dad')"]}
     ok:
-      description: V(true) when there is no error class.
+      description:
+        - V(true) when an HTTP response was received, whatever its status; V(false) when the URL could not be
+          reached (see RV(results[].error_class)).
       returned: always
       type: bool
       sample: true
     error_class:
       description:
-        - V(null) when all went well, else one of V(dns), V(refused), V(timeout), V(reset), V(unreachable),
-          V(tls_handshake), V(cert_untrusted), V(cert_hostname), V(cert_expired), V(proxy), V(http_status),
-          V(assertion), V(deadline), V(protocol) (the answer was not HTTP).
+        - V(null) when a response was received, else one of V(dns), V(refused), V(timeout), V(reset),
+          V(unreachable), V(tls_handshake), V(cert_untrusted), V(cert_hostname), V(cert_expired), V(proxy),
+          V(proxy_dns), V(proxy_unreachable), V(deadline), V(protocol) (the answer was not HTTP).
       returned: always
       type: str
       sample: cert_untrusted
-    error:
-      description: V(null), or one line naming the URL, the cause, the detail and the fix.
+    message:
+      description: V(null) when a response was received, else one line naming the URL, the cause, the detail and the fix.
       returned: always
       type: str
       sample: >-
@@ -352,12 +329,11 @@ results:
       returned: always
       type: str
       sample: OK
-    expected_status:
-      description: The statuses that counted as success.
+    method:
+      description: The HTTP method sent first.
       returned: always
-      type: list
-      elements: int
-      sample: [200]
+      type: str
+      sample: GET
     final_url:
       description: The URL of the final response after redirects (redacted), or V(null) when none arrived.
       returned: always
@@ -379,16 +355,12 @@ results:
           returned: always
           type: str
     proxy:
-      description: The proxy the final request went through, with credentials redacted, or V(null) for none.
+      description:
+        - The proxy the final request went through, with only its password replaced by C(********), or V(null) for
+          none.
       returned: always
       type: str
-      sample: http://********@proxy.corp.example.com:3128
-    request_headers:
-      description: The names of the request headers given (never their values).
-      returned: always
-      type: list
-      elements: str
-      sample: [Authorization, User-Agent]
+      sample: http://ece:********@proxy.corp.example.com:3128
     headers:
       description:
         - The final response's headers, names in lower case; the values of secret-looking headers (C(set-cookie) and
@@ -480,7 +452,7 @@ results:
               type: str
               sample: stamp2.login.microsoftonline.com
             issuer:
-              description: The issuer's distinguished name.
+              description: The issuer's distinguished name (a TLS-inspecting proxy's CA shows here).
               returned: always
               type: str
               sample: countryName=US,organizationName=Microsoft Corporation,commonName=Microsoft Azure RSA TLS Issuing CA 04
@@ -533,7 +505,7 @@ results:
         chain:
           description:
             - The certificates the server sent, leaf first; only the leaf where Python cannot show the chain
-              (before 3.10).
+              (before 3.10). The judge reads the issuers here to tell a TLS-inspecting proxy.
           returned: always
           type: list
           elements: dict
@@ -550,23 +522,10 @@ results:
               description: SHA-256 fingerprint.
               returned: always
               type: str
-        issuer_matched:
-          description: Which of O(expected_issuers) or O(expected_ca_certs) matched, or V(null).
-          returned: always
-          type: str
-          sample: issuer Microsoft Azure * TLS Issuing CA *
         error:
           description: V(null), or why the certificate could not be read.
           returned: always
           type: str
-    intercepted:
-      description:
-        - V(true) when the certificate seen matches none of O(expected_issuers) and O(expected_ca_certs), as when a
-          TLS-inspecting proxy re-signs it; V(false) when one matches.
-        - V(null) when neither option is given or no certificate was seen.
-      returned: always
-      type: bool
-      sample: false
     server_date:
       description: The final response's C(Date) header as sent, or V(null).
       returned: always
@@ -596,50 +555,19 @@ results:
       sample: false
     body_excerpt:
       description:
-        - The start of the body (300 characters) when the error class is V(http_status), V(assertion) or V(proxy),
-          to show a proxy's block page; else V(null).
+        - The start of the body (300 characters, secrets replaced) whenever one was read, to show a proxy's block
+          page; else V(null).
       returned: always
       type: str
       sample: <html><head><title>Access Denied</title>
-    assertions:
-      description: One result per O(urls[].assertions) item, in order.
+    json:
+      description:
+        - The body parsed as JSON, when a response was received, its body was read whole (not cut at
+          O(max_body_bytes)), is JSON and nests at most 64 levels, and its C(Content-Type) is a JSON type (or
+          C(text/plain), or none); else V(null). The judge evaluates O(urls[].expect.assertions) on it.
       returned: always
-      type: list
-      elements: dict
-      contains:
-        query:
-          description: The JMESPath expression.
-          returned: always
-          type: str
-          sample: contains(issuer, '9188040d-6c67-4c5b-b112-36a304b66dad')
-        equals:
-          description: The expected value, when the item gave one.
-          returned: when given
-          type: raw
-        passed:
-          description: Whether the assertion held.
-          returned: always
-          type: bool
-          sample: true
-        value:
-          description: What the query gave (cut to 2048 characters of JSON, then a string).
-          returned: always
-          type: raw
-          sample: true
-        truncated:
-          description: Whether RV(results[].assertions[].value) was cut.
-          returned: always
-          type: bool
-          sample: false
-        error:
-          description: V(null), or why the query could not be evaluated (no body, not JSON, a type error).
-          returned: always
-          type: str
-    assertions_passed:
-      description: Whether every assertion passed; V(null) when the URL had none.
-      returned: always
-      type: bool
-      sample: true
+      type: raw
+      sample: {issuer: "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"}
 summary:
   description: Counts over RV(results).
   returned: always
@@ -651,7 +579,7 @@ summary:
       type: int
       sample: 3
     ok:
-      description: URLs without an error class.
+      description: URLs that answered (no error class).
       returned: always
       type: int
       sample: 2
@@ -665,11 +593,6 @@ summary:
       returned: always
       type: dict
       sample: {timeout: 1}
-    intercepted:
-      description: How many URLs have RV(results[].intercepted) V(true).
-      returned: always
-      type: int
-      sample: 0
     elapsed_ms:
       description: Wall time of the whole call in milliseconds.
       returned: always
@@ -686,25 +609,25 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _http, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _http, _proxy, _tls
 
 URL_OPTIONS = dict(
     url=dict(type='str', required=True),
     name=dict(type='str'),
     method=dict(type='str', choices=list(_http.METHODS)),
-    status_code=dict(type='list', elements='int'),
+    purpose=dict(type='str', default='extra', choices=list(_http.PURPOSES)),
+    expect=dict(type='dict', options=dict(
+        status=dict(type='list', elements='int'),
+        assertions=dict(type='list', elements='str'),
+    )),
     headers=dict(type='dict'),
     timeout=dict(type='float'),
     follow_redirects=dict(type='bool'),
-    assertions=dict(type='list', elements='raw'),
-    expected_issuers=dict(type='list', elements='str'),
-    expected_ca_certs=dict(type='list', elements='str'),
 )
 
 ARGUMENT_SPEC = dict(
     urls=dict(type='list', elements='dict', required=True, options=URL_OPTIONS),
     method=dict(type='str', choices=list(_http.METHODS), default='GET'),
-    status_code=dict(type='list', elements='int', default=[200]),
     headers=dict(type='dict', default={}),
     timeout=dict(type='float', default=10.0),
     deadline=dict(type='float', default=60.0),
@@ -713,10 +636,9 @@ ARGUMENT_SPEC = dict(
     max_redirects=dict(type='int', default=10),
     validate_certs=dict(type='bool', default=True),
     ca_path=dict(type='path'),
-    proxy=dict(type='str'),
+    # Shown with only its password redacted: main() masks the password (and the whole URL) instead.
+    proxy=dict(type='str', no_log=False),
     no_proxy=dict(type='list', elements='str'),
-    expected_issuers=dict(type='list', elements='str', default=[]),
-    expected_ca_certs=dict(type='list', elements='str', default=[]),
     max_body_bytes=dict(type='int', default=1048576),
     fail_on_error=dict(type='bool', default=False),
 )
@@ -724,12 +646,12 @@ ARGUMENT_SPEC = dict(
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    # Secret header values and proxy passwords never leave the module, the invocation included.
+    # Secret header values, proxy passwords and whole proxy URLs that carry one never leave the module,
+    # the invocation included; results show the proxy with only its password replaced.
     module.no_log_values.update(_http.secret_values(module.params, os.environ))
+    module.no_log_values.update(_proxy.secrets(module.params['proxy'], os.environ))
     if not _http.HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=_http.REQUESTS_IMPORT_ERROR)
-    if any(u.get('assertions') for u in module.params['urls']) and not _http.HAS_JMESPATH:
-        module.fail_json(msg=missing_required_lib('jmespath'), exception=_http.JMESPATH_IMPORT_ERROR)
     if any(str(u.get('url') or '').lower().startswith('https:') for u in module.params['urls']) and not _tls.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=str(_tls.CRYPTOGRAPHY_IMPORT_ERROR))
     try:
@@ -739,7 +661,7 @@ def main():
     for warning in outcome.pop('warnings'):
         module.warn(warning)
     if module.params['fail_on_error'] and outcome['summary']['errors']:
-        failed = [r['error'] for r in outcome['results'] if r['error_class']]
+        failed = [r['message'] for r in outcome['results'] if r['error_class']]
         module.fail_json(msg='%d of %d URLs failed: %s' % (len(failed), outcome['summary']['total'], ' | '.join(failed)),
                          changed=False, **outcome)
     module.exit_json(changed=False, **outcome)

@@ -114,9 +114,9 @@ def selected(request, cases):
 def targets(module, result):
     """[(error class, message, milliseconds the module says it took)] per target of a module's result."""
     if module == "url_reach":
-        return [(r["error_class"], r["error"], r["timings"]["total_ms"]) for r in result["results"]]
+        return [(r["error_class"], r["message"], r["timings"]["total_ms"]) for r in result["results"]]
     if module == "port_probe":
-        return [(r["error"], r["message"], r["elapsed_ms"]) for r in result["results"]]
+        return [(r["error_class"], r["message"], r["elapsed_ms"]) for r in result["results"]]
     if module == "mailbox_protocols":
         return [(r["error_class"], r["message"], r["elapsed_ms"]) for r in result["results"]]
     # token_acquire, tenant_info

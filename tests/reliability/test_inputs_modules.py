@@ -151,10 +151,9 @@ PATHS = st.sampled_from(['/nonexistent/ca.pem', _GARBAGE_FILE.name, '/dev/null',
 
 # Options a careful user fills in a particular way (the module's own range checks).
 CAREFUL = {
-    'status_code': st.lists(st.integers(100, 599), min_size=1, max_size=3),
-    'expected_ca_certs': st.just([]),
-    'expected_issuers': st.lists(st.sampled_from(['DigiCert*', 'CN=Microsoft*', 'O=Let?s Encrypt']), max_size=2),
-    'assertions': st.lists(st.sampled_from(['@', 'issuer', {'query': 'length(@)', 'equals': 1}]), max_size=2),
+    # url_reach's expect (status, assertions): shape-checked and echoed, never evaluated on the host
+    'status': st.lists(st.integers(100, 599), min_size=1, max_size=3),
+    'assertions': st.lists(st.sampled_from(['@', 'issuer', "contains(issuer, 'x')"]), max_size=2),
     # who asks for a token: what an app registration and a mailbox look like
     'client_id': st.sampled_from(['c1d2-client', '00000000-0000-0000-0000-000000000000']),
     'tenant': st.sampled_from(['contoso.onmicrosoft.com', '9188040d-6c67-4c5b-b112-36a304b66dad']),

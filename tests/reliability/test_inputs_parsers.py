@@ -14,9 +14,9 @@ name the unit test (tests/unit/plugins/module_utils/...) they build on:
 - JWT claims of random tokens: test__auth.py::test_decode_claims_never_raises_and_returns_plain_values
 - AADSTS bodies (random JSON values, dicts, text, bytes):
   test__aadsts.py::test_parse_never_raises_and_returns_a_sane_shape
-- url_reach arguments, Date headers (text), JMESPath assertions (fixed queries), server bytes:
+- url_reach arguments, Date headers (text), the JSON body (parse_json_body), server bytes:
   test__http.py::test_random_arguments_raise_only_argument_errors, test_random_date_headers_never_raise,
-  test_random_bodies_and_queries_never_raise, test_random_server_bytes_give_a_result_not_a_traceback
+  test_random_bodies_never_raise, test_random_server_bytes_give_a_result_not_a_traceback
 Graph and admin API bodies and the judge had no property at all.
 """
 
@@ -65,11 +65,12 @@ COVERAGE = [
         'huge or negative (dicts, values and raw bytes: see tests/unit/plugins/module_utils/test__aadsts.py)',
         '_aadsts.parse, summary', 'None or facts with an int code among codes; summary is text', BOUND),
     _coverage.Case(
-        'inputs-http-assertions-dates', 'inputs',
-        'any text as a JMESPath assertion, run over any JSON or deeply nested body; Date values that are not '
-        'text (fixed queries and text dates: see tests/unit/plugins/module_utils/test__http.py)',
-        '_http._assertions, evaluate_assertions, parse_http_date, clock_skew',
-        'ArgumentError naming assertions[i], or results with passed a bool; None for a date; no other exception',
+        'inputs-http-expect-json-dates', 'inputs',
+        'any value as a URL\'s expect (status, assertions), any bytes or deeply nested JSON as a body under any '
+        'Content-Type; Date values that are not text (text dates: see tests/unit/plugins/module_utils/test__http.py)',
+        '_http._expect, parse_json_body, parse_http_date, clock_skew',
+        'ArgumentError naming expect, or expect echoed as given; the body parsed or None, never NaN; None for a '
+        'date; no other exception',
         BOUND),
     _coverage.Case(
         'inputs-graph-bodies', 'inputs',
@@ -229,29 +230,33 @@ def _aadsts_property(case, drawn):
         assert isinstance(_aadsts.summary(facts), str)
 
 
-# -- url_reach assertions and Date values --------------------------------------------------------
+# -- url_reach expect, JSON bodies and Date values -----------------------------------------------
 
-QUERIES = st.text(max_size=30) | st.sampled_from([
-    '@', 'a.b', '[*].x', 'length(@)', 'to_number(@)', 'abs(@)', 'sort_by(@, &a)', 'max(@)', '@[?a > `1`]', 'a || b',
-    '`{`'])
-ITEMS = st.lists(QUERIES | st.fixed_dictionaries({'query': QUERIES | JSON}, optional={'equals': JSON}) | JSON,
-                 max_size=4)
+QUERIES = st.text(max_size=30) | st.sampled_from(['@', 'a.b', '[*].x', 'length(@)', '`{`', ''])
+EXPECTS = JSON | st.fixed_dictionaries({}, optional={
+    'status': st.lists(st.integers(-1, 700) | JSON, max_size=3) | JSON,
+    'assertions': st.lists(QUERIES | JSON, max_size=3) | JSON})
 BODIES = st.one_of(JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=100),
-                   st.integers(1, 3000).map(lambda depth: ('[' * depth + ']' * depth).encode()))
+                   st.integers(1, 3000).map(lambda depth: ('[' * depth + ']' * depth).encode()),
+                   st.sampled_from([b'NaN', b'[Infinity]', b'{"a": -Infinity}']))
+CONTENT_TYPES = st.none() | st.sampled_from(['application/json', 'text/html', 'application/a+json; x=y', '']) | \
+    st.text(max_size=20)
 
 
-@_run('inputs-http-assertions-dates', st.tuples(ITEMS, BODIES, st.booleans(),
-                                                JSON | st.binary(max_size=30) | st.datetimes()))
+@_run('inputs-http-expect-json-dates', st.tuples(EXPECTS, BODIES, CONTENT_TYPES, st.booleans(),
+                                                 JSON | st.binary(max_size=30) | st.datetimes()))
 def _http_property(case, drawn):
-    items, body, truncated, date = drawn
+    expect, body, content_type, truncated, date = drawn
     try:
-        compiled = _timed(case, _http._assertions, items, 'assertions')  # pylint: disable=protected-access
+        shown = _timed(case, _http._expect, expect, 'expect')  # pylint: disable=protected-access
     except _http.ArgumentError as exc:
-        assert str(exc).startswith('assertions')
-        compiled = []
-    results, passed = _timed(case, _http.evaluate_assertions, compiled, body, truncated)
-    assert passed in (True, False, None) and all(isinstance(r['passed'], bool) for r in results)
-    json.dumps(results, default=repr)
+        assert str(exc).startswith('expect')
+    else:
+        assert shown is None or (set(shown) <= {'status', 'assertions'} and all(
+            shown[key] == expect[key] for key in shown))
+    value = _timed(case, _http.parse_json_body, body, content_type, truncated)
+    json.dumps(value, allow_nan=False)
+    assert value is None or not truncated
     assert _timed(case, _http.parse_http_date, date) is None or isinstance(date, str)
     skew = _timed(case, _http.clock_skew, date, time.time())
     assert skew is None or isinstance(skew, (dict, int, float))
@@ -394,7 +399,7 @@ JUDGE_ERRORS = set()
 PROPERTIES = {
     'inputs-mail-replies': _mail_property, 'inputs-probe-capabilities': _probe_property,
     'inputs-token-facts': _token_property, 'inputs-aadsts-json-text': _aadsts_property,
-    'inputs-http-assertions-dates': _http_property, 'inputs-graph-bodies': _graph_property,
+    'inputs-http-expect-json-dates': _http_property, 'inputs-graph-bodies': _graph_property,
     'inputs-exchange-bodies': _exchange_property, 'inputs-judge-observations': _judge_property,
 }
 

@@ -35,13 +35,15 @@ def one(target, **kwargs):
 def test_lab_mail_ports_offer_xoauth2_over_tls(lab):
     ports = lab["ports"]
     imap, pop3, smtp = probe([
-        {"host": "127.0.0.1", "port": ports["imaps"], "mode": "tls", "protocol": "imap"},
-        {"host": "127.0.0.1", "port": ports["pop3s"], "mode": "tls", "protocol": "pop3"},
+        {"host": "127.0.0.1", "port": ports["imaps"], "mode": "tls", "protocol": "imap", "purpose": "imap"},
+        {"host": "127.0.0.1", "port": ports["pop3s"], "mode": "tls", "protocol": "pop3", "purpose": "pop3"},
         {"host": "127.0.0.1", "port": ports["submission"], "mode": "starttls", "protocol": "smtp",
-         "server_name": "smtp.office365.com"},
+         "server_name": "smtp.office365.com", "purpose": "smtp_submission"},
     ], ca_path=lab["ca"])
+    assert [r["purpose"] for r in (imap, pop3, smtp)] == ["imap", "pop3", "smtp_submission"]
     for result in (imap, pop3, smtp):
         assert result["ok"], result["message"]
+        assert result["error_class"] is None and result["message"] is None
         assert "XOAUTH2" in result["auth_mechanisms"]
         assert result["tls"]["verified"] is True and result["tls"]["hostname_match"] is True
         assert result["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
@@ -55,7 +57,7 @@ def test_lab_mail_ports_offer_xoauth2_over_tls(lab):
 def test_starttls_on_an_implicit_tls_port_is_a_protocol_error(lab):
     result = one({"host": "127.0.0.1", "port": lab["ports"]["imaps"], "mode": "starttls", "protocol": "imap"},
                  ca_path=lab["ca"])
-    assert result["error"] in ("protocol", "reset", "timeout") and result["_seconds"] < 4
+    assert result["error_class"] in ("protocol", "reset", "timeout") and result["_seconds"] < 4
 
 
 @pytest.mark.parametrize("case, ca, server_name, error", [
@@ -72,7 +74,7 @@ def test_certificate_cases(tls_servers, certs, case, ca, server_name, error):
     if server_name:
         target["server_name"] = server_name
     result = one(target, ca_path=certs.ca if ca else None)
-    assert result["error"] == error, result["message"]
+    assert result["error_class"] == error, result["message"]
     certificate = result["tls"]["certificate"]
     assert certificate is not None, "the certificate is reported even when it fails"
     assert result["tls"]["verified"] is (error in (None, "cert_hostname"))
@@ -97,7 +99,7 @@ def test_certificate_cases(tls_servers, certs, case, ca, server_name, error):
 ])
 def test_misbehaving_servers(hostile, server, target, error, bound):
     result = one(dict(target, host="127.0.0.1", port=hostile[server]), timeout=3)
-    assert result["error"] == error, result["message"]
+    assert result["error_class"] == error, result["message"]
     assert result["_seconds"] < bound
     assert result["message"].startswith("127.0.0.1:%d: " % hostile[server])
 
@@ -105,12 +107,12 @@ def test_misbehaving_servers(hostile, server, target, error, bound):
 def test_refused_and_dns():
     refused, dns = probe([{"host": "127.0.0.1", "port": 9, "mode": "tcp"},
                           {"host": "no-such-host.invalid", "port": 443}])
-    assert refused["error"] == "refused" and dns["error"] == "dns"
+    assert refused["error_class"] == "refused" and dns["error_class"] == "dns"
 
 
 def test_localhost_reports_every_address():
     result = one({"host": "localhost", "port": 9, "mode": "tcp"})
-    assert "127.0.0.1" in result["addresses"] and result["error"] == "refused"
+    assert "127.0.0.1" in result["addresses"] and result["error_class"] == "refused"
 
 
 def test_https_through_a_connect_proxy(proxies, tls_servers, certs):
@@ -129,13 +131,31 @@ def test_https_through_a_connect_proxy(proxies, tls_servers, certs):
 def test_proxy_refusals_are_class_proxy(proxies, tls_servers, certs):
     target = {"host": "127.0.0.1", "port": tls_servers["good"], "mode": "tls", "protocol": "https"}
     needs_auth = one(target, ca_path=certs.ca, proxy="http://127.0.0.1:%d" % proxies["auth"])
-    assert needs_auth["error"] == "proxy" and "407" in needs_auth["message"]
+    assert needs_auth["error_class"] == "proxy" and "407" in needs_auth["message"]
+    assert "proxy http://127.0.0.1:%d: " % proxies["auth"] in needs_auth["message"]
     secret = "pr0xy-pass"
     authed = one(target, ca_path=certs.ca, proxy="http://ece:%s@127.0.0.1:%d" % (secret, proxies["auth"]))
     assert authed["ok"], authed["message"]
-    assert secret not in json.dumps(authed) and "********@" in authed["proxy"]
+    assert secret not in json.dumps(authed)
+    assert authed["proxy"] == "http://ece:********@127.0.0.1:%d" % proxies["auth"]
     port_rule = one(target, ca_path=certs.ca, proxy="http://127.0.0.1:%d" % proxies["port443"])
-    assert port_rule["error"] == "proxy" and "403" in port_rule["message"]
+    assert port_rule["error_class"] == "proxy" and "403" in port_rule["message"]
+
+
+def test_a_proxy_that_cannot_be_reached_is_named_as_the_cause(tls_servers, certs):
+    """Not the target: login.microsoftonline.com is never blamed when the proxy's own name or port fails."""
+    target = {"host": "login.microsoftonline.com", "port": 443, "purpose": "token_endpoint"}
+    nowhere = one(target, proxy="http://ece:Pl4nted@proxy.preflight-lab.invalid:3128")
+    assert nowhere["error_class"] == "proxy_dns", nowhere["message"]
+    assert "the proxy's own name does not resolve" in nowhere["message"]
+    assert "proxy http://ece:********@proxy.preflight-lab.invalid:3128: cannot resolve" in nowhere["message"]
+    assert "Pl4nted" not in json.dumps(nowhere) and nowhere["_seconds"] < 4
+
+    closed = one(target, environ={"https_proxy": "http://127.0.0.1:9"})
+    assert closed["error_class"] == "proxy_unreachable", closed["message"]
+    assert closed["message"].startswith("login.microsoftonline.com:443: the proxy refused or did not answer")
+    assert "proxy http://127.0.0.1:9: 127.0.0.1:9: Connection refused" in closed["message"]
+    assert closed["proxy"] == "http://127.0.0.1:9" and closed["purpose"] == "token_endpoint"
 
 
 def test_deadline_bounds_the_whole_call(hostile):
@@ -143,8 +163,9 @@ def test_deadline_bounds_the_whole_call(hostile):
                for i in range(5)]
     started = time.monotonic()
     results = probe(targets, timeout=10, deadline=1.0)
+    assert [r["purpose"] for r in results] == ["extra"] * 5
     assert time.monotonic() - started < 2
-    assert [r["error"] for r in results] == ["deadline"] * 5
+    assert [r["error_class"] for r in results] == ["deadline"] * 5
     assert [r["name"] for r in results] == ["silent-%d" % i for i in range(5)]
 
 
@@ -168,7 +189,7 @@ def test_dropped_and_refused_across_a_real_network(netns):
     started = time.monotonic()
     result = _module_in_namespace(namespace, {"targets": targets, "timeout": 2})
     seconds = time.monotonic() - started
-    errors = [r["error"] for r in result["results"]]
+    errors = [r["error_class"] for r in result["results"]]
     assert errors.count("timeout") == 20 and errors.count("refused") == 20
     assert result["summary"]["errors"] == {"timeout": 20, "refused": 20}
     # One call, about 2 s of probing plus a module process's start; a loop of 40 would take 40 s or more.
@@ -188,9 +209,11 @@ def test_through_ansible_playbook_in_check_mode(lab, tmp_path):
       ece_o365.preflight.port_probe:
         ca_path: %(ca)s
         proxy: http://ece:PlantedProxySecret@127.0.0.1:9
+        no_proxy: localhost,127.0.0.2
         targets:
-          - {host: 127.0.0.1, port: %(imaps)d, mode: tls, protocol: imap}
-          - {host: 127.0.0.1, port: %(submission)d, mode: starttls, protocol: smtp}
+          - {host: 127.0.0.1, port: %(imaps)d, mode: tls, protocol: imap, purpose: imap}
+          - {host: 127.0.0.1, port: %(submission)d, mode: starttls, protocol: smtp, purpose: smtp_submission}
+          - {host: 127.0.0.1, port: %(imaps)d, mode: tls, protocol: imap, proxy: true}
       register: probe
     - name: Check
       ansible.builtin.assert:
@@ -198,6 +221,9 @@ def test_through_ansible_playbook_in_check_mode(lab, tmp_path):
           - probe is not changed
           - probe.summary.ok == 2
           - "'XOAUTH2' in probe.results[1].auth_mechanisms"
+          - probe.results | map(attribute='purpose') | list == ['imap', 'smtp_submission', 'extra']
+          - probe.results[2].error_class == 'proxy_unreachable'
+          - probe.results[2].proxy == 'http://ece:********@127.0.0.1:9'
 """ % dict(lab["ports"], ca=lab["ca"]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_LOCALHOST_WARNING="false",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable)

@@ -155,3 +155,173 @@ def test_parsers_on_edge_cases():
     assert _probe.parse_imap_capabilities('* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready')[1] == ['XOAUTH2']
     assert _probe.parse_imap_capabilities('* BYE') == ([], [])
     assert _probe.parse_pop3_capa(['USER', 'SASL']) == (['USER', 'SASL'], [])
+
+
+# -- purpose, error_class and the proxy named as the cause -------------------------------------
+
+def _listener():
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(8)
+    return server
+
+
+def _closed_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _probe_one(target, settings=None, environ=None):
+    resolved = _probe.resolve_target(dict(target), 3)
+    assert _probe.validate_target(0, resolved) is None
+    return _probe.probe_target(resolved, settings or {}, environ or {})
+
+
+def test_a_target_echoes_its_purpose_and_has_no_message_when_ok():
+    server = _listener()
+    try:
+        result = _probe_one({'host': '127.0.0.1', 'port': server.getsockname()[1], 'purpose': 'imap'})
+    finally:
+        server.close()
+    assert result['ok'] is True and result['error_class'] is None and result['message'] is None
+    assert result['purpose'] == 'imap' and 'error' not in result
+    assert _probe_one({'host': '127.0.0.1', 'port': _closed_port()})['purpose'] == 'extra'
+
+
+def test_a_bad_purpose_is_named():
+    resolved = _probe.resolve_target({'host': 'h', 'port': 1, 'purpose': 'smtp'}, 5)
+    assert "purpose must be one of token_endpoint" in _probe.validate_target(0, resolved)
+
+
+def test_a_proxy_whose_name_does_not_resolve_is_the_cause():
+    proxy = 'http://ece:Pl4nted-pw@proxy.preflight-unit-test.invalid:3128'
+    result = _probe_one({'host': 'login.microsoftonline.com', 'port': 443}, {'proxy': proxy})
+    assert result['error_class'] == 'proxy_dns', result['message']
+    assert result['message'].startswith("login.microsoftonline.com:443: the proxy's own name does not resolve "
+                                        "(proxy http://ece:********@proxy.preflight-unit-test.invalid:3128: "
+                                        "cannot resolve proxy.preflight-unit-test.invalid")
+    assert 'Fix: check the proxy host name' in result['message']
+    assert result['proxy'] == 'http://ece:********@proxy.preflight-unit-test.invalid:3128'
+    assert 'Pl4nted-pw' not in repr(result)
+
+
+def test_a_proxy_that_refuses_is_the_cause():
+    port = _closed_port()
+    result = _probe_one({'host': 'login.microsoftonline.com', 'port': 443},
+                        environ={'HTTPS_PROXY': 'http://127.0.0.1:%d' % port})
+    assert result['error_class'] == 'proxy_unreachable', result['message']
+    assert 'proxy http://127.0.0.1:%d: 127.0.0.1:%d: Connection refused' % (port, port) in result['message']
+    assert result['proxy'] == 'http://127.0.0.1:%d' % port
+
+
+def test_a_socks_proxy_from_the_environment_is_class_proxy_naming_the_variable():
+    result = _probe_one({'host': 'login.microsoftonline.com', 'port': 443},
+                        environ={'https_proxy': 'socks5://u:Pl4nted-pw@127.0.0.1:1080'})
+    assert result['error_class'] == 'proxy'
+    assert ('https_proxy must be an http:// or https:// URL (an HTTP CONNECT proxy), e.g. http://proxy.corp.example:3128; '
+            'socks5:// proxies are not supported, got socks5://u:********@127.0.0.1:1080') in result['message']
+    assert 'Pl4nted-pw' not in repr(result)
+
+
+def test_deadline_results_carry_purpose_and_error_class():
+    server = _listener()  # accepts in the kernel, never answers: the TLS handshake waits
+    try:
+        target = _probe.resolve_target({'host': '127.0.0.1', 'port': server.getsockname()[1], 'mode': 'tls',
+                                        'purpose': 'pop3', 'timeout': 5}, 5)
+        (result,) = _probe.probe_all([target], {}, {}, 0.3, 4)
+    finally:
+        server.close()
+    assert (result['error_class'], result['purpose'], result['ok']) == ('deadline', 'pop3', False)
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 that is its own CA: (cert path, key path)."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u'preflight unit proxy')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(u'127.0.0.1'))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def _pipe(source, sink):
+    try:
+        while True:
+            data = source.recv(16384)
+            if not data:
+                break
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+def test_an_https_proxy_carries_tls_inside_its_own_tls(tmp_path):
+    """https:// proxies are accepted by the one rule set: TLS to the proxy, CONNECT, the target's TLS inside."""
+    import ssl
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    target, proxy = _listener(), _listener()
+    seen = []
+
+    def serve_target():
+        conn, dummy = target.accept()
+        try:
+            tls = context.wrap_socket(conn, server_side=True)
+            tls.recv(1)  # hold until the client closes
+            tls.close()
+        except OSError:
+            pass
+
+    def serve_proxy():
+        conn, dummy = proxy.accept()
+        tls = context.wrap_socket(conn, server_side=True)
+        data = b''
+        while b'\r\n\r\n' not in data:
+            data += tls.recv(4096)
+        seen.append(data)
+        upstream = socket.create_connection(('127.0.0.1', target.getsockname()[1]))
+        tls.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
+        threading.Thread(target=_pipe, args=(upstream, tls), daemon=True).start()
+        _pipe(tls, upstream)
+
+    threads = [threading.Thread(target=serve_target, daemon=True), threading.Thread(target=serve_proxy, daemon=True)]
+    for thread in threads:
+        thread.start()
+    proxy_port, target_port = proxy.getsockname()[1], target.getsockname()[1]
+    proxy_url = 'https://ece:Pl4nted-pw@127.0.0.1:%d' % proxy_port
+    try:
+        result = _probe_one({'host': '127.0.0.1', 'port': target_port, 'mode': 'tls',
+                             'protocol': 'https', 'purpose': 'token_endpoint'},
+                            {'proxy': proxy_url, 'ca_path': cert})
+    finally:
+        target.close()
+        proxy.close()
+    assert result['ok'] is True, result['message']
+    assert result['proxy'] == 'https://ece:********@127.0.0.1:%d' % proxy_port
+    assert result['tls']['verified'] is True and result['tls']['certificate']['subject_cn'] == 'preflight unit proxy'
+    assert 'proxy_ms' in result['timings']
+    assert seen[0].startswith(b'CONNECT 127.0.0.1:%d HTTP/1.1' % target_port)
+    assert b'Proxy-Authorization: Basic ' in seen[0]

@@ -6,8 +6,11 @@
 """url_reach as a module: argument validation, check mode, findings vs failures, secrets, libraries."""
 
 import json
+import os
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 
 import pytest
@@ -18,9 +21,11 @@ from ansible_collections.ece_o365.preflight.plugins.modules import url_reach
 SECRET = 'Bearer pl4nted-t0ken-0123456789'
 PROXY_PASSWORD = 'pr0xy-S3cret-pw'
 RESULT_KEYS = {
-    'name', 'url', 'method', 'ok', 'error_class', 'error', 'status', 'reason', 'expected_status', 'final_url',
-    'redirects', 'proxy', 'request_headers', 'headers', 'timings', 'tls', 'intercepted', 'server_date', 'server_time',
-    'clock_skew_seconds', 'body_bytes', 'body_truncated', 'body_excerpt', 'assertions', 'assertions_passed'}
+    'name', 'url', 'purpose', 'expect', 'ok', 'error_class', 'message', 'status', 'reason', 'method', 'final_url',
+    'redirects', 'proxy', 'headers', 'timings', 'tls', 'server_date', 'server_time', 'clock_skew_seconds',
+    'body_bytes', 'body_truncated', 'body_excerpt', 'json'}
+COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))))), '.build', 'collections')
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +77,8 @@ def free_port():
 
 def test_check_mode_requests_and_reports_unchanged(run_module, json_server):
     url, seen = json_server
-    result = run_module(url_reach, {'urls': [{'url': url, 'assertions': ["contains(issuer, 'tenant-0001')"]}],
+    expect = {'status': [200], 'assertions': ["contains(issuer, 'tenant-0001')"]}
+    result = run_module(url_reach, {'urls': [{'url': url, 'purpose': 'oidc_discovery', 'expect': expect}],
                                     '_ansible_check_mode': True})
 
     assert 'failed' not in result
@@ -80,7 +86,9 @@ def test_check_mode_requests_and_reports_unchanged(run_module, json_server):
     assert len(seen) == 1 and seen[0].startswith(b'GET /v2.0/.well-known/openid-configuration HTTP/1.1')
     (reach,) = result['results']
     assert set(reach) == RESULT_KEYS
-    assert reach['ok'] is True and reach['status'] == 200 and reach['assertions_passed'] is True
+    assert reach['ok'] is True and reach['status'] == 200 and reach['error_class'] is None and reach['message'] is None
+    assert reach['purpose'] == 'oidc_discovery' and reach['expect'] == expect
+    assert reach['json'] == {'issuer': 'https://login.example/tenant-0001/v2.0'}
     assert reach['server_time'] == '2025-03-03T10:00:00Z'
     assert result['summary']['total'] == 1 and result['summary']['ok'] == 1
 
@@ -90,7 +98,8 @@ def test_unreachable_url_is_a_finding_not_a_failure(run_module):
     result = run_module(url_reach, {'urls': [{'url': 'http://127.0.0.1:%d/' % port}], 'timeout': 2})
 
     assert 'failed' not in result and result['changed'] is False
-    assert result['results'][0]['error_class'] == 'refused'
+    assert result['results'][0]['error_class'] == 'refused' and result['results'][0]['ok'] is False
+    assert 'error' not in result['results'][0] and result['results'][0]['purpose'] == 'extra'
     assert result['summary']['by_class'] == {'refused': 1}
 
 
@@ -108,11 +117,18 @@ def test_fail_on_error_fails_with_the_results(run_module, json_server):
 @pytest.mark.parametrize('args, message', [
     ({'urls': [{'url': 'https://a.example/', 'method': 'POST'}]}, 'POST'),
     ({'urls': [{'url': 'ftp://a.example/'}]}, "urls[0].url: 'ftp://a.example/' is not an http:// or https:// URL"),
-    ({'urls': [{'url': 'https://a.example/'}, {'url': 'https://b.example/', 'assertions': ['issuer[']}]},
-     "urls[1].assertions[0]: 'issuer[' is not a valid JMESPath expression"),
-    ({'urls': [{'url': 'https://a.example/', 'status_code': [700]}]}, 'urls[0].status_code[0]: must be between 100'),
+    ({'urls': [{'url': 'https://a.example/', 'expect': {'status': [700]}}]},
+     'urls[0].expect.status[0]: must be an HTTP status code (100-599), not 700'),
+    ({'urls': [{'url': 'https://a.example/', 'expect': {'body': 'x'}}]}, 'body'),
+    ({'urls': [{'url': 'https://a.example/', 'purpose': 'mail'}]}, 'purpose'),
     ({'urls': [{'url': 'https://a.example/', 'nope': 1}]}, 'nope'),
-    ({'urls': [{'url': 'https://a.example/'}], 'expected_ca_certs': ['12:34']}, 'expected_ca_certs[0]: neither'),
+    # Verdicts moved to the controller: their options are gone.
+    ({'urls': [{'url': 'https://a.example/', 'status_code': [200]}]}, 'status_code'),
+    ({'urls': [{'url': 'https://a.example/', 'assertions': ['issuer']}]}, 'assertions'),
+    ({'urls': [{'url': 'https://a.example/'}], 'expected_issuers': ['DigiCert*']}, 'expected_issuers'),
+    ({'urls': [{'url': 'https://a.example/'}], 'proxy': 'socks5://u:Pl4nted@127.0.0.1:1080'},
+     'url_reach: bad arguments: proxy must be an http:// or https:// URL (an HTTP CONNECT proxy), e.g. '
+     'http://proxy.corp.example:3128; socks5:// proxies are not supported, got socks5://u:********@127.0.0.1:1080'),
     ({'urls': []}, 'urls: must be a non-empty list'),
     ({}, 'urls'),
 ])
@@ -135,7 +151,7 @@ def test_secrets_never_come_back(run_module, json_server, monkeypatch):
     assert result['results'][0]['ok'] is True
     assert SECRET not in text and 'pl4nted-t0ken' not in text and 'c00kie-secret-value' not in text
     assert PROXY_PASSWORD not in text
-    assert result['results'][0]['request_headers'] == ['Authorization', 'Cookie']
+    assert 'request_headers' not in result['results'][0]
     # The server did receive them: they are hidden from the output, not dropped from the request.
     assert b'Authorization: ' + SECRET.encode() in seen[0]
 
@@ -159,7 +175,7 @@ def test_secret_values_are_registered_as_no_log(json_server, monkeypatch):
                             'proxy': 'http://bob:%s@127.0.0.1:9/' % PROXY_PASSWORD, 'no_proxy': ['127.0.0.1']}):
         with pytest.raises(AnsibleExitJson):
             url_reach.main()
-    assert {SECRET, PROXY_PASSWORD} <= captured['no_log_values']
+    assert {SECRET, PROXY_PASSWORD, 'http://bob:%s@127.0.0.1:9/' % PROXY_PASSWORD} <= captured['no_log_values']
 
 
 def test_missing_requests_is_reported(run_module, monkeypatch):
@@ -171,15 +187,63 @@ def test_missing_requests_is_reported(run_module, monkeypatch):
     assert 'Failed to import the required Python library (requests)' in result['msg']
 
 
-def test_missing_jmespath_is_reported_only_when_needed(run_module, monkeypatch, json_server):
+def test_jmespath_is_not_needed_on_the_host(run_module, monkeypatch, json_server):
+    """Assertions are evaluated on the controller: a host without jmespath still echoes them."""
     url, dummy = json_server
-    monkeypatch.setattr(_http, 'HAS_JMESPATH', False)
-    result = run_module(url_reach, {'urls': [{'url': url, 'assertions': ['issuer']}]})
-    assert result['failed'] is True
-    assert 'Failed to import the required Python library (jmespath)' in result['msg']
-
-    result = run_module(url_reach, {'urls': [{'url': url}]})
+    monkeypatch.setitem(sys.modules, 'jmespath', None)
+    result = run_module(url_reach, {'urls': [{'url': url, 'expect': {'assertions': ['issuer']}}]})
     assert 'failed' not in result and result['results'][0]['ok'] is True
+    assert result['results'][0]['expect'] == {'assertions': ['issuer']}
+
+
+def _as_ansible_runs_it(args, environ=None):
+    """The module in a process of its own, arguments from a file: the JSON it prints (invocation included)."""
+    with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as handle:
+        json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
+    env = dict((k, v) for k, v in os.environ.items() if not k.lower().endswith('_proxy'))
+    env.update(environ or {}, PYTHONPATH=COLLECTIONS)
+    try:
+        out = subprocess.run([sys.executable, '-m', 'ansible_collections.ece_o365.preflight.plugins.modules.url_reach',
+                              handle.name], capture_output=True, text=True, env=env, timeout=60, check=False)
+    finally:
+        os.unlink(handle.name)
+    return out.stdout
+
+
+def test_the_proxy_password_appears_nowhere_in_the_output_and_the_proxy_is_shown():
+    """The proxy option is not no_log (which showed VALUE_SPECIFIED_IN_NO_LOG_PARAMETER even without a password):
+    its password and the whole URL are no_log values, and results show the proxy with only the password hidden."""
+    port = free_port()
+    proxy = 'http://ece:%s@127.0.0.1:%d' % (PROXY_PASSWORD, port)
+    stdout = _as_ansible_runs_it({'urls': [{'url': 'https://login.microsoftonline.com/', 'purpose': 'token_endpoint'}],
+                                  'proxy': proxy, 'timeout': 3})
+    assert PROXY_PASSWORD not in stdout
+    result = json.loads(stdout)
+    (reach,) = result['results']
+    assert reach['proxy'] == 'http://ece:********@127.0.0.1:%d' % port
+    assert reach['error_class'] == 'proxy_unreachable', reach['message']
+    assert 'proxy http://ece:********@127.0.0.1:%d' % port in reach['message']
+    assert result['invocation']['module_args']['proxy'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' not in json.dumps(result['results'])
+
+
+def test_a_password_from_the_environment_appears_nowhere_either():
+    port = free_port()
+    stdout = _as_ansible_runs_it({'urls': [{'url': 'https://login.microsoftonline.com/'}], 'timeout': 3},
+                                 {'HTTPS_PROXY': 'http://env:%s@127.0.0.1:%d' % (PROXY_PASSWORD, port)})
+    assert PROXY_PASSWORD not in stdout
+    assert json.loads(stdout)['results'][0]['proxy'] == 'http://env:********@127.0.0.1:%d' % port
+
+
+def test_a_proxy_without_a_password_is_shown_in_full():
+    proxy = 'http://proxy-user@127.0.0.1:%d' % free_port()
+    stdout = _as_ansible_runs_it({'urls': [{'url': 'https://login.microsoftonline.com/'}], 'proxy': proxy, 'timeout': 3,
+                                  'no_proxy': 'localhost,.corp.invalid'})
+    result = json.loads(stdout)
+    assert result['results'][0]['proxy'] == proxy and proxy in result['results'][0]['message']
+    assert result['invocation']['module_args']['proxy'] == proxy
+    assert result['invocation']['module_args']['no_proxy'] == ['localhost', '.corp.invalid']
+    assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' not in stdout
 
 
 def test_missing_cryptography_is_reported_for_https(run_module, monkeypatch):
