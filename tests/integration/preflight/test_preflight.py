@@ -84,7 +84,7 @@ def _check_run(run, expected):
     assert run.report["summary"]["passed_gate"] is not blocking
     assert run.returncode == (2 if blocking else 0), run.tail()
     if blocking:
-        assert "One or more preflight checks failed" in run.output
+        assert "The preflight gate failed" in run.output
     for host in HOSTS:
         reach = [f for f in run.findings if f["id"] == "PREFLIGHT-HOST-REACHABLE" and f["subject"] == host]
         assert [f["status"] for f in reach] == ["pass"], reach
