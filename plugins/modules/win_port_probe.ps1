@@ -7,667 +7,170 @@
 #AnsibleRequires -CSharpUtil Ansible.Basic
 #AnsibleRequires -PowerShell ..module_utils._WinProbe
 
-# The PowerShell twin of port_probe.py for Windows hosts: the same options, the same result
-# (plugins/module_utils/_probe.py is the reference; the dialogues below follow it line by line).
-# meta/runtime.yml routes ece_o365.preflight.port_probe here on hosts whose shell is PowerShell.
-# Contract (tests/unit/windows/test_contract.py): $spec equals port_probe's argument spec; the
-# literals marked "# RETURN: <path>" and the variables holding them ($Result, $Summary) build
-# exactly the keys of port_probe's RETURN.
+# The PowerShell twin of port_probe.py (meta/runtime.yml routes Windows hosts here): it observes and names a failure by its
+# error class; the judge decides. $spec and the "# RETURN:" literals equal port_probe's (tests/unit/windows/test_contract.py).
 
 $spec = @{
     options = @{
-        targets = @{
-            type = 'list'
-            elements = 'dict'
-            required = $true
-            options = @{
-                host = @{ type = 'str'; required = $true }
-                port = @{ type = 'int'; required = $true }
+        targets = @{ type = 'list'; elements = 'dict'; required = $true; options = @{
+                host = @{ type = 'str'; required = $true }; port = @{ type = 'int'; required = $true }
                 mode = @{ type = 'str'; default = 'auto'; choices = 'auto', 'tcp', 'tls', 'starttls' }
                 protocol = @{ type = 'str'; default = 'auto'; choices = 'auto', 'none', 'https', 'smtp', 'imap', 'pop3' }
-                server_name = @{ type = 'str' }
-                name = @{ type = 'str' }
-                timeout = @{ type = 'float' }
-                proxy = @{ type = 'bool' }
+                server_name = @{ type = 'str' }; name = @{ type = 'str' }; timeout = @{ type = 'float' }; proxy = @{ type = 'bool' }
+                purpose = @{ type = 'str'; default = 'extra'
+                    choices = 'token_endpoint', 'smtp_submission', 'imap', 'pop3', 'oidc_discovery', 'ece_external_url', 'extra'
+                }
             }
         }
-        timeout = @{ type = 'float'; default = 5 }
-        deadline = @{ type = 'float'; default = 60 }
-        concurrency = @{ type = 'int'; default = 32 }
-        ca_path = @{ type = 'path' }
-        proxy = @{ type = 'str'; no_log = $true }
-        no_proxy = @{ type = 'str' }
-        ehlo_name = @{ type = 'str'; default = 'preflight.invalid' }
-        fail_on_error = @{ type = 'bool'; default = $false }
+        timeout = @{ type = 'float'; default = 5 }; deadline = @{ type = 'float'; default = 60 }; concurrency = @{ type = 'int'; default = 32 }
+        ca_path = @{ type = 'path' }; proxy = @{ type = 'str'; no_log = $false }; no_proxy = @{ type = 'list'; elements = 'str' }
+        ehlo_name = @{ type = 'str'; default = 'preflight.invalid' }; fail_on_error = @{ type = 'bool'; default = $false }
     }
     supports_check_mode = $true
 }
 
-# --- which protocol and mode a port means (_probe.PORT_DEFAULTS) -----------------------------
-
-function Resolve-PortProbeTarget {
-    <# Fill in mode, protocol and timeout where the target leaves them to auto (_probe.resolve_target). #>
-    param([System.Collections.IDictionary]$Target, [double]$DefaultTimeout)
-    $portDefaults = @{
-        443 = @('tls', 'https'); 587 = @('starttls', 'smtp'); 25 = @('starttls', 'smtp'); 465 = @('tls', 'smtp')
-        993 = @('tls', 'imap'); 143 = @('starttls', 'imap'); 995 = @('tls', 'pop3'); 110 = @('starttls', 'pop3')
-    }
-    $mail = @('smtp', 'imap', 'pop3')
-    $mode = if ($Target.mode) { [string]$Target.mode } else { 'auto' }
-    $protocol = if ($Target.protocol) { [string]$Target.protocol } else { 'auto' }
-    $port = [int]$Target.port
-    $defaults = if ($portDefaults.ContainsKey($port)) { $portDefaults[$port] } else { @('tcp', 'none') }
-    if ($protocol -eq 'auto') {
-        $protocol = if ($mode -eq 'auto' -or $mode -eq $defaults[0] -or $mail -contains $defaults[1]) { $defaults[1] } else { 'none' }
-    }
-    if ($mode -eq 'auto') {
-        if ($protocol -eq $defaults[1]) {
-            $mode = $defaults[0]
-        }
-        else {
-            $mode = if ($protocol -eq 'https') { 'tls' } else { 'tcp' }
-        }
-    }
-    $timeout = if ($Target.timeout) { [double]$Target.timeout } else { $DefaultTimeout }
-    @{
-        host = [string]$Target.host; port = $port; mode = $mode; protocol = $protocol
-        server_name = $Target.server_name; name = $Target.name; timeout = $timeout; proxy = $Target.proxy
-    }
-}
-
-function Test-PortProbeTarget {
-    <# A message naming the bad item, or $null (_probe.validate_target). #>
-    param([int]$Index, [hashtable]$Target)
-    $where = 'targets[{0}] ({1}:{2})' -f $Index, $Target.host, $Target.port
-    if (-not $Target.host) {
-        return 'targets[{0}]: host is required' -f $Index
-    }
-    if ($Target.port -lt 1 -or $Target.port -gt 65535) {
-        return '{0}: port must be 1-65535' -f $where
-    }
-    if ($null -ne $Target.timeout -and -not ($Target.timeout -gt 0)) {
-        return '{0}: timeout must be more than 0' -f $where
-    }
-    $mail = @('smtp', 'imap', 'pop3')
-    if ($Target.mode -eq 'starttls' -and $mail -notcontains $Target.protocol) {
-        return '{0}: mode starttls needs protocol smtp, imap or pop3 (got {1})' -f $where, $Target.protocol
-    }
-    if ($mail -contains $Target.protocol -and $Target.mode -eq 'tcp') {
-        return $null
-    }
-    if ($Target.protocol -eq 'https' -and $Target.mode -ne 'tls') {
-        return '{0}: protocol https needs mode tls' -f $where
-    }
-    $null
-}
-
 function New-PortProbeResult {
-    <# An empty result for Target, in the schema of port_probe's RETURN (_probe.new_result). #>
-    param([hashtable]$Target)
-    $label = if ($Target.name) { [string]$Target.name } else { '{0}:{1}' -f $Target.host, $Target.port }
+    param([hashtable]$Target, [AllowNull()][string]$Proxy)
     # RETURN: results[]
     $Result = [ordered]@{
-        name = $label
-        host = $Target.host
-        port = $Target.port
-        mode = $Target.mode
-        protocol = $Target.protocol
-        ok = $false
-        error = $null
-        message = $null
-        addresses = @()
-        address = $null
-        proxy = $null
-        banner = $null
-        capabilities = @()
-        auth_mechanisms = @()
-        starttls_offered = $null
-        tls = [ordered]@{
-            version = $null
-            cipher = $null
-            bits = $null
-            server_name = $null
-            verified = $null
-            verify_error = $null
-            hostname_match = $null
-            trust_store = $null
-            certificate = $null
+        name = $Target.name; host = $Target.host; port = $Target.port; purpose = $Target.purpose; mode = $Target.mode; protocol = $Target.protocol
+        ok = $false; error_class = $null; message = $null; addresses = @(); address = $null; proxy = ConvertTo-WinProbeRedacted $Proxy
+        banner = $null; capabilities = @(); auth_mechanisms = @(); starttls_offered = $null
+        tls = [ordered]@{ version = $null; cipher = $null; bits = $null; server_name = $null; verified = $null; verify_error = $null
+            hostname_match = $null; trust_store = $null; certificate = $null
         }
-        timings = [ordered]@{}
-        elapsed_ms = $null
+        timings = [ordered]@{}; elapsed_ms = $null
     }
     $Result
 }
 
-# --- protocol dialogues (_probe.smtp_reply ... say_goodbye) ----------------------------------
-
-function Read-PortProbeSmtpReply {
-    <# One SMTP reply: @(code, texts). #>
-    param([hashtable]$Reader)
-    $texts = [System.Collections.Generic.List[string]]::new()
-    for ($count = 0; $count -lt 200; $count++) {
-        $line = Read-WinProbeLine -Reader $Reader
-        if ($line.Length -lt 3 -or $line.Substring(0, 3) -notmatch '^\d{3}$' -or ($line.Length -gt 3 -and ' -'.IndexOf($line[3]) -lt 0)) {
-            New-WinProbeError -Class 'protocol' -Detail ("not an SMTP reply: '{0}'" -f (ConvertTo-WinProbePrintable $line 60))
-        }
-        $texts.Add($(if ($line.Length -gt 4) { $line.Substring(4) } else { '' }))
-        if ($line.Length -eq 3 -or $line[3] -eq ' ') {
-            return , @([int]$line.Substring(0, 3), $texts.ToArray())
-        }
-    }
-    New-WinProbeError -Class 'protocol' -Detail 'an SMTP reply of more than 200 lines'
-}
-
-function Get-PortProbeEhlo {
-    <# @(extensions, auth mechanisms) from EHLO reply texts (the first is the greeting). #>
-    param([string[]]$Texts)
-    $extensions = [System.Collections.Generic.List[string]]::new()
-    $mechanisms = [System.Collections.Generic.List[string]]::new()
-    foreach ($text in ($Texts | Select-Object -Skip 1)) {
-        $words = @($text.Split([char[]]@(' ', "`t"), [StringSplitOptions]::RemoveEmptyEntries))
-        if ($words.Count -eq 0) {
-            continue
-        }
-        $keyword = $words[0].ToUpperInvariant()
-        $extensions.Add($text.Trim())
-        if ($keyword -eq 'AUTH' -or $keyword.StartsWith('AUTH=')) {
-            $rest = if ($keyword -eq 'AUTH') { @($words | Select-Object -Skip 1) } else { @($keyword.Substring(5)) + @($words | Select-Object -Skip 1) }
-            foreach ($mechanism in $rest) {
-                if (-not $mechanisms.Contains($mechanism.ToUpperInvariant())) {
-                    $mechanisms.Add($mechanism.ToUpperInvariant())
-                }
-            }
-        }
-    }
-    , @($extensions.ToArray(), $mechanisms.ToArray())
-}
-
-function Read-PortProbeImapResponse {
-    <# An IMAP response up to the tagged completion: @(untagged lines, tagged line). #>
-    param([hashtable]$Reader, [string]$Tag)
-    $untagged = [System.Collections.Generic.List[string]]::new()
-    for ($count = 0; $count -lt 200; $count++) {
-        $line = Read-WinProbeLine -Reader $Reader
-        if ($line.StartsWith($Tag + ' ')) {
-            return , @($untagged.ToArray(), $line)
-        }
-        $untagged.Add($line)
-    }
-    New-WinProbeError -Class 'protocol' -Detail 'an IMAP response of more than 200 lines'
-}
-
-function Get-PortProbeImapCapabilities {
-    <# @(capabilities, AUTH= mechanisms) from '* CAPABILITY ...' or a [CAPABILITY ...] code. #>
-    param([string]$Text)
-    $upper = $Text.ToUpperInvariant()
-    if ($upper.Contains('[CAPABILITY ')) {
-        $start = $upper.IndexOf('[CAPABILITY ') + '[CAPABILITY '.Length
-        $words = @($Text.Substring($start).Split(']')[0].Split([char[]]@(' ', "`t"), [StringSplitOptions]::RemoveEmptyEntries))
-    }
-    elseif ($upper.StartsWith('* CAPABILITY')) {
-        $words = @($Text.Split([char[]]@(' ', "`t"), [StringSplitOptions]::RemoveEmptyEntries) | Select-Object -Skip 2)
-    }
-    else {
-        return , @(@(), @())
-    }
-    $mechanisms = @($words | Where-Object { $_.ToUpperInvariant().StartsWith('AUTH=') } | ForEach-Object { $_.Substring(5).ToUpperInvariant() })
-    , @($words, $mechanisms)
-}
-
-function Read-PortProbePop3Lines {
-    <# A POP3 multi-line body after its +OK line. #>
-    param([hashtable]$Reader)
-    $lines = [System.Collections.Generic.List[string]]::new()
-    for ($count = 0; $count -lt 200; $count++) {
-        $line = Read-WinProbeLine -Reader $Reader
-        if ($line -eq '.') {
-            return , $lines.ToArray()
-        }
-        $lines.Add($(if ($line.StartsWith('..')) { $line.Substring(1) } else { $line }))
-    }
-    New-WinProbeError -Class 'protocol' -Detail 'a POP3 response of more than 200 lines'
-}
-
-function Get-PortProbePop3Capabilities {
-    <# @(CAPA lines, SASL mechanisms). #>
-    param([string[]]$Lines)
-    $mechanisms = @()
-    foreach ($line in $Lines) {
-        $words = @($line.Split([char[]]@(' ', "`t"), [StringSplitOptions]::RemoveEmptyEntries))
-        if ($words.Count -gt 0 -and $words[0].ToUpperInvariant() -eq 'SASL') {
-            $mechanisms = @($words | Select-Object -Skip 1 | ForEach-Object { $_.ToUpperInvariant() })
-        }
-    }
-    , @(@($Lines | ForEach-Object { $_.Trim() }), $mechanisms)
-}
-
-function Add-PortProbeBannerTime {
-    param([System.Collections.IDictionary]$Result, [double]$Started)
-    $previous = if ($Result.timings.Contains('banner_ms')) { [int]$Result.timings['banner_ms'] } else { 0 }
-    $Result.timings.banner_ms = $previous + (Get-WinProbeMilliseconds -Started $Started)
-}
-
-function Invoke-PortProbeGreeting {
-    <# Read the banner and ask for capabilities (_probe.greet). #>
-    param([hashtable]$Reader, [string]$Protocol, [System.Collections.IDictionary]$Result, [string]$EhloName)
+function Read-PortProbeCapability {
+    <# The greeting (with Greet), then the capability list: banner, capabilities, auth_mechanisms and banner_ms into Result. #>
+    param([hashtable]$Reader, [Collections.IDictionary]$Result, [string]$Protocol, [string]$EhloName, [switch]$Greet)
     $started = Get-WinProbeClock
-    if ($Protocol -eq 'smtp') {
-        $reply = Read-PortProbeSmtpReply -Reader $Reader
-        $first = if ($reply[1].Count -gt 0) { $reply[1][0] } else { '' }
-        $Result.banner = ConvertTo-WinProbePrintable ('{0} {1}' -f $reply[0], $first)
-        if ($reply[0] -ne 220) {
-            New-WinProbeError -Class 'protocol' -Detail ('SMTP greeting {0}, not 220' -f $reply[0])
-        }
-        Send-WinProbeLine -Reader $Reader -Text ('EHLO {0}' -f $EhloName)
-        $reply = Read-PortProbeSmtpReply -Reader $Reader
-        if ($reply[0] -ne 250) {
-            New-WinProbeError -Class 'protocol' -Detail ('EHLO answered {0} {1}' -f $reply[0], (ConvertTo-WinProbePrintable ($reply[1] -join ' ') 80))
-        }
-        $parsed = Get-PortProbeEhlo -Texts $reply[1]
-        $Result.capabilities = @($parsed[0])
-        $Result.auth_mechanisms = @($parsed[1])
-    }
-    elseif ($Protocol -eq 'imap') {
-        $banner = Read-WinProbeLine -Reader $Reader
-        $Result.banner = ConvertTo-WinProbePrintable $banner
-        $upper = $banner.ToUpperInvariant()
-        if (-not ($upper.StartsWith('* OK') -or $upper.StartsWith('* PREAUTH'))) {
-            New-WinProbeError -Class 'protocol' -Detail ("not an IMAP greeting: '{0}'" -f (ConvertTo-WinProbePrintable $banner 60))
-        }
-        Send-WinProbeLine -Reader $Reader -Text 'p1 CAPABILITY'
-        $response = Read-PortProbeImapResponse -Reader $Reader -Tag 'p1'
-        if (-not $response[1].ToUpperInvariant().StartsWith('P1 OK')) {
-            New-WinProbeError -Class 'protocol' -Detail ("CAPABILITY answered '{0}'" -f (ConvertTo-WinProbePrintable $response[1] 80))
-        }
-        foreach ($line in $response[0]) {
-            $parsed = Get-PortProbeImapCapabilities -Text $line
-            if (@($parsed[0]).Count -gt 0) {
-                $Result.capabilities = @($parsed[0])
-                $Result.auth_mechanisms = @($parsed[1])
-            }
+    $smtpEnd = '^\d{3}(?: |$)'
+    if ($Greet) {
+        $greeting = Invoke-WinProbeExchange -Reader $Reader -Text $null -Until $(if ($Protocol -eq 'smtp') { $smtpEnd } else { '' })
+        $Result.banner = ConvertTo-WinProbePrintable ($greeting[0] -replace '^(\d{3})-', '$1 ')
+        if ($greeting[-1] -notmatch @{ smtp = '^220'; imap = '^\* (OK|PREAUTH)'; pop3 = '^\+OK' }[$Protocol]) {
+            New-WinProbeError -Class 'protocol' -Detail ("not a {0} greeting: '{1}'" -f $Protocol.ToUpper(), (ConvertTo-WinProbePrintable $greeting[-1] 60))
         }
     }
-    elseif ($Protocol -eq 'pop3') {
-        $banner = Read-WinProbeLine -Reader $Reader
-        $Result.banner = ConvertTo-WinProbePrintable $banner
-        if (-not $banner.StartsWith('+OK')) {
-            New-WinProbeError -Class 'protocol' -Detail ("not a POP3 greeting: '{0}'" -f (ConvertTo-WinProbePrintable $banner 60))
-        }
-        Send-WinProbeLine -Reader $Reader -Text 'CAPA'
-        $status = Read-WinProbeLine -Reader $Reader
-        if (-not $status.StartsWith('+OK')) {
-            New-WinProbeError -Class 'protocol' -Detail ("CAPA answered '{0}'" -f (ConvertTo-WinProbePrintable $status 80))
-        }
-        $parsed = Get-PortProbePop3Capabilities -Lines (Read-PortProbePop3Lines -Reader $Reader)
-        $Result.capabilities = @($parsed[0])
-        $Result.auth_mechanisms = @($parsed[1])
+    $ask = @{ smtp = "EHLO $EhloName", $smtpEnd, '^250'; imap = 'p1 CAPABILITY', '^p1 ', '^p1 OK'; pop3 = 'CAPA', '^(\.|-ERR)', '^\.' }[$Protocol]
+    $reply = Invoke-WinProbeExchange -Reader $Reader -Text $ask[0] -Until $ask[1]
+    if ($reply[-1] -notmatch $ask[2]) {
+        New-WinProbeError -Class 'protocol' -Detail ("{0} answered '{1}'" -f $ask[0], (ConvertTo-WinProbePrintable $reply[-1] 80))
     }
-    Add-PortProbeBannerTime -Result $Result -Started $started
-}
-
-function Invoke-PortProbeGreetingAfterStartTls {
-    <# After STARTTLS the server does not greet again: ask for capabilities only. #>
-    param([hashtable]$Reader, [string]$Protocol, [System.Collections.IDictionary]$Result, [string]$EhloName)
-    $started = Get-WinProbeClock
-    if ($Protocol -eq 'smtp') {
-        Send-WinProbeLine -Reader $Reader -Text ('EHLO {0}' -f $EhloName)
-        $reply = Read-PortProbeSmtpReply -Reader $Reader
-        if ($reply[0] -ne 250) {
-            New-WinProbeError -Class 'protocol' -Detail ('EHLO after STARTTLS answered {0}' -f $reply[0])
-        }
-        $parsed = Get-PortProbeEhlo -Texts $reply[1]
-        $Result.capabilities = @($parsed[0])
-        $Result.auth_mechanisms = @($parsed[1])
-    }
-    elseif ($Protocol -eq 'imap') {
-        Send-WinProbeLine -Reader $Reader -Text 'p1 CAPABILITY'
-        $response = Read-PortProbeImapResponse -Reader $Reader -Tag 'p1'
-        foreach ($line in $response[0]) {
-            $parsed = Get-PortProbeImapCapabilities -Text $line
-            if (@($parsed[0]).Count -gt 0) {
-                $Result.capabilities = @($parsed[0])
-                $Result.auth_mechanisms = @($parsed[1])
-            }
-        }
-    }
-    elseif ($Protocol -eq 'pop3') {
-        Send-WinProbeLine -Reader $Reader -Text 'CAPA'
-        if ((Read-WinProbeLine -Reader $Reader).StartsWith('+OK')) {
-            $parsed = Get-PortProbePop3Capabilities -Lines (Read-PortProbePop3Lines -Reader $Reader)
-            $Result.capabilities = @($parsed[0])
-            $Result.auth_mechanisms = @($parsed[1])
-        }
-    }
-    Add-PortProbeBannerTime -Result $Result -Started $started
-}
-
-function Test-PortProbeStartTlsOffered {
-    param([string]$Protocol, [string[]]$Capabilities)
-    $words = @($Capabilities | Where-Object { $_.Trim() } | ForEach-Object { $_.Trim().Split(' ')[0].ToUpperInvariant() })
-    if ($Protocol -eq 'pop3') {
-        return ($words -contains 'STLS')
-    }
-    $words -contains 'STARTTLS'
-}
-
-function Request-PortProbeStartTls {
-    <# Ask for TLS; starttls_unsupported when the server says no (_probe.request_starttls). #>
-    param([hashtable]$Reader, [string]$Protocol)
-    if ($Protocol -eq 'smtp') {
-        Send-WinProbeLine -Reader $Reader -Text 'STARTTLS'
-        $reply = Read-PortProbeSmtpReply -Reader $Reader
-        if ($reply[0] -ne 220) {
-            New-WinProbeError -Class 'starttls_unsupported' -Detail ('STARTTLS answered {0} {1}' -f $reply[0], (ConvertTo-WinProbePrintable ($reply[1] -join ' ') 80))
-        }
-    }
-    elseif ($Protocol -eq 'imap') {
-        Send-WinProbeLine -Reader $Reader -Text 'p1 STARTTLS'
-        $response = Read-PortProbeImapResponse -Reader $Reader -Tag 'p1'
-        if (-not $response[1].ToUpperInvariant().StartsWith('P1 OK')) {
-            New-WinProbeError -Class 'starttls_unsupported' -Detail ("STARTTLS answered '{0}'" -f (ConvertTo-WinProbePrintable $response[1] 80))
-        }
-    }
-    elseif ($Protocol -eq 'pop3') {
-        Send-WinProbeLine -Reader $Reader -Text 'STLS'
-        $status = Read-WinProbeLine -Reader $Reader
-        if (-not $status.StartsWith('+OK')) {
-            New-WinProbeError -Class 'starttls_unsupported' -Detail ("STLS answered '{0}'" -f (ConvertTo-WinProbePrintable $status 80))
-        }
-    }
-    if ($Reader.buffer.Count -gt 0) {
-        # Bytes after the go-ahead would be injected plain text (the CVE-2011-0411 class).
-        New-WinProbeError -Class 'protocol' -Detail 'the server sent data after its STARTTLS go-ahead'
-    }
-}
-
-function Send-PortProbeGoodbye {
-    <# QUIT / LOGOUT, best effort: the observation is already complete. #>
-    param([hashtable]$Reader, [string]$Protocol)
-    try {
-        if ($Protocol -eq 'imap') {
-            Send-WinProbeLine -Reader $Reader -Text 'p1 LOGOUT'
-        }
-        elseif ($Protocol -eq 'smtp' -or $Protocol -eq 'pop3') {
-            Send-WinProbeLine -Reader $Reader -Text 'QUIT'
-        }
-    }
-    catch {
-        $null = $_
-    }
-}
-
-# --- one target -----------------------------------------------------------------------------
-
-function Invoke-PortProbeSession {
-    <#
-    One connection: TCP (through the proxy), the STARTTLS dialogue, the TLS handshake and the
-    greeting inside TLS. A certificate that does not verify is reported after the session, so
-    the facts gathered over the unverified connection are kept (the verdict wins over any later error).
-    #>
-    param([hashtable]$Target, [hashtable]$Settings, [double]$Deadline, [System.Collections.IDictionary]$Result, [AllowNull()][string]$ProxyUrl)
-    $mail = @('smtp', 'imap', 'pop3')
-    $protocol = $Target.protocol
-    $mode = $Target.mode
-    $ehlo = if ($Settings.ehlo_name) { [string]$Settings.ehlo_name } else { 'preflight.invalid' }
-    if ($ProxyUrl) {
-        $proxy = Split-WinProbeProxyUrl -Url $ProxyUrl
-        $started = Get-WinProbeClock
-        $addresses = Resolve-WinProbeName -Name $proxy.host -Deadline $Deadline
-        $Result.timings.dns_ms = Get-WinProbeMilliseconds -Started $started
-        $started = Get-WinProbeClock
-        $connection = Connect-WinProbeTcp -Addresses $addresses -Port $proxy.port -Deadline $Deadline
-        $Result.timings.connect_ms = Get-WinProbeMilliseconds -Started $started
-        $Result.address = $connection.address
-        $started = Get-WinProbeClock
-        try {
-            Invoke-WinProbeConnectTunnel -Stream $connection.client.GetStream() -TargetHost $Target.host -Port $Target.port -Auth $proxy.auth -Deadline $Deadline
-        }
-        catch {
-            $connection.client.Close()
-            $info = Get-WinProbeErrorInfo $_
-            if ($info[0] -eq 'proxy') {
-                New-WinProbeError -Class 'proxy' -Detail $info[1]
-            }
-            New-WinProbeError -Class $info[0] -Detail $info[1]
-        }
-        finally {
-            $Result.timings.proxy_ms = Get-WinProbeMilliseconds -Started $started
-        }
-    }
-    else {
-        $started = Get-WinProbeClock
-        try {
-            $addresses = Resolve-WinProbeName -Name $Target.host -Deadline $Deadline
-        }
-        finally {
-            $Result.timings.dns_ms = Get-WinProbeMilliseconds -Started $started
-        }
-        $Result.addresses = @($addresses | ForEach-Object { $_.ToString() })
-        $started = Get-WinProbeClock
-        try {
-            $connection = Connect-WinProbeTcp -Addresses $addresses -Port $Target.port -Deadline $Deadline
-        }
-        finally {
-            $Result.timings.connect_ms = Get-WinProbeMilliseconds -Started $started
-        }
-        $Result.address = $connection.address
-    }
-    $client = $connection.client
-    $stream = $client.GetStream()
-    $reader = New-WinProbeReader -Stream $stream -Deadline $Deadline
-    $verdict = $null
-    try {
-        try {
-            if ($mode -eq 'starttls') {
-                Invoke-PortProbeGreeting -Reader $reader -Protocol $protocol -Result $Result -EhloName $ehlo
-                $Result.starttls_offered = Test-PortProbeStartTlsOffered -Protocol $protocol -Capabilities $Result.capabilities
-                if (-not $Result.starttls_offered) {
-                    New-WinProbeError -Class 'starttls_unsupported' -Detail ('{0} capabilities do not list {1}' -f $protocol.ToUpperInvariant(), $(if ($protocol -eq 'pop3') { 'STLS' } else { 'STARTTLS' }))
-                }
-                $started = Get-WinProbeClock
-                Request-PortProbeStartTls -Reader $reader -Protocol $protocol
-                $Result.timings.starttls_ms = Get-WinProbeMilliseconds -Started $started
-            }
-            if ($mode -eq 'tls' -or $mode -eq 'starttls') {
-                $serverName = if ($Target.server_name) { [string]$Target.server_name } else { $Target.host }
-                $started = Get-WinProbeClock
-                try {
-                    $tls = Invoke-WinProbeTlsHandshake -Stream $stream -ServerName $serverName -CaPath $Settings.ca_path -Deadline $Deadline
-                }
-                finally {
-                    $Result.timings.tls_ms = Get-WinProbeMilliseconds -Started $started
-                }
-                $stream = $tls.stream
-                $Result.tls.version = $tls.version
-                $Result.tls.cipher = $tls.cipher
-                $Result.tls.bits = $tls.bits
-                $Result.tls.server_name = $serverName
-                $Result.tls.trust_store = $(if ($Settings.ca_path) { [string]$Settings.ca_path } else { 'system' })
-                $Result.tls.verified = $tls.verified
-                $Result.tls.verify_error = $tls.verify_error
-                if ($null -ne $tls.der) {
-                    $Result.tls.certificate = Get-WinProbeCertificateFacts -Der $tls.der
-                    $Result.tls.hostname_match = Test-WinProbeHostname -Der $tls.der -Hostname $serverName
-                }
-                if (-not $tls.verified) {
-                    $verdict = @($tls.verify_class, $tls.verify_error)
-                }
-                $reader = New-WinProbeReader -Stream $stream -Deadline $Deadline
-                if ($mode -eq 'tls' -and $mail -contains $protocol) {
-                    Invoke-PortProbeGreeting -Reader $reader -Protocol $protocol -Result $Result -EhloName $ehlo
-                }
-                elseif ($mode -eq 'starttls') {
-                    $before = @($Result.capabilities)
-                    Invoke-PortProbeGreetingAfterStartTls -Reader $reader -Protocol $protocol -Result $Result -EhloName $ehlo
-                    $Result.capabilities_before_tls = $before
-                }
-            }
-            elseif ($mail -contains $protocol) {
-                Invoke-PortProbeGreeting -Reader $reader -Protocol $protocol -Result $Result -EhloName $ehlo
-            }
-            if ($mail -contains $protocol) {
-                Send-PortProbeGoodbye -Reader $reader -Protocol $protocol
-            }
-        }
-        catch {
-            if ($null -eq $verdict) {
-                throw
-            }
-        }
-    }
-    finally {
-        try {
-            $stream.Dispose()
-            $client.Close()
-        }
-        catch {
-            $null = $_
-        }
-    }
-    if ($null -ne $verdict) {
-        New-WinProbeError -Class $verdict[0] -Detail $verdict[1]
-    }
-    if ($Result.tls.hostname_match -eq $false) {
-        $sans = @()
-        if ($null -ne $Result.tls.certificate) {
-            $sans = @($Result.tls.certificate.sans)
-        }
-        $named = if ($sans.Count) { $sans -join ', ' } else { 'no subject alternative name' }
-        New-WinProbeError -Class 'cert_hostname' -Detail ('the certificate names {0}, not {1}' -f $named, $Result.tls.server_name)
-    }
+    $Result.capabilities = @(switch ($Protocol) {
+            'smtp' { $reply | Select-Object -Skip 1 | ForEach-Object { "$_ ".Substring(4).Trim() } }
+            'imap' { $reply | Where-Object { $_ -match '^\* CAPABILITY ' } | ForEach-Object { -split $_ | Select-Object -Skip 2 } }
+            'pop3' { $reply | Select-Object -Skip 1 -First ($reply.Count - 2) | ForEach-Object { $_.Trim() } }
+        })
+    $mechanisms = -split (($Result.capabilities -match '^(AUTH[ =]|SASL )' -replace '^(AUTH[ =]|SASL )') -join ' ')
+    $Result.auth_mechanisms = @($mechanisms | ForEach-Object { $_.ToUpperInvariant() } | Select-Object -Unique)
+    $Result.timings.banner_ms = [int]$Result.timings['banner_ms'] + [int](Get-WinProbeElapsed -Since $started)
 }
 
 function Invoke-PortProbeTarget {
-    <# Observe one target (runs in a runspace of the pool); always returns a result, never throws. #>
+    <# Observe one target (in a runspace of the pool): a result, never an exception. #>
     param([hashtable]$Item)
-    $Target = $Item.target
-    $Item.state.started = Get-WinProbeClock
-    $started = $Item.state.started
-    $Result = New-PortProbeResult -Target $Target
-    $deadline = $started + [double]$Target.timeout
-    $where = '{0}:{1}' -f $Target.host, $Target.port
-    $Result.proxy = ConvertTo-WinProbeRedacted $Item.proxy_url
+    $ErrorActionPreference = 'Stop'
+    $target, $mail, $problem = $Item.target, ($Item.target.protocol -in 'smtp', 'imap', 'pop3'), $null
+    $deadline = ($started = Get-WinProbeClock) + $target.timeout
+    $Result = New-PortProbeResult -Target $target -Proxy $Item.proxy
     try {
-        Invoke-PortProbeSession -Target $Target -Settings $Item.settings -Deadline $deadline -Result $Result -ProxyUrl $Item.proxy_url
+        $connection = Connect-WinProbe -TargetHost $target.host -Port $target.port -ProxyUrl $Item.proxy -Deadline $deadline
+        $Result.addresses, $Result.address = $connection.addresses, $connection.address
+        foreach ($ms in 'dns_ms', 'connect_ms', 'proxy_ms') { if ($null -ne $connection.timings[$ms]) { $Result.timings[$ms] = [int]$connection.timings[$ms] } }
+        $reader = New-WinProbeReader -Stream $connection.stream -Deadline $deadline
+        $dialogue = @{ Result = $Result; Protocol = $target.protocol; EhloName = $Item.ehlo }
+        if ($mail -and $target.mode -ne 'tls') { Read-PortProbeCapability -Reader $reader @dialogue -Greet }
+        if ($target.mode -eq 'starttls') {
+            $verb = if ($target.protocol -eq 'pop3') { 'STLS' } else { 'STARTTLS' }
+            $Result.starttls_offered = @($Result.capabilities | ForEach-Object { (-split $_)[0] }) -contains $verb
+            if (-not $Result.starttls_offered) { New-WinProbeError -Class 'starttls_unsupported' -Detail ('the capabilities do not list {0}' -f $verb) }
+            $begun = Get-WinProbeClock
+            $go = @{ smtp = 'STARTTLS', '^\d{3}(?: |$)', '^220'; imap = 'p1 STARTTLS', '^p1 ', '^p1 OK'; pop3 = 'STLS', '', '^\+OK' }[$target.protocol]
+            $reply = Invoke-WinProbeExchange -Reader $reader -Text $go[0] -Until $go[1]
+            if ($reply[-1] -notmatch $go[2]) {
+                New-WinProbeError -Class 'starttls_unsupported' -Detail ("{0} answered '{1}'" -f $verb, (ConvertTo-WinProbePrintable $reply[-1] 80))
+            }
+            # Bytes after the go-ahead would be injected plain text (the CVE-2011-0411 class).
+            if ($reader.buffer.Count) { New-WinProbeError -Class 'protocol' -Detail 'the server sent data after its STARTTLS go-ahead' }
+            $Result.timings.starttls_ms = [int](Get-WinProbeElapsed -Since $begun)
+            $Result.capabilities_before_tls = @($Result.capabilities)
+        }
+        if ($target.mode -ne 'tcp') {
+            $begun = Get-WinProbeClock
+            $Result.tls.server_name = if ($target.server_name) { $target.server_name } else { $target.host }
+            $Result.tls.trust_store = if ($Item.ca_path) { $Item.ca_path } else { 'system' }
+            $tls = Invoke-WinProbeTls -Stream $connection.stream -ServerName $Result.tls.server_name -CaPath $Item.ca_path -Deadline $deadline
+            $Result.timings.tls_ms = [int](Get-WinProbeElapsed -Since $begun)
+            $Result.tls.version, $Result.tls.cipher, $Result.tls.bits, $problem = $tls.version, $tls.cipher, $tls.bits, $tls.problem
+            $Result.tls.verified, $Result.tls.verify_error = ($null -eq $problem), $(if ($problem) { $problem[1] })
+            if ($tls.der) {
+                $Result.tls.certificate, $Result.tls.hostname_match = Get-WinProbeCertificate -Der $tls.der -Hostname $Result.tls.server_name
+            }
+            if ($tls.der -and -not $problem -and -not $Result.tls.hostname_match) {
+                $problem = 'cert_hostname', ('the certificate names {0}, not {1}' -f (@($Result.tls.certificate.sans) -join ', '), $Result.tls.server_name)
+            }
+            # A certificate that does not verify is reported after the session, so the facts seen over it are kept.
+            $reader = New-WinProbeReader -Stream $tls.stream -Deadline $deadline
+            if ($mail) { Read-PortProbeCapability -Reader $reader @dialogue -Greet:($target.mode -eq 'tls') }
+        }
+        if ($mail) {
+            try { $null = Invoke-WinProbeExchange -Reader $reader -Text @{ smtp = 'QUIT'; imap = 'p1 LOGOUT'; pop3 = 'QUIT' }[$target.protocol] -Until '' }
+            catch { $null = $_ }
+        }
+        if ($problem) { New-WinProbeError -Class $problem[0] -Detail $problem[1] }
         $Result.ok = $true
-        $parts = [System.Collections.Generic.List[string]]::new()
-        $parts.Add($(if ($Result.address) { 'connected to {0}' -f $Result.address } else { 'connected' }))
-        if ($Result.proxy) {
-            $parts.Add(('through proxy {0}' -f $Result.proxy))
-        }
-        if ($Result.tls.version) {
-            $parts.Add(('{0} {1}' -f $Result.tls.version, $Result.tls.cipher))
-        }
-        if (@($Result.auth_mechanisms).Count -gt 0) {
-            $parts.Add(('AUTH {0}' -f (@($Result.auth_mechanisms) -join ' ')))
-        }
-        $Result.message = '{0}: {1}' -f $where, ($parts -join ', ')
     }
     catch {
-        $info = Get-WinProbeErrorInfo $_
-        $Result.error = $info[0]
-        $Result.message = Format-WinProbeMessage -Class $info[0] -Where $where -Detail $info[1]
+        $Result.error_class, $detail = $(if ($problem) { $problem } else { Get-WinProbeErrorInfo $_ })
+        $Result.message = Format-WinProbeMessage -Class $Result.error_class -Where ('{0}:{1}' -f $target.host, $target.port) -Detail $detail
     }
-    $Result.elapsed_ms = Get-WinProbeMilliseconds -Started $started
+    if ($connection.client) { $connection.client.Close() }
+    $Result.elapsed_ms = [int](Get-WinProbeElapsed -Since $started)
     $Result
 }
 
-# --- the module -----------------------------------------------------------------------------
-
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $params = $module.Params
-
-foreach ($name in @('timeout', 'deadline')) {
-    if (-not ($params[$name] -gt 0)) {
-        $module.FailJson(('{0} must be more than 0 seconds, got {1}' -f $name, $params[$name]))
-    }
-}
-if ($params.concurrency -lt 1) {
-    $module.FailJson(('concurrency must be at least 1, got {0}' -f $params.concurrency))
-}
-if ($params.ca_path -and -not (Test-Path -LiteralPath $params.ca_path -PathType Leaf)) {
-    $module.FailJson(('ca_path {0} is not a readable file' -f $params.ca_path))
-}
-
-$settings = @{ ca_path = $params.ca_path; ehlo_name = $params.ehlo_name }
-$items = [System.Collections.Generic.List[hashtable]]::new()
-$index = 0
-foreach ($raw in $params.targets) {
-    $target = Resolve-PortProbeTarget -Target $raw -DefaultTimeout ([double]$params.timeout)
-    $problem = Test-PortProbeTarget -Index $index -Target $target
-    if ($problem) {
-        $module.FailJson($problem)
-    }
-    $useProxy = $target.proxy
-    if ($null -eq $useProxy) {
-        $useProxy = ($target.protocol -eq 'https')
-    }
-    $proxyUrl = $null
-    if ($useProxy) {
-        $proxyUrl = Select-WinProbeProxy -TargetHost $target.host -Explicit $params.proxy -NoProxy $params.no_proxy
-    }
-    $items.Add(@{
-            target = $target
-            settings = $settings
-            proxy_url = $proxyUrl
-            state = [hashtable]::Synchronized(@{ started = $null; timeout = $target.timeout; phase = 'queued' })
-        })
-    $index++
-}
-
-$functions = @(
-    'Invoke-PortProbeTarget', 'Invoke-PortProbeSession', 'New-PortProbeResult', 'Read-PortProbeSmtpReply',
-    'Get-PortProbeEhlo', 'Read-PortProbeImapResponse', 'Get-PortProbeImapCapabilities', 'Read-PortProbePop3Lines',
-    'Get-PortProbePop3Capabilities', 'Add-PortProbeBannerTime', 'Invoke-PortProbeGreeting',
-    'Invoke-PortProbeGreetingAfterStartTls', 'Test-PortProbeStartTlsOffered', 'Request-PortProbeStartTls',
-    'Send-PortProbeGoodbye'
-) + @((Get-Command -Module (Get-Command -Name 'Get-WinProbeClock').ModuleName -CommandType Function).Name)
-
-$runs = Invoke-WinProbeParallel -Items $items.ToArray() -Worker 'Invoke-PortProbeTarget' -Functions $functions `
-    -Concurrency $params.concurrency -DeadlineSeconds ([double]$params.deadline)
-
-$results = [System.Collections.Generic.List[object]]::new()
-for ($index = 0; $index -lt $items.Count; $index++) {
-    $run = $runs[$index]
-    $target = $items[$index].target
-    $where = '{0}:{1}' -f $target.host, $target.port
-    if ($run.done -and $null -ne $run.output) {
-        $results.Add($run.output)
-        continue
-    }
-    $Result = New-PortProbeResult -Target $target
-    if ($run.done) {
-        $Result.error = 'protocol'
-        $Result.message = Format-WinProbeMessage -Class 'protocol' -Where $where -Detail ('the probe stopped: {0}' -f $run.error)
-    }
-    else {
-        $Result.error = 'deadline'
-        $Result.message = Format-WinProbeMessage -Class 'deadline' -Where $where -Detail ("the call's deadline of {0}s passed" -f $params.deadline)
-    }
-    $results.Add($Result)
-}
-
+# The mode and protocol a port means when the target leaves them to auto (_probe.PORT_DEFAULTS).
+$ports = @{ 443 = 'tls', 'https'; 587 = 'starttls', 'smtp'; 25 = 'starttls', 'smtp'; 465 = 'tls', 'smtp'; 993 = 'tls', 'imap'; 143 = 'starttls', 'imap'
+    995 = 'tls', 'pop3'; 110 = 'starttls', 'pop3' }
+$mail = 'smtp', 'imap', 'pop3'
+$items = @(foreach ($raw in $params.targets) {
+        $mode, $protocol = $raw.mode, $raw.protocol
+        $default = if ($ports.Contains($raw.port)) { $ports[$raw.port] } else { 'tcp', 'none' }
+        if ($protocol -eq 'auto') { $protocol = if ($mode -in 'auto', $default[0] -or $default[1] -in $mail) { $default[1] } else { 'none' } }
+        if ($mode -eq 'auto') { $mode = if ($protocol -eq $default[1]) { $default[0] } elseif ($protocol -eq 'https') { 'tls' } else { 'tcp' } }
+        if ($mode -eq 'starttls' -and $protocol -notin $mail) { $module.FailJson(('{0}:{1}: starttls needs smtp, imap or pop3' -f $raw.host, $raw.port)) }
+        $viaProxy = $raw.proxy -or ($null -eq $raw.proxy -and $protocol -eq 'https')
+        $proxy = if ($viaProxy) { Select-WinProbeProxy -TargetHost $raw.host -Explicit $params.proxy -NoProxy $params.no_proxy }
+        $target = @{ host = $raw.host; port = $raw.port; purpose = $raw.purpose; mode = $mode; protocol = $protocol; server_name = $raw.server_name
+            name = $(if ($raw.name) { $raw.name } else { '{0}:{1}' -f $raw.host, $raw.port })
+            timeout = $(if ($raw.timeout) { $raw.timeout } else { $params.timeout })
+        }
+        @{ target = $target; proxy = $proxy; ca_path = $params.ca_path; ehlo = $params.ehlo_name }
+    })
+$runs = Invoke-WinProbeParallel -Items $items -Worker 'Invoke-PortProbeTarget' -Concurrency $params.concurrency -DeadlineSeconds $params.deadline
+$results = @(for ($index = 0; $index -lt $items.Count; $index++) {
+        if ($null -ne $runs[$index].output) { $runs[$index].output; continue }
+        $Result = New-PortProbeResult -Target $items[$index].target -Proxy $items[$index].proxy
+        $Result.error_class, $detail = 'deadline', ('the deadline of {0} s passed' -f $params.deadline)
+        if ($runs[$index].done) { $Result.error_class, $detail = 'protocol', ('the probe stopped: {0}' -f $runs[$index].error) }
+        $Result.message = Format-WinProbeMessage -Class $Result.error_class -Where ('{0}:{1}' -f $Result.host, $Result.port) -Detail $detail
+        $Result
+    })
+$failed = @($results | Where-Object { $_.error_class })
 $errors = [ordered]@{}
-foreach ($Result in $results) {
-    if ($Result.error) {
-        $errors[$Result.error] = $(if ($errors.Contains($Result.error)) { $errors[$Result.error] } else { 0 }) + 1
-    }
-}
-$failed = 0
-foreach ($count in $errors.Values) {
-    $failed += $count
-}
+foreach ($Result in $failed) { $errors[$Result.error_class] = 1 + [int]$errors[$Result.error_class] }
 # RETURN: summary
-$Summary = [ordered]@{
-    total = $results.Count
-    ok = $results.Count - $failed
-    failed = $failed
-    errors = $errors
-}
-$module.Result.results = $results.ToArray()
+$Summary = [ordered]@{ total = $results.Count; ok = $results.Count - $failed.Count; failed = $failed.Count; errors = $errors }
+$module.Result.results = $results
 $module.Result.summary = $Summary
-if ($failed -and $params.fail_on_error) {
-    $messages = @($results | Where-Object { $_.error } | ForEach-Object { $_.message })
-    $module.FailJson(('{0} of {1} targets failed: {2}' -f $failed, $results.Count, ($messages -join '; ')))
+if ($failed.Count -and $params.fail_on_error) {
+    $module.FailJson(('{0} of {1} targets failed: {2}' -f $failed.Count, $results.Count, (@($failed | ForEach-Object { $_.message }) -join '; ')))
 }
 $module.ExitJson()

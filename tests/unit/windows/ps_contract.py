@@ -13,8 +13,9 @@ No pwsh runs here, so the twins are checked statically:
   ``# RETURN: <path>`` comment builds the dictionary documented at <path> (``results[]`` is an
   element of the list ``results``); its nested literals build the paths below it; the variable it
   is assigned to stands for that path in the whole file (PowerShell names are case-insensitive),
-  so ``$Result.key = ...`` or ``$Result['key'] = ...`` adds a key. ``$module.Result.x = ...`` adds
-  a top-level key;
+  so ``$Result.key = ...``, ``$Result['key'] = ...``, ``$Result.a, $Result.b = ...`` or
+  ``$Result[$name] = ...`` inside ``foreach ($name in 'a', 'b')`` adds keys. ``$module.Result.x = ...``
+  adds a top-level key;
 - contract_problems(): every difference between those and the Python twin's argument spec and
   RETURN documentation.
 """
@@ -192,8 +193,31 @@ def option_spec(source):
     raise AssertionError('no $spec = @{...} assignment found')
 
 
+def _loop_values(node, variable):
+    """The literal strings a foreach loop around NODE gives VARIABLE, or None."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type == 'foreach_statement':
+            names = [c for c in parent.named_children if c.type == 'variable']
+            if names and _text(names[0]).lower() == variable.lower():
+                items = value(parent.named_children[names and parent.named_children.index(names[0]) + 1])
+                items = items if isinstance(items, list) else [items]
+                return items if all(isinstance(i, str) for i in items) else None
+        parent = parent.parent
+    return None
+
+
+def _targets(left):
+    """The assignable expressions of an assignment's left side ($a.b, or $a.b, $c.d = ...)."""
+    left = _unwrap(left)
+    if left.type == 'array_literal_expression':
+        return [_unwrap(c) for c in left.named_children]
+    return [left]
+
+
 def _access_chain(node):
-    """('$var', [keys]) of $var.a.b or $var['a'].b; a key is None when it is computed."""
+    """('$var', [keys]) of $var.a.b or $var['a'].b; a key is None when it is computed, or a list of
+    the strings a foreach loop gives the variable that indexes it ($var[$name])."""
     node = _unwrap(node)
     keys = []
     while node.type in ('member_access', 'element_access'):
@@ -202,8 +226,11 @@ def _access_chain(node):
             name = rest[-1] if rest else None
             keys.append(_text(name) if name is not None and name.type in ('simple_name', 'member_name') else None)
         else:
-            index = value(rest[0]) if rest else None
-            keys.append(index if isinstance(index, str) else None)
+            index_node = _unwrap(rest[0]) if rest else None
+            index = value(index_node) if index_node is not None else None
+            if index_node is not None and index_node.type == 'variable':
+                index = _loop_values(node, _text(index_node))
+            keys.append(index if isinstance(index, (str, list)) else None)
         node = _unwrap(base)
     if node.type != 'variable':
         return None, []
@@ -265,18 +292,19 @@ def result_keys(sources, literal_keys=None):
             if left.type == 'variable':
                 bindings[_text(left).lower()] = path
         for assignment in _assignments(tree):
-            variable, keys = _access_chain(assignment.named_children[0])
-            if variable == '$module' and keys[:1] == ['Result']:
-                path, keys = '', keys[1:]
-            elif variable in bindings and keys:
-                path = bindings[variable]
-            else:
-                continue
-            if None in keys or not keys:
-                continue  # a computed key (e.g. counts per error class)
-            for key in keys[:-1]:
-                path = '%s.%s' % (path, key) if path else key
-            found.setdefault(path, set()).add(keys[-1])
+            for target in _targets(assignment.named_children[0]):
+                variable, keys = _access_chain(target)
+                if variable == '$module' and keys[:1] == ['Result']:
+                    path, keys = '', keys[1:]
+                elif variable in bindings and keys:
+                    path = bindings[variable]
+                else:
+                    continue
+                if not keys or None in keys or any(isinstance(k, list) for k in keys[:-1]):
+                    continue  # a computed key (e.g. counts per error class)
+                for key in keys[:-1]:
+                    path = '%s.%s' % (path, key) if path else key
+                found.setdefault(path, set()).update(keys[-1] if isinstance(keys[-1], list) else [keys[-1]])
     return found
 
 
@@ -304,16 +332,21 @@ def named_in_description(spec):
     return set(re.findall(r'C\(([a-z_]+)\)', description))
 
 
+def module_docs_text(source):
+    """{DOCUMENTATION, EXAMPLES, RETURN: text} of a module's source."""
+    docs = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ('DOCUMENTATION', 'EXAMPLES', 'RETURN'):
+                docs[node.targets[0].id] = node.value.value
+    return docs
+
+
 def module_docs(path):
     """DOCUMENTATION, EXAMPLES and RETURN of a module's .py (twin or sidecar), parsed."""
     with open(path) as handle:
-        tree = ast.parse(handle.read())
-    docs = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in ('DOCUMENTATION', 'EXAMPLES', 'RETURN'):
-                docs[node.targets[0].id] = yaml.safe_load(node.value.value)
-    return docs
+        texts = module_docs_text(handle.read())
+    return dict((key, yaml.safe_load(text)) for key, text in texts.items())
 
 
 def normalise_spec(options):

@@ -11,6 +11,7 @@ file must produce no ERROR and no MISSING node. The broken snippets prove the ch
 
 import glob
 import os
+import re
 
 import pytest
 
@@ -67,9 +68,38 @@ def test_a_broken_copy_of_a_module_is_caught(tmp_path):
     with open(os.path.join(ps_contract.MODULES, 'win_port_probe.ps1')) as handle:
         source = handle.read()
     # Drop the brace that closes the first function: everything after it is misplaced.
-    start = source.index('function Resolve-PortProbeTarget')
+    start = source.index('function Read-PortProbeCapability')
     end = source.index('\n}\n', start)
     broken = source[:end] + '\n' + source[end + 3:]
     copy = tmp_path / 'win_port_probe.ps1'
     copy.write_text(broken)
     assert ps_contract.syntax_errors(copy.read_bytes()) != []
+
+
+# --- the budget: the twins observe, so they stay small -------------------------------------------
+
+MAX_POWERSHELL_LINES = 800
+
+
+def _line_counts():
+    """{path relative to the collection: lines, as wc -l counts them} of every PowerShell file under plugins/."""
+    counts = {}
+    for path in POWERSHELL_FILES:
+        with open(path, 'rb') as handle:
+            counts[os.path.relpath(path, ps_contract.REPO_ROOT).replace(os.sep, '/')] = handle.read().count(b'\n')
+    return counts
+
+
+def test_the_powershell_stays_within_its_budget():
+    total = sum(_line_counts().values())
+    assert total <= MAX_POWERSHELL_LINES, '%d lines of PowerShell under plugins/, the budget is %d' % (total, MAX_POWERSHELL_LINES)
+
+
+def test_windows_md_states_the_line_counts():
+    """docs/windows.md's table of PowerShell lines per file is the truth (regenerate it by hand when it fails)."""
+    with open(os.path.join(ps_contract.REPO_ROOT, 'docs', 'windows.md')) as handle:
+        page = handle.read()
+    stated = dict((path, int(lines)) for path, lines in re.findall(r'^\| `(plugins/[^`]+)` \| (\d+) \|', page, re.M))
+    counts = _line_counts()
+    assert stated == counts
+    assert '| total | %d |' % sum(counts.values()) in page

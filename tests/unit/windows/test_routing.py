@@ -148,7 +148,7 @@ def test_one_playbook_routes_per_host(tmp_path):
     assert 'was not found in configured module paths' not in out
     # The POSIX host ran the Python module for real: the closed port is a finding, not a failure.
     assert 'ok: [helper]' in out, out
-    assert '"error": "refused"' in out, out
+    assert '"error_class": "refused"' in out, out
 
 
 def test_the_documented_windows_fleet_example_is_valid():
