@@ -221,7 +221,8 @@ def test_through_a_proxy_with_credentials_from_the_argument(lab, scenarios):
     proxy = ConnectProxy(auth=("ece", "PlantedProxyPassword"))
     try:
         result = acquire(lab, tenant, "preflight", proxy=proxy.url)
-        assert result["acquired"] and result["proxy"] == "http://********@127.0.0.1:%d" % proxy.port
+        # docs/contract.md: the proxy is named with only its password replaced
+        assert result["acquired"] and result["proxy"] == "http://ece:********@127.0.0.1:%d" % proxy.port
         assert {c["credentials"] for c in proxy.connects} == {"ece:PlantedProxyPassword"}
         assert_secrets_absent(result, "PlantedProxyPassword")
         wrong = acquire(lab, tenant, "preflight", proxy="http://ece:wrong@127.0.0.1:%d" % proxy.port)

@@ -380,7 +380,8 @@ def test_connection_failures_are_classified(servers):
     assert _failure('https://127.0.0.1:%d/' % plain.port)[0] in ('tls_handshake', 'reset')
     error_class, detail = _failure('https://127.0.0.1:%d/' % _closed_port(),
                                    proxy='http://ece:ProxyPw@127.0.0.1:%d' % _closed_port())
-    assert error_class == 'proxy' and 'ProxyPw' not in detail
+    # docs/contract.md: a proxy that cannot be reached is the cause named, not the target
+    assert error_class == 'proxy_unreachable' and 'ProxyPw' not in detail
 
 
 def cut_handshake(server, conn):
