@@ -208,8 +208,13 @@ def validate(instance, schema=None, path='', root=None):
     schema = _resolve(schema if schema is not None else SCHEMA, root)
     here = path or '(document)'
     if 'anyOf' in schema:
-        if any(not validate(instance, option, path, root) for option in schema['anyOf']):
+        outcomes = [validate(instance, option, path, root) for option in schema['anyOf']]
+        if any(not problems for problems in outcomes):
             return []
+        # Report the option whose type the instance has (an object that breaks the object's schema), if any.
+        for option, problems in zip(schema['anyOf'], outcomes):
+            if not _type_mismatch(instance, _resolve(option, root)):
+                return problems
         return ['%s: %s' % (here, _describe_any_of(schema['anyOf'], root, instance))]
     problems = []
     if 'const' in schema and instance != schema['const']:
@@ -238,6 +243,14 @@ def validate(instance, schema=None, path='', root=None):
             for index, item in enumerate(instance):
                 problems.extend(validate(item, schema['items'], '%s[%d]' % (path, index), root))
     return problems
+
+
+def _type_mismatch(instance, schema):
+    types = schema.get('type')
+    if types is None:
+        return 'enum' in schema and instance not in schema['enum'] and not isinstance(instance, str)
+    types = [types] if isinstance(types, str) else types
+    return not any(_TYPES[t](instance) for t in types)
 
 
 def _describe_any_of(options, root, instance):

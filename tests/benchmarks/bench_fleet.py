@@ -139,6 +139,7 @@ class Measured(object):
     def __init__(self, run, records):
         self.run = run
         self.seconds = run.seconds
+        self.cpu_seconds = run.cpu_seconds
         self.records = records
         self.host_tasks = len(records)
         self.calls = {}  # host -> family -> module calls
@@ -273,13 +274,14 @@ def _measure_ssh(bench, workdir, skip_peer):
 
 
 def _table(rows):
-    lines = ["| ECE hosts | Connection | Forks | Ours wall (s) | Ours host-tasks | Ours module calls per host, by "
-             "family | Peer wall (s) | Peer host-tasks | Peer module calls per host, by family | Peer / ours |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| ECE hosts | Connection | Forks | Ours wall (s) | Ours CPU (s) | Ours host-tasks | Ours module calls per "
+             "host, by family | Peer wall (s) | Peer host-tasks | Peer module calls per host, by family | Peer / ours |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         ours, peer = row["ours"], row["peer"]
-        lines.append("| %d | %s | %d | %.1f | %d | %s | %s | %s | %s | %s |" % (
-            row["size"], row["connection"], row["forks"], ours.seconds, ours.host_tasks, _format_calls(ours),
+        lines.append("| %d | %s | %d | %.1f | %.1f | %d | %s | %s | %s | %s | %s |" % (
+            row["size"], row["connection"], row["forks"], ours.seconds, ours.cpu_seconds, ours.host_tasks,
+            _format_calls(ours),
             "%.1f" % peer.seconds if peer else "-", peer.host_tasks if peer else "-",
             _format_calls(peer) if peer else "-", "%.1fx" % (peer.seconds / ours.seconds) if peer else "-"))
     return "\n".join(lines)
@@ -300,6 +302,18 @@ def _targets(rows):
     else:
         verdicts.append(("(b) wall(50 hosts) / wall(1 host): not measured (--sizes must include 1 and 50)", None))
     return verdicts
+
+
+def _cpu_lines(rows):
+    """CPU seconds per added ECE host (local connection: the controller runs every host's modules too), between
+    each pair of measured fleet sizes, and how many of the largest run's host-tasks ran per ECE host."""
+    local = sorted((row["size"], row["ours"].cpu_seconds, row["ours"].host_tasks) for row in rows
+                   if row["connection"] == "local" and row["ours"].cpu_seconds is not None)
+    lines = []
+    for (small, cpu_small, _t1), (large, cpu_large, _t2) in zip(local, local[1:]):
+        lines.append("CPU per added host, %d to %d hosts: (%.1f s - %.1f s) / %d = %.2f s" % (
+            small, large, cpu_large, cpu_small, large - small, (cpu_large - cpu_small) / (large - small)))
+    return lines
 
 
 def _verdict_lines(verdicts):
@@ -345,8 +359,8 @@ def _header(rows, load):
                load[0], load[1]))
 
 
-def _write_doc(header, table, verdicts, profile):
-    parts = [header, table, "\n".join("- " + line for line in _verdict_lines(verdicts))]
+def _write_doc(header, table, verdicts, profile, cpu=()):
+    parts = [header, table, "\n".join("- " + line for line in list(_verdict_lines(verdicts)) + list(cpu))]
     if profile:
         parts.append("```text\n%s\n```" % "\n".join(profile))
     parts.append(PEER_COVERAGE)
@@ -382,10 +396,11 @@ def main():
     table, verdicts, profile = _table(rows), _targets(rows), _profile_lines(rows)
     print(header)
     print(table)
-    for line in _verdict_lines(verdicts) + profile:
+    cpu = _cpu_lines(rows)
+    for line in _verdict_lines(verdicts) + cpu + profile:
         print(line)
     if args.write:
-        _write_doc(header, table, verdicts, profile)
+        _write_doc(header, table, verdicts, profile, cpu)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,11 @@ COLLECTIONS = os.path.join(REPO, ".build", "collections")
 class Run(object):
     """One ansible-playbook run: the completed process, its output, the JSON report and the recap."""
 
-    def __init__(self, proc, report_dir, seconds):
+    def __init__(self, proc, report_dir, seconds, cpu_seconds=None):
         self.proc = proc
+        # CPU seconds of ansible-playbook and everything it started (its workers, and the modules of hosts
+        # reached over the local connection), user + system: what the run cost the controller machine.
+        self.cpu_seconds = cpu_seconds
         self.returncode = proc.returncode
         self.output = proc.stdout + proc.stderr
         self.report_dir = report_dir
@@ -93,10 +96,12 @@ class Fleet(object):
                    ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="false",
                    ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_DEPRECATION_WARNINGS="false")
         env.update(env_extra or {})
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), os.times()
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, check=False,
                               cwd=str(report_dir))
-        return Run(proc, str(report_dir), time.monotonic() - start)
+        cpu_end = os.times()
+        cpu = (cpu_end.children_user - cpu_start.children_user) + (cpu_end.children_system - cpu_start.children_system)
+        return Run(proc, str(report_dir), time.monotonic() - start, cpu)
 
 
 @contextlib.contextmanager

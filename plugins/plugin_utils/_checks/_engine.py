@@ -150,7 +150,8 @@ class Context(object):
         if what in HOST_REQUIREMENTS:
             host = self.host(subject)
             if not host.get('reached', False) or host.get('failed_tasks'):
-                raise Blocked(HOST_REACHABLE, 'not judged: %s did not answer or a probe task failed on it' % subject)
+                raise Blocked(HOST_REACHABLE, 'not judged: %s did not answer or a probe task failed on it (see %s)' % (
+                    subject, HOST_REACHABLE))
             if what != 'reached' and host.get(what) is None:
                 raise Missing('not read: %s did not run on %s (the network role records it)' % (what, subject))
             return
