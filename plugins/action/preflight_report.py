@@ -156,8 +156,7 @@ class ActionModule(ActionBase):
 
     def _ece_hosts(self, task_vars, args):
         groups = task_vars.get('groups') or {}
-        return [name for name in _unique(list(groups.get(args['services_group']) or [])
-                                         + list(groups.get(args['application_group']) or []))]
+        return _unique(list(groups.get(args['services_group']) or []) + list(groups.get(args['application_group']) or []))
 
     def _validate_hosts(self, task_vars, args):
         """ECE's declared release and ES names, and the ports, on every ECE host of the run."""

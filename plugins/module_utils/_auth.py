@@ -122,7 +122,8 @@ def argument_spec():
         client_certificate_thumbprint=dict(type='str'),
         authority=dict(type='str'),
         cloud=dict(type='str', default='public', choices=list(CLOUDS)),
-        proxy=dict(type='str', no_log=True),  # may carry user:password@
+        # Not no_log: a proxy without credentials is shown; PreflightModule masks a password in every output.
+        proxy=dict(type='str', no_log=False),
         no_proxy=dict(type='str'),
         ca_path=dict(type='path'),
         timeout=dict(type='float', default=10),

@@ -304,8 +304,9 @@ summary:
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils._module import PreflightModule
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _errors, _mail, _tls
 
 MAILBOX_OPTIONS = dict(
@@ -427,7 +428,7 @@ def build_jobs(params, mailboxes, tokens):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+    module = PreflightModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=_auth.MUTUALLY_EXCLUSIVE, required_by=_auth.REQUIRED_BY,
                            required_if=[('send_test_message', True, ['test_recipient'])])
     params = module.params

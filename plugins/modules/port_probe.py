@@ -379,8 +379,9 @@ summary:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils._module import PreflightModule
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _probe, _proxy, _tls
 
 TARGET_OPTIONS = dict(
@@ -412,7 +413,7 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = PreflightModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     # The proxy's password, and the whole URL when it has one, are masked wherever they would appear.
     module.no_log_values.update(_proxy.secrets(params['proxy'], os.environ))

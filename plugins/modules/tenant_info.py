@@ -363,8 +363,9 @@ elapsed_ms:
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils._module import PreflightModule
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _graph
 
 
@@ -382,7 +383,7 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(
+    module = PreflightModule(
         argument_spec=argument_spec(),
         mutually_exclusive=_auth.APP_ONLY_MUTUALLY_EXCLUSIVE,
         required_by=_auth.REQUIRED_BY,

@@ -352,8 +352,9 @@ access_token:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils._module import PreflightModule
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth
 
 GRANTS = ('auto', 'client_credentials', 'refresh_token', 'password')
@@ -389,7 +390,7 @@ def resolve_grant(params):
 
 
 def main():
-    module = AnsibleModule(
+    module = PreflightModule(
         argument_spec=argument_spec(),
         mutually_exclusive=_auth.MUTUALLY_EXCLUSIVE,
         required_by=_auth.REQUIRED_BY,

@@ -607,8 +607,9 @@ summary:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.ece_o365.preflight.plugins.module_utils._module import PreflightModule
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _http, _proxy, _tls
 
 URL_OPTIONS = dict(
@@ -645,7 +646,8 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = PreflightModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                             secrets=_http.secret_values)
     # Secret header values, proxy passwords and whole proxy URLs that carry one never leave the module,
     # the invocation included; results show the proxy with only its password replaced.
     module.no_log_values.update(_http.secret_values(module.params, os.environ))

@@ -7,7 +7,13 @@
 # collection's public API and MAY CHANGE OR BE REMOVED AT ANY TIME, even in a
 # patch release. Do not use it from outside this collection.
 
-"""The facts the checks judge against, each held once: the TAC checklist, version minimums, limits, fixes."""
+"""The facts the checks judge against, each held once: the TAC checklist, version minimums, limits, fixes.
+
+A fix that a probe's classification already holds (an Exchange reply's, an AADSTS code's, an error class's)
+is cited from there (_mail.MAIL_CLASSES, _aadsts, _errors.ERROR_CLASSES), not restated here.
+"""
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _mail
 
 # The TAC checklist (Cisco ECE 12.6), by item number, as DESIGN and README name it. A check may name
 # one item or none; new items may be added (the report does not cap the number).
@@ -60,9 +66,8 @@ DEFAULT_EXPECTED_ISSUERS = ('Microsoft Azure * TLS Issuing CA *', 'Microsoft Azu
 
 # Fixes used by more than one check, held once.
 FIX = {
+    'smtp_auth': _mail.MAIL_CLASSES['smtp_auth_disabled'][1],
     'enable_protocol': 'Set-CASMailbox -Identity <mailbox> -%sEnabled $true',
-    'smtp_auth': 'Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false (or, for every '
-                 'mailbox that has no setting of its own, Set-TransportConfig -SmtpClientAuthenticationDisabled $false)',
     'full_access': 'Add-MailboxPermission -Identity %s -User %s -AccessRights FullAccess -AutoMapping $false',
     'generate_token': 'generate the token again in ECE (Partition > Apps > Email > the mailbox > Generate token) '
                       'in a private browser window, signed in as the mailbox account',

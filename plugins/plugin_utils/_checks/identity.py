@@ -12,7 +12,6 @@ token ECE stored for each mailbox, and the accounts. tenant_info returns Graph's
 redirect-URI match, the consent gaps and the secret expiry are judged here."""
 
 
-
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import _facts
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks._engine import (
     TENANT_READ, Blocked, Missing, Verdict, check, parse_date)
@@ -249,5 +248,3 @@ def judge_user(context, subject):
     if problems:
         return 'fail', '; '.join(problems), evidence
     return 'pass', ', '.join('%s enabled' % n for n in names), evidence
-
-

@@ -157,9 +157,8 @@ def test_an_unresolvable_proxy_is_named_as_the_cause(preflight_fleet, report_dir
     """Was: port_probe blamed login.microsoftonline.com, and showed the proxy as VALUE_SPECIFIED_IN_NO_LOG_PARAMETER."""
     preflight_fleet.switch("healthy")
     lab = preflight_fleet.lab_state()
-    run = preflight_fleet.run(report_dir, extra_vars={
-        "network_proxy": "http://proxy.invalid:3128", "network_no_proxy": "localhost"}, flags=("--limit",
-                                                                                             "ece-app01,localhost"))
+    run = preflight_fleet.run(report_dir, flags=("--limit", "ece-app01,localhost"), extra_vars={
+        "network_proxy": "http://proxy.invalid:3128", "network_no_proxy": "localhost"})
     port = _finding(run, "NET-PORT-443", "ece-app01")
     assert port["status"] == "fail", run.tail()
     assert "proxy.invalid" in port["detail"] and port["evidence"][0]["error_class"] == "proxy_dns", port
