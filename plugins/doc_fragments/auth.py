@@ -69,9 +69,10 @@ options:
   proxy:
     description:
       - HTTP proxy URL for the calls to Microsoft, for example V(http://user:password@proxy.example.com:3128).
-        Credentials in it are never shown (results show V(http://********@proxy.example.com:3128)).
-      - Unset, the environment decides (C(HTTPS_PROXY), C(https_proxy), C(ALL_PROXY)) with C(NO_PROXY)
-        honoured; V('') means no proxy. Either way it is chosen per host.
+        Its password is never shown, in the results or anywhere else the module writes (results show
+        V(http://user:********@proxy.example.com:3128)); a proxy without credentials is shown as it is.
+      - Unset, the environment decides (C(https_proxy), then C(HTTPS_PROXY), C(all_proxy), C(ALL_PROXY): a
+        lower-case variable wins) with C(no_proxy) honoured; V('') means no proxy. Either way it is chosen per host.
     type: str
   no_proxy:
     description:

@@ -429,8 +429,8 @@ def build_jobs(params, mailboxes, tokens):
 
 def main():
     module = PreflightModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=_auth.MUTUALLY_EXCLUSIVE, required_by=_auth.REQUIRED_BY,
-                           required_if=[('send_test_message', True, ['test_recipient'])])
+                             mutually_exclusive=_auth.MUTUALLY_EXCLUSIVE, required_by=_auth.REQUIRED_BY,
+                             required_if=[('send_test_message', True, ['test_recipient'])])
     params = module.params
     if not _tls.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=str(_tls.CRYPTOGRAPHY_IMPORT_ERROR))

@@ -11,14 +11,18 @@ version_added: 0.1.0
 author:
   - ece_o365.preflight contributors (@ece_o365)
 description:
-  - Runs on the controller (an action plugin), once per play. It reads what the probe roles recorded on each
-    host (C(ece_o365_observations)) and for the tenant (C(ece_o365_tenant_observations)), runs every selected
-    check of the catalogue (see C(docs/checks.md)) and returns one finding per check and subject (host, tenant or
-    mailbox) with status V(pass), V(warn), V(fail), V(skip) or V(error), the evidence, and the fix.
-  - A host of the play without observations was unreachable or a probe failed there; it gets a failing
-    C(PREFLIGHT-HOST-REACHABLE) finding and its other checks are skipped, so no host is lost from the report.
-    The probe roles may also mark a host in its observations with C(unreachable), C(unreachable_reason) and
-    C(failed_tasks) (a list of what failed); those count the same way.
+  - Runs on the controller (an action plugin), once per play. It assembles the observation contract's document
+    (C(docs/contract.md)) from what the network role recorded on each ECE host (C(ece_o365_observations)), what
+    the tenant role recorded (C(ece_o365_tenant_observations)) and what the inventory declares (ECE's release
+    and External URL, C(ece_o365_mailboxes)), validates it, runs every selected check of the catalogue (see
+    C(docs/checks.md)) and returns one finding per check and subject (host, tenant or mailbox) with status
+    V(pass), V(warn), V(fail), V(skip) or V(error), the evidence, and one fix.
+  - The gate never passes on data it did not read. An ECE host of the play without observations was
+    unreachable or a probe failed there; it gets a failing C(PREFLIGHT-HOST-REACHABLE) finding and its other
+    checks wait for it. A record that breaks the contract is not judged and fails the same way, naming the path.
+    A tenant host outside the run (a C(--limit)) makes C(PREFLIGHT-TENANT-READ) an error unless
+    O(check_tenant=false). A missing observation is an V(error); a run that judged nothing fails the gate.
+    ECE hosts of the inventory left out of the run are named in RV(coverage).
   - Writes the report as JSON (versioned schema), JUnit XML, Markdown and HTML into O(report_dir), and with
     O(audit=true) a dated copy under C(history/) and the drift against the previous report.
   - Fails the task once, at the end, when a blocking finding remains and O(gate=true).
@@ -92,6 +96,34 @@ options:
   today:
     description: The date waivers are judged against (V(YYYY-MM-DD)); today when unset. For tests and replays.
     type: str
+  tenant_host:
+    description:
+      - The host the tenant role runs on. When it is not in the run, the tenant was not read, which blocks the
+        gate (unless O(check_tenant=false)).
+    type: str
+    default: localhost
+  check_tenant:
+    description: Read the tenant. V(false) leaves the tenant and mailbox checks out knowingly (reported as skipped).
+    type: bool
+    default: true
+  expected_issuers:
+    description:
+      - Issuers expected on the leaf certificate of Microsoft's endpoints (a CN with C(*) and C(?), or
+        C(K=V, K=V)); another one means TLS inspection (C(NET-TLS-INTERCEPT)). Unset - the catalogue's list; an
+        empty list - the check does not apply.
+    type: list
+    elements: str
+  expected_ca_certs:
+    description: CA certificates expected in the chain a host saw, by SHA-256 fingerprint.
+    type: list
+    elements: str
+    default: []
+  validate_only:
+    description:
+      - Check the run's inputs (the selection, the waivers, the mailboxes, ECE's declared release and ES names,
+        the ports) and judge nothing. The playbooks call it so before any probe.
+    type: bool
+    default: false
 notes:
   - Findings carry no secret, because the probes never return one.
 """
@@ -133,10 +165,20 @@ findings:
       description: The exact variable that skips this check.
       type: str
       sample: "ece_o365_skip_checks: [NET-PORT-993]"
+    blocked_by:
+      description: For a V(skip) that waits on another check, that check's id (it fails for the same subject).
+      type: str
 summary:
-  description: Counts by status, blocking findings and whether the gate passed.
+  description:
+    - Counts by status, how many findings were judged, blocking findings, whether the gate passed and why not
+      (C(gate_reasons)), and the coverage.
   returned: always
   type: dict
+coverage:
+  description: The ECE hosts judged and those limited out of the run, and whether the tenant was read.
+  returned: unless O(validate_only=true)
+  type: dict
+  sample: {ece_hosts: 3, judged_hosts: [ece-app01], limited_out: [ece-svc01, ece-app02], tenant: read from localhost}
 drift:
   description: New failures, fixed, still failing and changed findings against the previous report.
   returned: always

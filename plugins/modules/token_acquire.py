@@ -329,7 +329,7 @@ proxy:
   description: The proxy used, credentials redacted; V(null) when direct.
   returned: always
   type: str
-  sample: http://********@proxy.corp.example:3128
+  sample: http://user:********@proxy.corp.example:3128
 trust_store:
   description: The O(ca_path) used, or C(system (<bundle>)).
   returned: always

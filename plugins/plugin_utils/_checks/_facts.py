@@ -49,8 +49,9 @@ NETWORK_PATHS = (
     # (check id, purpose, roles that need it, default port, what for, mail protocol it serves)
     ('NET-PORT-443', 'token_endpoint', ('services', 'application'), 443, 'HTTPS to login.microsoftonline.com: tokens',
      None),
+    # SMTP applies whatever the mailboxes use: the application servers send ECE's alarm mail through it.
     ('NET-PORT-587', 'smtp_submission', ('services', 'application'), 587,
-     'SMTP submission with STARTTLS: the dispatcher and alarm mail', 'smtp'),
+     'SMTP submission with STARTTLS: the dispatcher and alarm mail', None),
     ('NET-PORT-993', 'imap', ('services',), 993, 'IMAP over TLS: the retriever', 'imap'),
     ('NET-PORT-995', 'pop3', ('services',), 995, 'POP3 over TLS: the retriever', 'pop3'),
 )

@@ -53,7 +53,7 @@ def acquired_token(context, address):
 
 def user(context, name):
     for entry in context.tenant['tenant_info'].get('users') or []:
-        if (entry.get('name') or '').lower() == name.lower():
+        if (entry.get('address') or entry.get('name') or '').lower() == name.lower():
             if entry.get('exists') is None:
                 raise Blocked(TENANT_READ, 'not judged: %s could not be read (see %s)' % (name, TENANT_READ))
             return entry
