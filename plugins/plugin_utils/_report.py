@@ -126,7 +126,10 @@ def to_markdown(report):
            'Generated %s. Gate: **%s** (%d blocking finding(s)%s).' % (
                report['generated'], 'PASSED' if summary['passed_gate'] else 'FAILED', summary['blocking'],
                ', warnings count' if summary.get('fail_on_warn') else ''),
-           '', '| Status | Count |', '| --- | --- |']
+           '']
+    out += ['%s%s.' % (line[0].upper(), line[1:]) for line in coverage_lines(summary.get('coverage') or {})]
+    out += ['Gate: %s.' % reason for reason in summary.get('gate_reasons') or [] if reason.startswith('nothing')]
+    out += ['', '| Status | Count |', '| --- | --- |']
     out += ['| %s | %d |' % (STATUS_MARK[s], summary['counts'][s]) for s in _checks.STATUSES]
     drift = report.get('drift') or {}
     if drift.get('previous_found'):
@@ -172,6 +175,7 @@ tr.pass td:first-child{background:#d4edda}</style></head><body>
 <h1>ECE OAuth2 mail preflight</h1>
 <p>Generated %s. Gate: <strong>%s</strong> (%d blocking finding(s)).</p>
 <p>%s</p>
+<p>%s</p>
 <table><tr><th>Status</th><th>Check</th><th>Subject</th><th>Detail</th><th>Fix</th></tr>
 %s
 </table>
@@ -179,6 +183,7 @@ tr.pass td:first-child{background:#d4edda}</style></head><body>
 </body></html>
 ''' % (html.escape(report['generated']), 'PASSED' if summary['passed_gate'] else 'FAILED', summary['blocking'],
        html.escape(', '.join('%s %d' % (STATUS_MARK[s], summary['counts'][s]) for s in _checks.STATUSES)),
+       html.escape(' '.join(coverage_lines(summary.get('coverage') or {}) + list(summary.get('gate_reasons') or []))),
        '\n'.join(rows))
 
 

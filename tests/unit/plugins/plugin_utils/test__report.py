@@ -76,3 +76,15 @@ def test_write_every_format(tmp_path):
     assert sorted(paths) == ['html', 'json', 'junit', 'markdown']
     names = ('preflight.json', 'preflight-junit.xml', 'preflight.md', 'preflight.html')
     assert all((tmp_path / name).exists() for name in names)
+
+
+def test_every_format_says_what_the_gate_covers():
+    findings = judge(healthy())
+    coverage = {'ece_hosts': 3, 'judged_hosts': ['app1'], 'limited_out': ['svc1', 'app2'],
+                'tenant': 'not read: the tenant host localhost was not in this run'}
+    summary = _checks.summarize(findings, coverage=coverage)
+    report = _report.build(findings, summary, _checks.drift(findings, None), {}, {}, '2026-11-28T21:00:00Z')
+    line = 'covers: 1 of 3 ECE host(s) (limited out: svc1, app2); tenant not read'
+    assert line in _report.summary_table(report)
+    assert 'Covers: 1 of 3 ECE host(s) (limited out: svc1, app2)' in _report.to_markdown(report)
+    assert 'limited out: svc1, app2' in _report.to_html(report)
