@@ -71,14 +71,16 @@ options:
       - HTTP proxy URL for the calls to Microsoft, for example V(http://user:password@proxy.example.com:3128).
         Its password is never shown, in the results or anywhere else the module writes (results show
         V(http://user:********@proxy.example.com:3128)); a proxy without credentials is shown as it is.
-      - Unset, the environment decides (C(https_proxy), then C(HTTPS_PROXY), C(all_proxy), C(ALL_PROXY): a
-        lower-case variable wins) with C(no_proxy) honoured; V('') means no proxy. Either way it is chosen per host.
+      - Unset, the environment decides (C(https_proxy), then C(HTTPS_PROXY), C(all_proxy), C(ALL_PROXY), a
+        lower-case variable winning) with C(no_proxy) honoured; V('') means no proxy. Either way it is chosen per host.
     type: str
   no_proxy:
     description:
-      - Comma-separated host names, domains and address ranges to reach directly. Unset, C(NO_PROXY) from the
-        environment when O(proxy) is unset too.
-    type: str
+      - Host names, domains and address ranges to reach directly, as a list or a comma-separated string (the
+        same rules as M(ece_o365.preflight.port_probe) and M(ece_o365.preflight.url_reach)). Unset, C(no_proxy)
+        from the environment when O(proxy) is unset too.
+    type: list
+    elements: str
   ca_path:
     description:
       - A PEM CA bundle to verify the TLS certificates of Entra ID and Graph against, instead of the system

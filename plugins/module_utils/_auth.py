@@ -124,7 +124,7 @@ def argument_spec():
         cloud=dict(type='str', default='public', choices=list(CLOUDS)),
         # Not no_log: a proxy without credentials is shown; PreflightModule masks a password in every output.
         proxy=dict(type='str', no_log=False),
-        no_proxy=dict(type='str'),
+        no_proxy=dict(type='list', elements='str'),  # a list or a comma-separated string, as everywhere
         ca_path=dict(type='path'),
         timeout=dict(type='float', default=10),
     )
