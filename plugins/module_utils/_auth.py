@@ -365,20 +365,6 @@ def build_app(params, session, confidential):
 
 # -- what comes back ---------------------------------------------------------------------------
 
-def _exception_chain(exc, limit=12):
-    """EXC and what caused it (causes, contexts, urllib3's reason, exceptions in args)."""
-    seen, queue, out = set(), [exc], []
-    while queue and len(out) < limit:
-        item = queue.pop(0)
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        out.append(item)
-        queue.extend([getattr(item, 'reason', None), item.__cause__, item.__context__])
-        queue.extend(arg for arg in getattr(item, 'args', ()) if isinstance(arg, BaseException))
-    return out
-
-
 def classify_exception(exc):
     """(error class of _errors.ERROR_CLASSES, detail) for what requests or msal raised.
 
@@ -629,7 +615,7 @@ def _not_json(session, exc):
 def _is_transport(exc):
     return any(isinstance(item, (OSError, ssl.SSLError, DeadlineExceeded)) or (
         requests is not None and isinstance(item, requests.exceptions.RequestException))
-        for item in _exception_chain(exc))
+        for item in _errors.chain(exc))
 
 
 def _message(facts, authority, detail):
