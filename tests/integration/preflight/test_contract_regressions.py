@@ -143,7 +143,7 @@ def test_a_mailbox_written_with_the_documented_defaults(preflight_fleet, report_
     assert refused.report is None
 
 
-def test_a_selection_that_judges_nothing_fails_the_gate(preflight_fleet, report_dir):
+def test_a_selection_that_judges_nothing_fails_the_gate(preflight_fleet, report_dir, tmp_path):
     """Was: '0 passed, 0 failed, 0 skipped; gate PASSED', rc 0."""
     preflight_fleet.switch("healthy")
     run = preflight_fleet.run(report_dir, flags=("--limit", "ece-app01"), extra_vars={
@@ -151,6 +151,14 @@ def test_a_selection_that_judges_nothing_fails_the_gate(preflight_fleet, report_
     assert run.returncode == 2, run.tail()
     assert run.report["summary"]["judged"] == 0 and not run.report["summary"]["passed_gate"]
     assert "nothing was judged" in run.output
+    # The issue's own case: a mailbox without its refresh token, and only the token and mailbox checks chosen.
+    second = tmp_path / "second"
+    second.mkdir()
+    missing_token = preflight_fleet.run(second, extra_vars={"ece_o365_mailboxes": [{"address": SUPPORT}],
+                                                            "ece_o365_check_tags": ["token", "mailbox"]})
+    assert missing_token.returncode == 2, missing_token.tail()
+    assert _finding(missing_token, "TOKEN-REFRESH", SUPPORT)["status"] == "error"
+    assert not missing_token.report["summary"]["passed_gate"]
 
 
 def test_an_unresolvable_proxy_is_named_as_the_cause(preflight_fleet, report_dir):
