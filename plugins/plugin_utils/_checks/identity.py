@@ -24,6 +24,8 @@ def application(context):
     info = context.tenant['tenant_info']
     app = info.get('application')
     if not app:
+        if (info.get('token') or {}).get('acquired') is False:  # nothing was read: not a missing client id
+            raise Blocked(TENANT_READ, 'not judged: the preflight\'s own Graph token was refused (see %s)' % TENANT_READ)
         raise Missing('not read: no app registration was read (ece_o365_ece_app_client_id is empty)')
     if app.get('found') is None:
         raise Blocked(TENANT_READ, 'not judged: the app registration could not be read (see %s)' % TENANT_READ)

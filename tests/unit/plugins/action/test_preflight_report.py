@@ -161,3 +161,129 @@ def test_an_infinite_number_fails_naming_the_option(value):
     secret_warn_days: .inf out of run(), a traceback (nan it reports itself)."""
     with pytest.raises(AnsibleActionFail, match=r'^preflight_report: secret_warn_days: not a finite number'):
         run({'gate': False, 'secret_warn_days': value})
+
+
+ALL = ['ece-svc01', 'ece-app01', 'ece-app02', 'localhost']
+
+
+def _found(result, check_id, subject):
+    return [f for f in result['findings'] if (f['id'], f['subject']) == (check_id, subject)][0]
+
+
+def test_a_tenant_host_in_the_run_but_unreachable_is_named_and_blocks():
+    hostvars = _healthy_records()
+    del hostvars['localhost']['ece_o365_tenant_observations']  # its play failed before the tenant role recorded
+    result = run({'gate': True, 'today': '2026-11-28'}, _vars(ALL, alive=ALL[:3], hostvars=hostvars))
+    read = _found(result, 'PREFLIGHT-TENANT-READ', 'tenant')
+    assert read['status'] == 'error'
+    assert 'the tenant host localhost was unreachable, or a task failed on it outside the tenant role' in read['detail']
+    assert result['coverage']['tenant'] == ('not read: the tenant host localhost was unreachable, or a task failed on '
+                                            'it outside the tenant role')
+    assert result['failed'] is True and result['msg'].startswith('The preflight gate failed: 1 blocking finding(s).')
+
+
+def test_a_tenant_host_in_the_run_where_the_tenant_role_did_not_run_is_named():
+    hostvars = _healthy_records()
+    del hostvars['localhost']['ece_o365_tenant_observations']
+    result = run({'gate': False, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
+    read = _found(result, 'PREFLIGHT-TENANT-READ', 'tenant')
+    assert read['status'] == 'error' and 'the tenant role did not run on localhost' in read['detail']
+    assert 'failed' not in result and result['passed_gate'] is False, 'gate: false reports without failing the task'
+
+
+def test_the_tenant_record_of_another_host_of_the_run_is_read_and_a_stale_one_is_not():
+    hostvars = _healthy_records()
+    hostvars['ece-app01']['ece_o365_tenant_observations'] = hostvars['localhost'].pop('ece_o365_tenant_observations')
+    result = run({'gate': True, 'today': '2026-11-28', 'tenant_host': 'ece-app01'},
+                 _vars(ALL[:3], hostvars=hostvars))
+    assert 'failed' not in result, result.get('msg')
+    assert result['coverage']['tenant'] == 'read from ece-app01'
+    stale = run({'gate': False, 'today': '2026-11-28', 'tenant_host': 'ece-app01'},
+                _vars(['ece-svc01'], hostvars=hostvars))
+    assert stale['coverage']['tenant'] == ('not read: the tenant host ece-app01 was not in this run (a --limit or an '
+                                           'AWX Limit left it out)')
+
+
+def test_check_tenant_false_skips_the_tenant_and_the_mailboxes_without_waits():
+    result = run({'gate': True, 'today': '2026-11-28', 'check_tenant': False}, _vars(ALL))
+    tenant_side = [f for f in result['findings'] if f['scope'] in ('tenant', 'mailbox')]
+    assert len(tenant_side) == 6 + 11 * 2, 'the tenant checks once, the mailbox checks per declared mailbox'
+    assert set((f['status'], f['blocked_by']) for f in tenant_side) == {('skip', None)}
+    assert all(f['detail'] == 'left out of this run by ece_o365_check_tenant: false' for f in tenant_side)
+    assert result['coverage']['tenant'] == 'left out (ece_o365_check_tenant: false)'
+    assert [f for f in result['findings'] if f['status'] != 'pass' and f['scope'] not in ('tenant', 'mailbox')] == []
+
+
+def test_a_tenant_record_breaking_the_contract_is_not_judged_and_blocks():
+    hostvars = _healthy_records()
+    hostvars['localhost']['ece_o365_tenant_observations']['mailbox_settings']['mailboxes'][0].pop('address')
+    result = run({'gate': True, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
+    read = _found(result, 'PREFLIGHT-TENANT-READ', 'tenant')
+    assert read['status'] == 'fail'
+    assert 'the tenant record does not follow the observation contract (schema version 2' in read['detail']
+    assert 'mailbox_settings.mailboxes[0]: address is missing' in read['detail']
+    assert _found(result, 'MBX-SMTP-AUTH', SUPPORT)['blocked_by'] == 'PREFLIGHT-TENANT-READ'
+    assert _found(result, 'NET-PORT-993', 'ece-svc01')['status'] == 'pass', 'the hosts are judged all the same'
+    assert result['failed'] is True
+
+
+def test_a_host_of_the_run_without_observations_fails_reachable():
+    hostvars = _healthy_records()
+    hostvars['ece-app02']['ece_o365_observations'] = None
+    result = run({'gate': False, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
+    reach = _found(result, 'PREFLIGHT-HOST-REACHABLE', 'ece-app02')
+    assert (reach['status'], reach['detail']) == (
+        'fail', 'a probe task failed on this host: no observations were recorded (the network role did not run on '
+                'this host)')
+    assert result['summary']['blocking'] == 1
+
+
+def test_a_host_recorded_unreachable_names_the_reason():
+    hostvars = _healthy_records()
+    hostvars['ece-app02']['ece_o365_observations'] = {'schema_version': 2, 'unreachable': True,
+                                                      'unreachable_reason': 'ssh: Connection timed out'}
+    result = run({'gate': False, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
+    reach = _found(result, 'PREFLIGHT-HOST-REACHABLE', 'ece-app02')
+    assert reach['detail'] == 'Ansible could not reach this host: ssh: Connection timed out'
+    lost = run({'gate': False, 'today': '2026-11-28'}, _vars(ALL, alive=['ece-svc01', 'ece-app01', 'localhost']))
+    assert _found(lost, 'PREFLIGHT-HOST-REACHABLE', 'ece-app02')['detail'] == (
+        'Ansible could not reach this host: unreachable, or a task failed on it (see the play output)')
+    assert _found(lost, 'PREFLIGHT-HOST-REACHABLE', 'ece-app02')['status'] == 'fail' and not lost['passed_gate']
+
+
+def test_a_probe_that_was_skipped_is_not_read_and_failed_tasks_are_kept_as_text():
+    hostvars = _healthy_records()
+    hostvars['ece-app01']['ece_o365_observations']['url_reach'] = {'skipped': True, 'changed': False}
+    hostvars['ece-svc01']['ece_o365_observations']['failed_tasks'] = 'port_probe: MODULE FAILURE'
+    result = run({'gate': False, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
+    assert _found(result, 'NET-URL-ENDPOINTS', 'ece-app01')['status'] == 'error'
+    assert _found(result, 'PREFLIGHT-HOST-REACHABLE', 'ece-svc01')['detail'] == (
+        'a probe task failed on this host: port_probe: MODULE FAILURE')
+
+
+def test_the_declared_mail_protocols_of_a_host_decide_its_ports():
+    hostvars = _healthy_records()
+    hostvars['ece-svc01']['ece_o365_mail_protocols'] = ['imap', 'smtp']
+    del hostvars['ece-svc01']['ece_o365_observations']['port_probe']['results'][3]  # no pop3 target probed
+    result = run({'gate': True, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
+    assert 'failed' not in result, result.get('msg')
+    assert _found(result, 'NET-PORT-995', 'ece-svc01')['status'] == 'skip'
+    del hostvars['ece-svc01']['ece_o365_mail_protocols']
+    result = run({'gate': False, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
+    assert _found(result, 'NET-PORT-995', 'ece-svc01')['status'] == 'error', 'undeclared: every protocol applies'
+
+
+def test_the_coverage_of_a_limited_run():
+    result = run({'gate': False, 'today': '2026-11-28'}, _vars(['ece-app02', 'localhost']))
+    assert result['coverage'] == {'ece_hosts': 3, 'judged_hosts': ['ece-app02'],
+                                  'limited_out': ['ece-svc01', 'ece-app01'], 'tenant': 'read from localhost'}
+    assert result['passed_gate'] is True and result['summary']['coverage'] == result['coverage']
+
+
+def test_validate_only_counts_what_it_validated_and_reads_no_observation():
+    hostvars = _healthy_records()
+    hostvars['ece-svc01']['ece_o365_observations'] = ['would', 'fail', 'if', 'read']
+    result = run({'validate_only': True, 'skip': ['NET-PORT-995', 'ECE-VERSION'], 'tags': ['network']},
+                 _vars(ALL, hostvars=hostvars))
+    assert result['msg'] == 'the run\'s inputs are valid: 7 check(s) chosen, 1 disabled, 2 mailbox(es)'
+    assert result['changed'] is False and 'failed' not in result

@@ -84,11 +84,13 @@ TENANT = {
         },
         'users': [_user(n) for n in (SUPPORT, SALES, SVC)],
         'errors': [],
+        'token': {'source': 'acquired', 'acquired': True, 'ok': True, 'error_class': None, 'message': None},
     },
     'mailbox_settings': {
         'transport_config': {'smtp_client_authentication_disabled': False},
         'mailboxes': [_settings(SUPPORT, SUPPORT), _settings(SALES, SVC, holders=[SVC])],
         'errors': [],
+        'token': {'source': 'acquired', 'acquired': True, 'ok': True, 'error_class': None, 'message': None},
     },
     'mailbox_protocols': {
         'results': _logins(SUPPORT, SUPPORT) + _logins(SALES, SALES),
@@ -133,3 +135,13 @@ def finding(findings, check_id, subject):
 
 def login_results(address, login, failures):
     return _logins(address, login, failures)
+
+
+def refused_token(module, message):
+    """The result a tenant module returns when the preflight's own app-only token was refused (no reads made)."""
+    token = {'source': 'acquired', 'acquired': False, 'ok': False, 'error_class': 'aadsts', 'message': message}
+    if module == 'tenant_info':
+        return {'ok': False, 'error_class': 'aadsts', 'message': 'no Graph token: %s' % message, 'application': None,
+                'users': [], 'errors': [], 'token': token}
+    return {'ok': False, 'error_class': 'aadsts', 'message': 'no Exchange admin API token: %s' % message,
+            'transport_config': None, 'mailboxes': [], 'errors': [], 'token': token}
