@@ -218,6 +218,8 @@ def test_the_catalogue_declares_each_check_as_the_selection_and_the_gate_read_it
     assert [c.family for c in _checks.CATALOGUE] == sorted((c.family for c in _checks.CATALOGUE),
                                                            key=_checks.FAMILIES.index), 'family order'
     assert _checks.by_id()['NET-PORT-993'].skip_variable() == 'ece_o365_skip_checks: [NET-PORT-993]'
+    names = [c.judge.__name__ for c in _checks.CATALOGUE]
+    assert len(set(names)) == len(names), 'each judge has a name of its own (a broken check\'s traceback names it)'
     # The findings carry the declaration: the checklist item's text, the code, the way to skip it.
     found = finding(judge(healthy()), 'ECE-VERSION', 'svc1')
     assert (found['checklist_item'], found['checklist'], found['code'], found['family'], found['severity'],

@@ -180,3 +180,22 @@ def test_fqdn_of_urls():
     assert ece.fqdn('') is None and ece.fqdn(None) is None and ece.fqdn('https://[::1') is None
     assert ece._es_number('es12_et1') == 12 and ece._es_number(None) is None and ece._es_number('ET1') is None
     assert ece._version_key('12.6(1)') == (12, 6, 1)
+
+
+def test_nothing_declared_for_a_host_is_named_not_a_crash():
+    document = healthy()
+    del document['hosts']['app1']['ece']
+    findings = _checks.judge(document)
+    version, external = finding(findings, 'ECE-VERSION', 'app1'), finding(findings, 'ECE-EXTERNAL-URL', 'app1')
+    assert (version['status'], version['detail']) == ('error', 'not read: ece_o365_ece_version is not set for this host')
+    assert (external['status'], external['detail']) == ('fail', 'the ECE External URL is not set '
+                                                                '(ece_o365_ece_external_url)')
+    assert external['evidence'] == {'external_url': None}
+    document = healthy()
+    document['hosts']['app1']['ece']['admin_login_fqdn'] = None  # not declared: nothing to compare with
+    assert finding(_checks.judge(document), 'ECE-EXTERNAL-URL', 'app1')['status'] == 'pass'
+
+
+def test_the_oldest_release_spelled_otherwise_is_not_newer_than_the_table():
+    result = _ece(healthy(), version='11.6(01)', installed_es='ES12, ES12_ET1')
+    assert result['status'] == 'fail' and 'newer' not in result['detail']

@@ -366,3 +366,54 @@ def test_user_accounts_are_joined_by_address_or_name_and_one_missing_is_an_error
     del users[2]
     missing = finding(judge(document), 'USER-ACCOUNT', SALES)
     assert (missing['status'], missing['detail']) == ('error', 'not read: tenant_info did not read %s' % SVC)
+
+
+def _null(document, path):
+    """Set the last key of PATH (a tuple of keys and indexes from the tenant record) to None."""
+    part = document['tenant']
+    for key in path[:-1]:
+        part = part[key]
+    part[path[-1]] = None
+    return document
+
+
+@pytest.mark.parametrize('path, check_id, subject, status, detail', [
+    (('tenant_info', 'token'), 'APP-REGISTRATION', 'tenant', 'pass', 'app registration ECE (app)'),
+    (('mailbox_protocols', 'tokens'), 'TOKEN-REFRESH', SUPPORT, 'error',
+     'not read: mailbox_protocols returned no token facts for %s' % SUPPORT),
+    (('tenant_info', 'users'), 'USER-ACCOUNT', SUPPORT, 'error', 'not read: tenant_info did not read %s' % SUPPORT),
+    (('tenant_info', 'application', 'required_permissions'), 'APP-PERMISSIONS', 'tenant', 'fail',
+     'the app does not request IMAP.AccessAsUser.All or POP.AccessAsUser.All, SMTP.Send, offline_access'),
+    (('tenant_info', 'application', 'service_principal', 'delegated_grants'), 'APP-CONSENT', 'tenant', 'fail',
+     'no admin consent for IMAP.AccessAsUser.All, SMTP.Send, offline_access (AADSTS65001 follows)'),
+    (('tenant_info', 'application', 'service_principal', 'delegated_grants', 0, 'scopes'), 'APP-CONSENT', 'tenant',
+     'fail', 'no admin consent for IMAP.AccessAsUser.All, SMTP.Send, offline_access (AADSTS65001 follows)'),
+    (('tenant_info', 'application', 'redirect_uris'), 'APP-REDIRECT-URI', 'tenant', 'fail',
+     'no redirect URI of the app uses ece.contoso.com (ECE\'s External URL host); registered: none'),
+    (('tenant_info', 'application', 'service_principal'), 'APP-CONSENT', 'tenant', 'fail',
+     'the app has no service principal in the tenant: nobody consented to it'),
+    (('tenant_info', 'application', 'secrets'), 'APP-SECRET-EXPIRY', 'tenant', 'fail',
+     'the app has no client secret (ECE needs one to redeem its tokens)'),
+    (('tenant_info', 'application', 'certificates'), 'APP-SECRET-EXPIRY', 'tenant', 'pass',
+     'a client secret is valid for 399 more day(s)'),
+])
+def test_a_null_part_of_the_tenant_record_is_read_as_empty_not_a_crash(path, check_id, subject, status, detail):
+    result = finding(judge(_null(healthy(), path)), check_id, subject)
+    assert (result['status'], result['detail']) == (status, detail)
+
+
+def test_no_application_and_no_token_facts_is_the_client_id_not_configured():
+    document = healthy()
+    document['tenant']['tenant_info'].update(application=None, token=None)
+    result = finding(judge(document), 'APP-REGISTRATION', 'tenant')
+    assert (result['status'], result['detail']) == (
+        'error', 'not read: no app registration was read (ece_o365_ece_app_client_id is empty)')
+
+
+def test_null_secrets_with_a_certificate_pass_and_null_certificates_count_none():
+    document = healthy()
+    _app(document).update(secrets=None, certificates=[{'end': '2030-01-01'}])
+    assert finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')['status'] == 'pass'
+    _app(document).update(certificates=None)
+    result = finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')
+    assert (result['status'], result['evidence']) == ('fail', {'secrets': [], 'certificates': 0})

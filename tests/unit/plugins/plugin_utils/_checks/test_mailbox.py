@@ -302,3 +302,59 @@ def test_a_login_not_tried_is_an_error_and_an_undeclared_protocol_a_skip():
     result = finding(judge(document), 'MBX-LOGIN-POP3', SUPPORT)
     assert (result['status'], result['blocked_by'], result['detail']) == (
         'skip', None, 'ECE does not use POP3 for %s (ece_o365_mailboxes[].protocols)' % SUPPORT)
+
+
+def test_null_parts_of_mailbox_settings_are_read_as_empty_not_a_crash():
+    document = healthy()
+    document['tenant']['mailbox_settings']['mailboxes'] = None
+    result = finding(judge(document), 'MBX-PROTOCOLS', SUPPORT)
+    assert (result['status'], result['detail']) == ('error', 'not read: mailbox_settings returned nothing for %s'
+                                                    % SUPPORT)
+    document = healthy()
+    _settings(document, SALES)['full_access'] = None
+    result = finding(judge(document), 'MBX-FULLACCESS', SALES)
+    assert (result['status'], result['detail']) == ('fail', '%s may not open %s (no grant)' % (SVC, SALES))
+    _settings(document, SALES)['full_access'] = [{'user': None, 'access_rights': ['FullAccess'], 'deny': False}]
+    result = finding(judge(document), 'MBX-FULLACCESS', SALES)
+    assert result['status'] == 'fail' and 'none' not in result['evidence']['full_access'], 'a nameless grant is no one'
+
+
+@pytest.mark.parametrize('licences', [None, [{'sku': 'X', 'service_plans': None}],
+                                      [{'sku': 'X', 'service_plans': [{'name': None, 'status': 'Success'}]}]])
+def test_null_licences_or_plans_give_no_plan_and_a_login_still_tells(licences):
+    document = healthy()
+    document['tenant']['mailbox_settings'] = None
+    document['tenant']['tenant_info']['users'][0]['licences'] = licences
+    result = finding(judge(document), 'MBX-LICENCE', SUPPORT)
+    assert (result['status'], result['evidence']['exchange_plans']) == ('pass', [])
+    assert result['detail'].startswith('a IMAP login succeeded')
+
+
+def test_licence_with_neither_exchange_nor_logins_read_waits_for_tenant_read():
+    document = healthy()
+    document['tenant']['mailbox_settings'] = None
+    document['tenant']['mailbox_protocols'] = None
+    document['tenant']['tenant_info']['users'][0]['licences'] = []
+    findings = judge(document)
+    assert finding(findings, 'PREFLIGHT-TENANT-READ', 'tenant')['status'] == 'error'
+    result = finding(findings, 'MBX-LICENCE', SUPPORT)
+    assert (result['status'], result['blocked_by']) == ('skip', 'PREFLIGHT-TENANT-READ')
+    document['tenant']['mailbox_protocols'] = {'results': None, 'tokens': []}
+    assert finding(judge(document), 'MBX-LICENCE', SUPPORT)['blocked_by'] == 'PREFLIGHT-TENANT-READ'
+    document['tenant']['mailbox_protocols'] = {'results': [dict(r, address=None) for r in login_results(
+        SUPPORT, SUPPORT, {})], 'tokens': []}
+    assert finding(judge(document), 'MBX-LICENCE', SUPPORT)['blocked_by'] == 'PREFLIGHT-TENANT-READ'
+
+
+def test_null_login_results_are_not_a_login_and_a_null_followup_is_none():
+    document = healthy()
+    document['tenant']['mailbox_protocols']['results'] = None
+    result = finding(judge(document), 'MBX-LOGIN-SMTP', SUPPORT)
+    assert (result['status'], result['detail']) == ('error', 'not read: no SMTP login was tried for %s' % SUPPORT)
+    document = healthy()
+    results = document['tenant']['mailbox_protocols']['results']
+    results[0]['address'] = None  # support@'s IMAP login, unjoinable
+    results[1]['followup'] = None
+    findings = judge(document)
+    assert finding(findings, 'MBX-LOGIN-IMAP', SUPPORT)['status'] == 'error'
+    assert finding(findings, 'MBX-LOGIN-POP3', SUPPORT)['evidence']['followup'] is None
