@@ -197,11 +197,6 @@ MAX_TEXT = 1000
 _CODE = re.compile(r'AADSTS(\d{1,9})')
 
 
-def describe(code):
-    """(name, meaning, fix, checklist item) of CODE, or None when the catalogue does not know it."""
-    return CATALOGUE.get(code)
-
-
 def _text(value):
     if isinstance(value, bytes):
         value = value.decode('utf-8', 'replace')
@@ -232,10 +227,10 @@ def _codes(data, description):
         for item in raw[:20]:
             if isinstance(item, bool):
                 continue
+            if isinstance(item, str) and item.isdecimal() and len(item) <= 9:  # isdigit() holds for '²', int() fails
+                item = int(item)
             if isinstance(item, int) and 0 < item < 10 ** 9:
                 codes.append(item)
-            elif isinstance(item, str) and item.isdigit() and len(item) <= 9:
-                codes.append(int(item))
     if not codes and description:
         codes = [int(c) for c in _CODE.findall(description)[:20]]
     return codes
@@ -285,7 +280,7 @@ def parse(body):
 
 
 def summary(facts):
-    """One line for a finding: code, meaning, Microsoft's text and the fix with its checklist item."""
+    """One line for a finding: code, meaning, suberror, Microsoft's text and the fix with its checklist item."""
     if not facts:
         return None
     parts = []
@@ -296,6 +291,8 @@ def summary(facts):
     if facts['meaning']:
         parts.append(facts['meaning'])
     text = ': '.join(parts)
+    if facts.get('suberror'):  # Entra's refinement of the error (consent_required, bad_token, basic_action, ...)
+        text += ' (suberror: %s)' % facts['suberror']
     if facts['message']:
         text += ' (Microsoft: "%s")' % facts['message']
     if facts['fix']:

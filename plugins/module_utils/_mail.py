@@ -301,6 +301,8 @@ def login(protocol, host, port, login_name, token, mechanism, settings, timeout,
     deadline = started + timeout
     where_text = where(protocol, host, port, login_name, result['address'])
     dialogue_settings = dict(settings, host=host, port=port)
+    # The token, and the SASL response that carries it (its base64 is not the token's): a server may echo either.
+    secrets = [token, _b64(sasl_initial(mechanism, login_name, token, host, port))]
     sock = None
     try:
         try:
@@ -313,7 +315,7 @@ def login(protocol, host, port, login_name, token, mechanism, settings, timeout,
         except (ssl.SSLError, OSError) as exc:  # the one exception-to-class map of every module
             raise MailError(*_errors.classify_exception(exc))
     except MailError as exc:
-        reply = redact(exc.reply or '', [token])
+        reply = redact(exc.reply or '', secrets)
         known = classify_reply(reply) if exc.error_class in ('auth_failed', 'followup_failed') else None
         result['error_class'] = exc.error_class
         if known:
@@ -338,11 +340,11 @@ def login(protocol, host, port, login_name, token, mechanism, settings, timeout,
                 sock.close()
             except OSError:
                 pass
-    for key in ('auth_reply',):
-        if result[key]:
-            result[key] = redact(result[key], [token])
-    if result['followup']:
-        result['followup']['reply'] = redact(result['followup']['reply'], [token])
+    if result['auth_reply']:
+        result['auth_reply'] = redact(result['auth_reply'], secrets)
+    for key in ('followup', 'test_message'):
+        if result.get(key):
+            result[key]['reply'] = redact(result[key]['reply'], secrets)
     result['elapsed_ms'] = int(round((time.monotonic() - started) * 1000))
     return result
 
@@ -369,11 +371,13 @@ def login_all(jobs, settings, deadline_seconds, concurrency=16):
         threads.append(thread)
     for thread in threads:
         thread.join(max(0.0, call_deadline - time.monotonic()))
+    done = []  # a new list: a login that ends after the deadline must not replace its result in the caller's
     for index, job in enumerate(jobs):
-        if results[index] is None:
+        result = results[index]
+        if result is None:
             result = new_result(job['login'], job['protocol'], job['host'], job['port'], job.get('address'))
             result['error_class'] = 'deadline'
             result['message'] = _errors.describe('deadline', where(job['protocol'], job['host'], job['port'],
                                                                    job['login'], result['address']))
-            results[index] = result
-    return results
+        done.append(result)
+    return done

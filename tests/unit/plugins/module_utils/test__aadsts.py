@@ -107,6 +107,155 @@ def test_not_an_error_body_gives_none(body):
     assert _aadsts.parse(body) is None
 
 
+# Entra's error response as Microsoft documents it (error, error_description beginning with AADSTSnnnnn:, error_codes,
+# suberror, timestamp, trace_id, correlation_id), for a refresh token ECE holds that consent no longer covers.
+CONSENT_BODY = {
+    'error': 'invalid_grant',
+    'error_description': ("AADSTS65001: The user or administrator has not consented to use the application with ID "
+                          "'3f7a2c1e-0000-4000-8000-000000000001' named 'ECE'. Send an interactive authorization request "
+                          "for this user and resource.\r\nTrace ID: 9a1b-3333\r\nCorrelation ID: 7c2d-4444\r\n"
+                          "Timestamp: 2026-11-28 21:05:00Z"),
+    'error_codes': [65001],
+    'timestamp': '2026-11-28 21:05:00Z',
+    'trace_id': '9a1b-3333',
+    'correlation_id': '7c2d-4444',
+    'suberror': 'consent_required',
+}
+
+
+# kills: suberror never read (parse's 'suberror', and the summary a user reads); the bug: summary dropped it
+@pytest.mark.parametrize('body, suberror, starts', [
+    (CONSENT_BODY, 'consent_required', "AADSTS65001: the user or an administrator has not consented to the app's "
+                                       "permissions (suberror: consent_required) (Microsoft: \"AADSTS65001: The user"),
+    (dict(BODY, error_codes=[70008], suberror='bad_token', error_description='AADSTS70008: The provided authorization '
+          'code or refresh token has expired due to inactivity.'), 'bad_token',
+     'AADSTS70008: the authorization code or refresh token has expired or was revoked (suberror: bad_token) (Microsoft'),
+    ({'error': 'interaction_required', 'suberror': 'basic_action'}, 'basic_action',
+     'interaction_required (suberror: basic_action).'),
+])
+def test_suberror_is_read_and_named_in_the_summary(body, suberror, starts):
+    facts = _aadsts.parse(body)
+    assert facts['suberror'] == suberror
+    assert _aadsts.summary(facts).startswith(starts)
+    assert '(suberror' not in _aadsts.summary(_aadsts.parse(BODY)), 'no suberror, none named'
+
+
+# kills: every fact parse reads from Microsoft's shape (trace, correlation, timestamp, error_uri, first line)
+def test_parse_reads_every_field_of_microsofts_error_response():
+    facts = _aadsts.parse(CONSENT_BODY)
+    assert facts == {
+        'code': 65001, 'codes': [65001], 'oauth_error': 'invalid_grant', 'suberror': 'consent_required',
+        'message': CONSENT_BODY['error_description'].split('\r\n', 1)[0], 'trace_id': '9a1b-3333',
+        'correlation_id': '7c2d-4444', 'timestamp': '2026-11-28 21:05:00Z', 'error_uri': None, 'known': True,
+        'name': 'DelegationDoesNotExist', 'meaning': _aadsts.CATALOGUE[65001][1], 'fix': _aadsts.CATALOGUE[65001][2],
+        'checklist_item': 3}
+    assert _aadsts.parse(BODY)['error_uri'] == BODY['error_uri'] and _aadsts.parse(BODY)['timestamp'] == BODY['timestamp']
+
+
+# kills: error_codes ignored when the body has a description (the description must not replace error_codes)
+@pytest.mark.parametrize('description, codes', [
+    ('The refresh token has expired due to inactivity.', [700082]),
+    ('AADSTS700082: The refresh token has expired due to inactivity.', [700082]),
+    ('AADSTS50173: The provided grant has expired. See also AADSTS700082.', [700082]),
+])
+def test_error_codes_come_first_whatever_the_description_says(description, codes):
+    facts = _aadsts.parse({'error': 'invalid_grant', 'error_description': description, 'error_codes': [700082]})
+    assert (facts['code'], facts['codes'], facts['name']) == (700082, codes, 'ExpiredOrRevokedGrantInactiveToken')
+    assert _aadsts.parse({'error': 'invalid_grant', 'error_description': description.replace('700082', '70008'),
+                          'error_codes': []})['code'] in (None, 70008, 50173)
+
+
+# kills: the bounds of error_codes (bool, 0, 10**9, nine-digit strings, 20 at most) and the bug: '²' raised ValueError
+@pytest.mark.parametrize('raw, codes', [
+    ([True, False, 0, -5, 10 ** 9, 999999999, 1], [999999999, 1]),
+    (['0', '1234567890', '0000000001', '123456789', '²', '12a', ' 7'], [123456789]),
+    (list(range(1, 30)), list(range(1, 21))),
+    ((50126, '50034'), [50126, 50034]),
+    ([None, 1.5, [50126], {'code': 1}], []),
+])
+def test_error_codes_bounds_and_odd_items(raw, codes):
+    facts = _aadsts.parse({'error': 'invalid_request', 'error_codes': raw})
+    assert facts['codes'] == codes and facts['code'] == (codes[0] if codes else None)
+
+
+# kills: the codes read from the text (20 at most, after AADSTS only, at most 9 digits)
+def test_codes_from_the_text_when_error_codes_say_nothing():
+    text = ' '.join('AADSTS%d: x' % (50000 + n) for n in range(25))
+    assert _aadsts.parse({'error_description': text})['codes'] == [50000 + n for n in range(20)]
+    assert _aadsts.parse('AADSTS1234567890 and 50126')['codes'] == [123456789]
+
+
+# kills: MAX_BODY (JSON beyond it is text) and MAX_TEXT (texts cut), for dict, str and bytes bodies
+def test_bodies_and_texts_are_cut_at_their_bounds():
+    head = '{"error": "invalid_grant", "error_description": "AADSTS70008: expired", "pad": "'
+    fits = head + 'x' * (65536 - len(head) - 2) + '"}'
+    over = head + 'x' * (65536 - len(head) - 1) + '"}'
+    assert len(fits) == _aadsts.MAX_BODY == 65536 and len(over) == 65537
+    # bytes are cut before they are decoded: 65537 bytes that are 65536 characters are still too many
+    wide = (head + '\u00e9' + 'x' * (65536 - len(head) - 3) + '"}').encode()
+    assert len(wide) == 65537 and _aadsts.parse(wide)['oauth_error'] is None
+    for body in (fits, fits.encode()):
+        assert _aadsts.parse(body)['oauth_error'] == 'invalid_grant'
+    for body in (over, over.encode()):
+        facts = _aadsts.parse(body)
+        assert (facts['oauth_error'], facts['code']) == (None, 70008) and facts['message'] == over[:_aadsts.MAX_TEXT]
+    long_text = 'AADSTS50126: ' + 'y' * 3000
+    facts = _aadsts.parse({'error_description': long_text, 'suberror': 's' * 3000, 'trace_id': b'\xfft'})
+    assert facts['message'] == long_text[:1000] and facts['suberror'] == 's' * 1000 and facts['trace_id'] == '\ufffdt'
+
+
+# kills: the first line (CRLF or LF, stripped, None when blank) and the fix of an error without a code
+@pytest.mark.parametrize('description, message', [
+    ('AADSTS50126: bad\r\nTrace ID: 1', 'AADSTS50126: bad'), ('  AADSTS50126: bad  \nmore', 'AADSTS50126: bad'),
+    ('   \nAADSTS50126: second line', None), ('', None)])
+def test_the_message_is_microsofts_first_line(description, message):
+    facts = _aadsts.parse({'error': 'invalid_grant', 'error_description': description, 'error_codes': [50126]})
+    assert facts['message'] == message
+    assert _aadsts.parse({'error': 'invalid_grant'})['fix'] is None
+
+
+# kills: summary's parts (code or error, meaning, checklist item only when there is one)
+def test_summary_of_an_unknown_code_and_of_a_code_without_checklist_item():
+    unknown = _aadsts.summary(_aadsts.parse({'error': 'invalid_request', 'error_codes': [123456789]}))
+    assert unknown == ('AADSTS123456789. Fix: look the code up at https://login.microsoftonline.com/error?code=123456789 '
+                       'and in the sign-in logs (Entra ID > Sign-in logs, by the correlation id).')
+    blocked = _aadsts.summary(_aadsts.parse({'error': 'access_denied', 'error_codes': [53003]}))
+    assert blocked == 'AADSTS53003: %s. Fix: %s.' % _aadsts.CATALOGUE[53003][1:3]
+    assert _aadsts.summary(_aadsts.parse({'error': 'temporarily_unavailable'})) == 'temporarily_unavailable.'
+
+
+# kills: describe() called nowhere: it was removed (parse gives the catalogue's facts; nothing called it)
+def test_the_catalogue_is_read_through_parse_only():
+    assert not hasattr(_aadsts, 'describe')
+    for code, (name, meaning, fix, item) in _aadsts.CATALOGUE.items():
+        facts = _aadsts.parse({'error': 'x', 'error_codes': [code]})
+        assert (facts['name'], facts['meaning'], facts['fix'], facts['checklist_item'], facts['known']) == (
+            name, meaning, fix, item, True)
+
+
+# The TAC checklist item each code's fix points at, by what the code is about (README.md, "What it covers").
+CHECKLIST_ITEMS = {
+    2: {50011},  # the External URL and the redirect URI
+    3: {28000, 50194, 65001, 70011, 90002, 500011, 700016, 700022, 700027, 1002012, 7000215, 7000218, 7000222},
+    4: {50173, 70008, 70043, 700082, 9002313},  # expired or revoked grants: the token's lifetime
+    5: {50034, 50053, 50057, 50076, 50079, 50126, 81012},  # the account the token is for
+    None: {53003, 70003, 700024},  # Conditional Access, a grant type, the host's clock: no checklist item
+}
+
+
+# kills: a code pointing at the wrong TAC checklist item, and the items' numbers and titles
+def test_each_code_points_at_the_checklist_item_of_what_it_is_about():
+    assert {code: item for item, codes in CHECKLIST_ITEMS.items() for code in codes} == {
+        code: entry[3] for code, entry in _aadsts.CATALOGUE.items()}
+    with open(os.path.join(REPO, 'README.md'), encoding='utf-8') as handle:
+        covers = dict(re.findall(r'^(\d+)\. (.+)$', handle.read(), re.M))
+    assert sorted(_aadsts.CHECKLIST) == [2, 3, 4, 5, 9]
+    for item, words in ((2, 'external application URL'), (3, 'Entra app registration'), (4, 'Token lifetimes'),
+                        (5, 'mailbox (or shared) account'), (9, 'Network')):
+        assert words in covers[str(item)], (item, covers[str(item)])
+    assert _aadsts.CHECKLIST[9] == 'the network path to Microsoft' and 'app registration' in _aadsts.CHECKLIST[3]
+
+
 def _containers(children):
     return st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
 
