@@ -118,8 +118,8 @@ def tally(paths, chosen, outcomes, equivalent, threshold=config.threshold):
 
 
 def table(rows):
-    lines = ['%-44s %7s %6s %8s %5s %7s %7s %6s %9s' % ('file', 'mutants', 'killed', 'survived', 'equiv', 'timeout',
-                                                         'score', 'target', 'threshold')]
+    header = ('file', 'mutants', 'killed', 'survived', 'equiv', 'timeout', 'score', 'target', 'threshold')
+    lines = ['%-44s %7s %6s %8s %5s %7s %7s %6s %9s' % header]
     for path, row in rows.items():
         lines.append('%-44s %7d %6d %8d %5d %7d %6.1f%% %5d%% %8d%%' % (
             path, row['mutants'], row['killed'], row['survived'], row['equivalent'], row['timeout'], row['score'],

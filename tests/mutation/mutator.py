@@ -66,12 +66,12 @@ class Mutant(object):
         self.original = original
         self.replacement = replacement
         self.note = note  # what changed, when 'original -> replacement' would say it badly
-        self.line_hash = None
-        self.occurrence = None
+        self.line_hash = None  # set by mutants_of, with the occurrence
+        self.occurrence = 0
 
     @property
     def id(self):
-        return '%s:%s:%s:%d' % (self.path, self.operator, self.line_hash, self.occurrence)
+        return '%s:%s:%s:%s' % (self.path, self.operator, self.line_hash, self.occurrence)
 
     def apply(self, source):
         return source[:self.start] + self.replacement + source[self.end:]
