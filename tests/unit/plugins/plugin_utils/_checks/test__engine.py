@@ -632,15 +632,47 @@ def test_dates_and_waivers_validated():
 
 def test_drift_sorts_every_change():
     previous = [{'id': i, 'subject': 's', 'status': s} for i, s in (
-        ('P-F', 'pass'), ('F-E', 'fail'), ('E-P', 'error'), ('P-W', 'pass'), ('P-P', 'pass'), ('W-S', 'warn'))]
+        ('P-F', 'pass'), ('F-E', 'fail'), ('E-P', 'error'), ('P-W', 'pass'), ('P-P', 'pass'), ('W-S', 'warn'),
+        ('E-F', 'error'), ('F-P', 'fail'))]
     now = [{'id': i, 'subject': 's', 'status': s} for i, s in (
         ('P-F', 'fail'), ('F-E', 'error'), ('E-P', 'pass'), ('P-W', 'warn'), ('P-P', 'pass'), ('W-S', 'skip'),
-        ('NEW-E', 'error'), ('NEW-P', 'pass'))]
+        ('NEW-E', 'error'), ('NEW-P', 'pass'), ('E-F', 'fail'), ('F-P', 'pass'))]
     drift = _checks.drift(now, previous)
     ids = dict((k, [(e['id'], e['was'], e['now']) for e in v]) for k, v in drift.items() if k != 'previous_found')
     assert ids == {'new_failures': [('P-F', 'pass', 'fail'), ('NEW-E', None, 'error')],
-                   'still_failing': [('F-E', 'fail', 'error')], 'fixed': [('E-P', 'error', 'pass')],
+                   'still_failing': [('F-E', 'fail', 'error'), ('E-F', 'error', 'fail')],
+                   'fixed': [('E-P', 'error', 'pass'), ('F-P', 'fail', 'pass')],
                    'changed': [('P-W', 'pass', 'warn'), ('W-S', 'warn', 'skip')]}
     assert drift['previous_found'] is True and _checks.drift(now, [])['previous_found'] is True
     other_subject = _checks.drift([{'id': 'P-F', 'subject': 't', 'status': 'fail'}], previous)
     assert other_subject['new_failures'][0]['was'] is None
+
+
+def test_a_long_chain_of_waits_holds_to_its_root():
+    def waits_on(check_id):
+        def judge_(_context, _subject):
+            raise _checks.Blocked(check_id, 'waiting on %s' % check_id)
+        return judge_
+    chain = [_checks.Check('X-%d' % n, 'w', 'error', 'tenant', ('x',), 'e', 'f',
+                           waits_on('X-%d' % (n + 1) if n < 4 else 'APP-REGISTRATION'), 'network') for n in (1, 2, 3, 4)]
+    document = healthy()
+    document['tenant']['tenant_info']['application']['found'] = False
+    held = statuses(judge(document, checks=[_checks.by_id()['APP-REGISTRATION']] + chain))
+    assert held == dict([(('APP-REGISTRATION', 'tenant'), 'fail')] + [(('X-%d' % n, 'tenant'), 'skip') for n in (1, 2, 3, 4)])
+
+
+def test_a_check_declared_late_is_placed_with_its_family_and_its_judge_stays_importable():
+    def judge_late(_context, _subject):
+        return 'pass', 'late', {}
+    judge_late.__module__ = _checks.preflight.__name__
+    try:
+        returned = _checks.check('PREFLIGHT-LATE', 'late', 'error', 'tenant', ('x',), 'e', 'f')(judge_late)
+        ids = [c.id for c in _checks.CATALOGUE]
+        assert returned is judge_late
+        assert ids.index('PREFLIGHT-LATE') == 2 and _checks.CATALOGUE[2].family == 'preflight'
+    finally:
+        _checks.CATALOGUE[:] = [c for c in _checks.CATALOGUE if c.id != 'PREFLIGHT-LATE']
+    for module, name, check_id in ((_checks.network, 'judge_clock', 'NET-CLOCK-SKEW'),
+                                   (_checks.identity, 'judge_token_lifetime', 'TOKEN-LIFETIME'),
+                                   (_checks.preflight, 'judge_reachable', 'PREFLIGHT-HOST-REACHABLE')):
+        assert getattr(module, name) is _checks.by_id()[check_id].judge

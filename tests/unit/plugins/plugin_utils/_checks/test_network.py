@@ -335,3 +335,72 @@ def test_name_parts_ignore_what_is_not_a_pair():
     assert network._name_parts(None) == dict((k, []) for k in (
         'cn', 'commonname', 'o', 'organizationname', 'ou', 'organizationalunitname', 'c', 'countryname', 'l',
         'localityname', 'st', 'stateorprovincename', 'dc', 'domaincomponent'))
+
+
+@pytest.mark.parametrize('pattern', ['O=Zscaler Inc.', 'CN=Zscaler Intermediate Root CA', 'CN=Microsoft Azure RSA TLS '
+                                     'Issuing CA 03, O=Zscaler Inc.'])
+def test_an_attribute_pattern_that_names_another_issuer_does_not_match(pattern):
+    assert network.issuer_matches(pattern, MICROSOFT_ISSUER) is False
+
+
+def test_null_results_are_read_as_nothing_probed():
+    document = healthy()
+    document['hosts']['svc1']['port_probe']['results'] = None
+    document['hosts']['app1']['url_reach']['results'] = None
+    findings = judge(document)
+    assert finding(findings, 'NET-PORT-993', 'svc1')['detail'] == (
+        'not read: no NET-PORT-993 target was probed from this host (purpose imap)')
+    assert finding(findings, 'NET-URL-ENDPOINTS', 'app1')['detail'] == (
+        'not read: no Microsoft URL was requested from this host')
+    assert finding(findings, 'NET-CLOCK-SKEW', 'app1')['status'] == 'error'
+
+
+@pytest.mark.parametrize('index, check_id', [(2, 'NET-PORT-993'), (3, 'NET-PORT-995')])
+def test_a_host_that_declares_nothing_uses_every_mail_protocol(index, check_id):
+    for ece in (None, {'mail_protocols': None}):
+        document = healthy()
+        document['hosts']['svc1']['ece'] = ece
+        document['hosts']['svc1']['port_probe']['results'][index].update(ok=False, error_class='timeout')
+        assert finding(_checks.judge(document), check_id, 'svc1')['status'] == 'fail'
+
+
+@pytest.mark.parametrize('purpose, port', [('imap', 993), ('pop3', 995)])
+def test_xoauth2_waits_when_only_a_retrieval_port_was_probed_and_it_failed(purpose, port):
+    document = healthy()
+    document['hosts']['svc1']['port_probe']['results'] = [target(purpose, port, purpose, error_class='timeout')]
+    result = finding(judge(document), 'NET-XOAUTH2', 'svc1')
+    assert (result['status'], result['blocked_by']) == ('skip', 'NET-PORT-587')
+
+
+def test_the_proxy_used_is_in_the_evidence():
+    document = healthy()
+    document['hosts']['app1']['port_probe']['results'][0]['proxy'] = 'http://proxy:3128'
+    document['hosts']['app1']['url_reach']['results'][0]['proxy'] = 'http://user:********@proxy:3128'
+    findings = judge(document)
+    assert finding(findings, 'NET-PORT-443', 'app1')['evidence'][0]['proxy'] == 'http://proxy:3128'
+    assert finding(findings, 'NET-URL-ENDPOINTS', 'app1')['evidence'][0]['proxy'] == 'http://user:********@proxy:3128'
+
+
+def test_a_url_without_expectations_must_answer_200_and_has_no_assertions():
+    assert network.judge_url(url(expect=None))[0] is None
+    nothing = url(status=200, body={})
+    nothing['expect'] = None
+    assert network.judge_url(nothing)[0] is None
+    assert network.judge_url(dict(nothing, status=204))[0][0].endswith('answered HTTP 204, expected 200')
+
+
+def test_a_failing_query_s_message_is_cut_at_160_characters():
+    held, _value, problem = network.evaluate_assertion('a' * 300 + ' ==', {})
+    cause = problem.split(' failed: ', 1)[1]
+    assert held is False and len(cause) == 160 and '\n' not in cause
+
+
+def test_a_long_dict_value_is_shortened_with_sorted_keys():
+    value = dict(('k%03d' % i, i) for i in range(60, 0, -1))
+    assert network._short(value).startswith('{"k001": 1, "k002": 2') and network._short(value).endswith('...')
+
+
+def test_a_certificate_without_a_fingerprint_is_no_match():
+    result = url(issuer='CN=Zscaler')
+    result['tls']['chain'][0]['sha256_fingerprint'] = None
+    assert network.intercepted(result, [], ['AA' * 32]) == (True, None)
