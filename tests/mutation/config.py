@@ -52,18 +52,18 @@ def _family(name):
 # path (relative to the repository) -> (its tests, in the order they run, as a function: test files
 # added later are picked up; the stage threshold in per cent: the stage fails below it).
 FILES = {
-    'plugins/plugin_utils/_checks/_engine.py': (lambda: _checks_tests(_family('_engine')), 80),
-    'plugins/plugin_utils/_checks/preflight.py': (lambda: _checks_tests(_family('preflight')), 80),
-    'plugins/plugin_utils/_checks/network.py': (lambda: _checks_tests(_family('network')), 80),
-    'plugins/plugin_utils/_checks/ece.py': (lambda: _checks_tests(_family('ece')), 80),
-    'plugins/plugin_utils/_checks/identity.py': (lambda: _checks_tests(_family('identity')), 80),
-    'plugins/plugin_utils/_checks/mailbox.py': (lambda: _checks_tests(_family('mailbox')), 80),
+    'plugins/plugin_utils/_checks/_engine.py': (lambda: _checks_tests(_family('_engine')), 90),
+    'plugins/plugin_utils/_checks/preflight.py': (lambda: _checks_tests(_family('preflight')), 90),
+    'plugins/plugin_utils/_checks/network.py': (lambda: _checks_tests(_family('network')), 90),
+    'plugins/plugin_utils/_checks/ece.py': (lambda: _checks_tests(_family('ece')), 90),
+    'plugins/plugin_utils/_checks/identity.py': (lambda: _checks_tests(_family('identity')), 90),
+    'plugins/plugin_utils/_checks/mailbox.py': (lambda: _checks_tests(_family('mailbox')), 90),
     'plugins/module_utils/_contract.py': (
-        lambda: ['tests/unit/plugins/module_utils/test__contract.py'] + _checks_tests(), 80),
+        lambda: ['tests/unit/plugins/module_utils/test__contract.py'] + _checks_tests(), 90),
     'plugins/module_utils/_mail.py': (
-        lambda: ['tests/unit/plugins/module_utils/test__mail.py', 'tests/unit/plugins/modules/test_mailbox_protocols.py'], 80),
+        lambda: ['tests/unit/plugins/module_utils/test__mail.py', 'tests/unit/plugins/modules/test_mailbox_protocols.py'], 90),
     'plugins/module_utils/_aadsts.py': (
-        lambda: ['tests/unit/plugins/module_utils/test__aadsts.py', 'tests/unit/plugins/module_utils/test__auth.py'], 80),
+        lambda: ['tests/unit/plugins/module_utils/test__aadsts.py', 'tests/unit/plugins/module_utils/test__auth.py'], 90),
 }
 
 
