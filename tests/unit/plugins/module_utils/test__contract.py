@@ -285,3 +285,33 @@ def test_any_of_with_two_options_of_the_same_type():
     schema = {'anyOf': [{'type': 'object', 'required': ['a']}, {'type': 'object'}]}
     assert _contract.validate({}, schema) == []
     assert _contract.validate(1, schema) == ['(document): must be object or object, got integer']
+
+
+# kills: each purpose of the vocabulary, the booleans that may be null, proxy typed, the tenant parts' own rules
+@pytest.mark.parametrize('change, problems', [
+    (lambda d: d['hosts']['svc1']['port_probe']['results'][0].update(starttls_offered=True), []),
+    (lambda d: d['hosts']['svc1']['port_probe']['results'][0].update(proxy=5),
+     ['hosts.svc1.port_probe.results[0].proxy: must be string or null, got integer']),
+    (lambda d: d['hosts']['app1']['url_reach']['results'][0].update(proxy=5),
+     ['hosts.app1.url_reach.results[0].proxy: must be string or null, got integer']),
+    (lambda d: d['tenant']['tenant_info'].update(application=None), []),
+    (lambda d: d['tenant']['mailbox_settings'].update(transport_config=None), []),
+    (lambda d: d['tenant']['tenant_info']['users'][0].pop('name'), ['tenant.tenant_info.users[0]: name is missing']),
+    (lambda d: d['tenant']['mailbox_protocols']['tokens'][0].pop('address'),
+     ['tenant.mailbox_protocols.tokens[0]: address is missing']),
+])
+def test_the_vocabularies_and_the_tenant_parts(change, problems):
+    assert _healthy_with(change) == problems
+
+
+# kills: an array schema without items (any item is valid)
+def test_an_array_without_items_takes_any_item():
+    assert _contract.validate([1, 'a', None], {'type': 'array'}) == []
+
+
+# kills: each purpose of the vocabulary (a target or URL may serve any of them)
+@pytest.mark.parametrize('purpose', ['token_endpoint', 'smtp_submission', 'imap', 'pop3', 'oidc_discovery',
+                                     'ece_external_url', 'extra'])
+def test_every_purpose_is_valid_for_a_url_and_a_port(purpose):
+    assert _healthy_with(lambda d: (d['hosts']['app1']['url_reach']['results'][0].update(purpose=purpose),
+                                    d['hosts']['svc1']['port_probe']['results'][0].update(purpose=purpose))) == []
