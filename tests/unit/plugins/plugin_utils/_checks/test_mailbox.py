@@ -356,5 +356,6 @@ def test_null_login_results_are_not_a_login_and_a_null_followup_is_none():
     results[0]['address'] = None  # support@'s IMAP login, unjoinable
     results[1]['followup'] = None
     findings = judge(document)
-    assert finding(findings, 'MBX-LOGIN-IMAP', SUPPORT)['status'] == 'error'
+    imap = finding(findings, 'MBX-LOGIN-IMAP', SUPPORT)
+    assert (imap['status'], imap['detail']) == ('error', 'not read: no IMAP login was tried for %s' % SUPPORT)
     assert finding(findings, 'MBX-LOGIN-POP3', SUPPORT)['evidence']['followup'] is None
