@@ -61,8 +61,10 @@ PERMISSION_OF_PROTOCOL = {'imap': 'IMAP.AccessAsUser.All', 'pop3': 'POP.AccessAs
 DELEGATED_MAIL = ('IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access')
 
 # The issuers Microsoft's TLS certificates are signed by (fnmatch patterns on the issuer's CN); another
-# issuer on a Microsoft endpoint means TLS inspection. ece_o365_expected_issuers replaces the list.
-DEFAULT_EXPECTED_ISSUERS = ('Microsoft Azure * TLS Issuing CA *', 'Microsoft Azure ECC TLS Issuing CA *',
+# issuer on a Microsoft endpoint means TLS inspection. ece_o365_expected_issuers replaces the list. The older
+# "Microsoft Azure TLS Issuing CA 0x" has no word between Azure and TLS, which '* TLS' (two spaces) misses.
+DEFAULT_EXPECTED_ISSUERS = ('Microsoft Azure TLS Issuing CA *', 'Microsoft Azure * TLS Issuing CA *',
+                            'Microsoft Azure ECC TLS Issuing CA *',
                             'Microsoft RSA TLS CA 0?', 'Microsoft ECC TLS Issuing * CA *', 'DigiCert*')
 
 # Fixes used by more than one check, held once.

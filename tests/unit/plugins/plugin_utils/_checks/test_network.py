@@ -404,3 +404,12 @@ def test_a_certificate_without_a_fingerprint_is_no_match():
     result = url(issuer='CN=Zscaler')
     result['tls']['chain'][0]['sha256_fingerprint'] = None
     assert network.intercepted(result, [], ['AA' * 32]) == (True, None)
+
+
+@pytest.mark.parametrize('common_name', ['Microsoft Azure TLS Issuing CA 01', 'Microsoft Azure RSA TLS Issuing CA 07',
+                                         'Microsoft Azure ECC TLS Issuing CA 03', 'DigiCert Global G2 TLS RSA SHA256 2020 CA1'])
+def test_the_default_issuers_cover_microsofts_current_and_older_issuing_cas(common_name):
+    document = healthy()
+    document['hosts']['app1']['url_reach']['results'] = [url(issuer='organizationName=Microsoft Corporation,commonName=%s'
+                                                             % common_name)]
+    assert finding(judge(document), 'NET-TLS-INTERCEPT', 'app1')['status'] == 'pass'
