@@ -61,5 +61,5 @@ def test_the_shared_fixes_are_cited_by_the_checks():
 
 def test_the_default_issuers():
     assert _facts.DEFAULT_EXPECTED_ISSUERS == (
-        'Microsoft Azure * TLS Issuing CA *', 'Microsoft Azure ECC TLS Issuing CA *', 'Microsoft RSA TLS CA 0?',
+        'Microsoft Azure TLS Issuing CA *', 'Microsoft Azure * TLS Issuing CA *', 'Microsoft Azure ECC TLS Issuing CA *', 'Microsoft RSA TLS CA 0?',
         'Microsoft ECC TLS Issuing * CA *', 'DigiCert*')

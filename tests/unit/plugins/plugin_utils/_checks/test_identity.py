@@ -292,8 +292,8 @@ def test_token_refresh_details_and_fixes():
     refused = finding(judge(document), 'TOKEN-REFRESH', SUPPORT)
     assert (refused['status'], refused['detail']) == ('fail', 'no token for %s' % SUPPORT)
     assert refused['remediation'] == _checks.by_id()['TOKEN-REFRESH'].remediation and 'aadsts' not in refused['evidence']
-    token.update(message='AADSTS50173: password changed', aadsts={'code': 'AADSTS50173', 'name': 'n', 'meaning': 'm',
-                                                                   'fix': 'sign in again', 'extra': 'x'})
+    token.update(message='AADSTS50173: password changed',
+                 aadsts={'code': 'AADSTS50173', 'name': 'n', 'meaning': 'm', 'fix': 'sign in again', 'extra': 'x'})
     refused = finding(judge(document), 'TOKEN-REFRESH', SUPPORT)
     assert refused['detail'] == 'AADSTS50173: password changed' and refused['remediation'] == 'sign in again'
     assert refused['evidence']['aadsts'] == {'code': 'AADSTS50173', 'name': 'n', 'meaning': 'm', 'fix': 'sign in again'}
@@ -329,8 +329,8 @@ def test_token_owner_read_from_any_claim_and_an_app_only_token_is_an_error(claim
 def test_token_owner_of_a_shared_account_and_a_refused_token_waits():
     findings = judge(healthy())
     owner = finding(findings, 'TOKEN-OWNER', SALES)
-    assert (owner['detail'], owner['evidence']) == ('the token belongs to %s' % SVC, {'expected': SVC,
-                                                                                     'token_owner': SVC})
+    assert owner['detail'] == 'the token belongs to %s' % SVC
+    assert owner['evidence'] == {'expected': SVC, 'token_owner': SVC}
     document = healthy()
     document['tenant']['mailbox_protocols']['tokens'][1]['acquired'] = False
     for check_id in ('TOKEN-OWNER', 'TOKEN-LIFETIME'):
