@@ -238,6 +238,9 @@ def main(argv=None):
                        'outcomes': outcomes}, handle, indent=1, sort_keys=True)
         print('tools/mutate: outcomes saved in %s' % os.path.relpath(saved, config.ROOT))
     rows = tally(paths, chosen, outcomes, equivalent)
+    for key in sorted(k for k in equivalent if k in outcomes and outcomes[k][0] != 'survived'):
+        print('tools/mutate: warning: %s lists %s as equivalent, but the tests killed it in this run (%s)' % (
+            config.EQUIVALENT, key, outcomes[key][0]))
     print('\n'.join(table(rows)))
     if args.survivors:
         for row in rows.values():
