@@ -1,0 +1,234 @@
+# Copyright: (c) 2026, ece_o365.preflight contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""graph.microsoft.com/v1.0 as the lab serves it: the reads tenant_info makes (see httpd.py for the listener)."""
+
+import re
+import urllib.parse
+import uuid
+
+from .httpd import _graph_error, _ProtectedApp, resource_sp_id
+from .identity import certificate_thumbprints
+from .tenant import GRAPH_APP_ID, GRAPH_AUDIENCE, RESOURCES
+
+GRAPH_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#"
+GRAPH_DEFAULT_USER_FIELDS = ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+                             "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id")
+
+
+class GraphApp(_ProtectedApp):
+    """graph.microsoft.com/v1.0: the reads tenant_info makes."""
+
+    audience = GRAPH_AUDIENCE
+    _READ_APPS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All")
+    _READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
+
+    def _unauthorized(self, message):
+        return _graph_error(401, "InvalidAuthenticationToken", message)
+
+    def __call__(self, method, url, headers, body):
+        claims = self._claims(headers)
+        throttle = self.tenant.graph_throttle
+        if throttle.take():  # lab.graph_throttle: Graph's throttling and outage answers
+            extra = {} if throttle.retry_after is None else {"Retry-After": str(throttle.retry_after)}
+            if throttle.status == 429:
+                error = _graph_error(429, "TooManyRequests", "Too many requests.")
+            else:
+                error = _graph_error(503, "serviceNotAvailable", "The service is temporarily unavailable.")
+            error.headers.update(extra)
+            raise error
+        if method != "GET":
+            raise _graph_error(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+        path = urllib.parse.unquote(url.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        match = re.fullmatch(r"/v1\.0/(\w+)(?:\((\w+)='([^']*)'\)|/([^/]+))?(?:/(\w+))?", path)
+        if not match:
+            raise _graph_error(400, "BadRequest", "Resource not found for the segment '%s'." % path.rsplit("/", 1)[-1])
+        collection, key_name, key_value, object_id, navigation = match.groups()
+        if collection in ("applications", "servicePrincipals", "oauth2PermissionGrants"):
+            self._require(claims, self._READ_APPS)
+        elif collection == "users":
+            self._require(claims, self._READ_USERS)
+        else:
+            raise _graph_error(400, "BadRequest", "Resource not found for the segment '%s'." % collection)
+        items = self._collection(collection)
+        if key_name or object_id:
+            wanted = key_value if key_name else object_id
+            field = key_name or "id"
+            found = [item for item in items if _matches(item, field, wanted, collection)]
+            if not found:
+                raise _graph_error(404, "Request_ResourceNotFound",
+                                   "Resource '%s' does not exist or one of its queried reference-property objects "
+                                   "are not present." % wanted)
+            item = found[0]
+            if navigation:
+                return 200, self._page("%s('%s')/%s" % (collection, item["id"], navigation),
+                                       self._navigation(collection, item, navigation), url, query), {}
+            return 200, dict(_select(item, query, collection), **{
+                "@odata.context": GRAPH_CONTEXT + collection + "/$entity"}), {}
+        if "$filter" in query:
+            items = [item for item in items if _graph_filter(item, query["$filter"])]
+        return 200, self._page(collection, [_select(i, query, collection) for i in items], url, query), {}
+
+    def _require(self, claims, roles):
+        if claims.get("idtyp") != "app" and "roles" not in claims:
+            raise _graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        if not set(claims.get("roles", [])) & set(roles):
+            raise _graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+
+    def _page(self, context, items, url, query):
+        size = self.tenant.page_size
+        start = int(query.get("$skiptoken", "0") or 0)
+        page = {"@odata.context": GRAPH_CONTEXT + context, "value": items[start:start + size]}
+        if start + size < len(items):
+            params = dict(query, **{"$skiptoken": str(start + size)})
+            query_string = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+            page["@odata.nextLink"] = "https://%s%s?%s" % (self._host, url.path, query_string)
+        return page
+
+    _host = None  # set by the server so nextLink points back at the lab
+
+    def _collection(self, name):
+        tenant = self.tenant
+        if name == "applications":
+            return [_application(app) for app in tenant.applications.values()]
+        if name == "servicePrincipals":
+            sps = [_service_principal(app) for app in tenant.applications.values()]
+            return sps + [_resource_service_principal(tenant, app_id) for app_id in RESOURCES]
+        if name == "oauth2PermissionGrants":
+            return [grant for app in tenant.applications.values() for grant in _permission_grants(tenant, app)]
+        if name == "users":
+            return [_user(user) for user in tenant.users.values()]
+        return []
+
+    def _navigation(self, collection, item, navigation):
+        if collection == "users" and navigation == "licenseDetails":
+            return _license_details(self.tenant.user(item["id"]))
+        if collection == "servicePrincipals" and navigation == "oauth2PermissionGrants":
+            return [g for g in self._collection("oauth2PermissionGrants") if g["clientId"] == item["id"]]
+        if collection == "servicePrincipals" and navigation == "appRoleAssignments":
+            app = self.tenant.application_by_sp_id(item["id"])
+            return _app_role_assignments(self.tenant, app) if app else []
+        raise _graph_error(400, "BadRequest", "Resource not found for the segment '%s'." % navigation)
+
+
+def _matches(item, field, value, collection):
+    if collection == "users" and field == "id":
+        return value.lower() in (item["id"], item["userPrincipalName"].lower())
+    return str(item.get(field, "")).lower() == value.lower()
+
+
+def _graph_filter(item, expression):
+    """The one filter form tenant_info uses: "<field> eq '<value>'"."""
+    match = re.fullmatch(r"\s*(\w+)\s+eq\s+'([^']*)'\s*", expression)
+    if not match:
+        raise _graph_error(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified.")
+    return str(item.get(match.group(1), "")).lower() == match.group(2).lower()
+
+
+def _select(item, query, collection):
+    if "$select" in query:
+        fields = [f.strip() for f in query["$select"].split(",")] + ["id"]
+        return {k: v for k, v in item.items() if k in fields}
+    if collection == "users":  # Graph v1.0 returns only the default set unless $select asks
+        return {k: v for k, v in item.items() if k in GRAPH_DEFAULT_USER_FIELDS}
+    return item
+
+
+def _iso(value):
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _application(app):
+    access = {}
+    for kind, type_name in (("delegated", "Scope"), ("application", "Role")):
+        for name in app["permissions"][kind]:
+            for app_id, resource in RESOURCES.items():
+                table = resource[kind]
+                if name in table:
+                    access.setdefault(app_id, []).append({"id": table[name], "type": type_name})
+                    break
+    return {
+        "id": app["object_id"], "appId": app["client_id"], "displayName": app["display_name"],
+        "signInAudience": app["sign_in_audience"], "isFallbackPublicClient": app["public_client"],
+        "web": {"redirectUris": app["redirect_uris"]["web"], "homePageUrl": None, "logoutUrl": None,
+                "implicitGrantSettings": {"enableAccessTokenIssuance": False, "enableIdTokenIssuance": False}},
+        "spa": {"redirectUris": app["redirect_uris"]["spa"]},
+        "publicClient": {"redirectUris": app["redirect_uris"]["public_client"]},
+        "requiredResourceAccess": [{"resourceAppId": k, "resourceAccess": v} for k, v in access.items()],
+        "passwordCredentials": [{
+            "customKeyIdentifier": None, "displayName": s["display_name"], "endDateTime": _iso(s["end"]),
+            "hint": s["value"][:3], "keyId": s["key_id"], "secretText": None, "startDateTime": _iso(s["start"]),
+        } for s in app["secrets"]],
+        "keyCredentials": [{
+            "customKeyIdentifier": c["thumbprint"], "displayName": c["display_name"], "endDateTime": _iso(c["end"]),
+            "key": None, "keyId": c["key_id"], "startDateTime": _iso(c["start"]), "type": "AsymmetricX509Cert",
+            "usage": "Verify",
+        } for c in _certificates(app)],
+    }
+
+
+def _certificates(app):
+    out = []
+    for cert in app["certificates"]:
+        sha1, _sha256 = certificate_thumbprints(cert["pem"])
+        out.append(dict(cert, thumbprint=sha1))
+    return out
+
+
+def _service_principal(app):
+    return {"id": app["service_principal_id"], "appId": app["client_id"], "displayName": app["display_name"],
+            "accountEnabled": True, "servicePrincipalType": "Application", "appRoles": [],
+            "oauth2PermissionScopes": [], "signInAudience": app["sign_in_audience"]}
+
+
+def _resource_service_principal(tenant, app_id):
+    resource = RESOURCES[app_id]
+    return {
+        "id": resource_sp_id(tenant, app_id), "appId": app_id, "displayName": resource["display_name"],
+        "accountEnabled": True, "servicePrincipalType": "Application",
+        "oauth2PermissionScopes": [{"id": pid, "value": name, "type": "User", "isEnabled": True,
+                                    "adminConsentDisplayName": name} for name, pid in resource["delegated"].items()],
+        "appRoles": [{"id": pid, "value": name, "allowedMemberTypes": ["Application"], "isEnabled": True,
+                      "displayName": name} for name, pid in resource["application"].items()],
+    }
+
+
+def _permission_grants(tenant, app):
+    scopes = [name for name in app["permissions"]["delegated"] if tenant.consented(app, "delegated", name)]
+    if not scopes:
+        return []
+    return [{"id": str(uuid.uuid5(uuid.UUID(tenant.tenant_id), "grant/" + app["client_id"])),
+             "clientId": app["service_principal_id"], "consentType": "AllPrincipals", "principalId": None,
+             "resourceId": resource_sp_id(tenant, GRAPH_APP_ID), "scope": " ".join(scopes)}]
+
+
+def _app_role_assignments(tenant, app):
+    out = []
+    for name in app["permissions"]["application"]:
+        if not tenant.consented(app, "application", name):
+            continue
+        for app_id, resource in RESOURCES.items():
+            if name in resource["application"]:
+                out.append({"id": str(uuid.uuid5(uuid.UUID(tenant.tenant_id), app["client_id"] + name)),
+                            "appRoleId": resource["application"][name], "principalId": app["service_principal_id"],
+                            "principalType": "ServicePrincipal", "principalDisplayName": app["display_name"],
+                            "resourceId": resource_sp_id(tenant, app_id), "resourceDisplayName": resource["display_name"]})
+    return out
+
+
+def _user(user):
+    return {"id": user["object_id"], "userPrincipalName": user["upn"], "displayName": user["display_name"],
+            "mail": user["upn"] if user["mailbox"] else None, "accountEnabled": user["account_enabled"],
+            "businessPhones": [], "givenName": None, "jobTitle": None, "mobilePhone": None, "officeLocation": None,
+            "preferredLanguage": "en-US", "surname": None,
+            "assignedLicenses": [{"disabledPlans": [], "skuId": lic["sku_id"]} for lic in user["licenses"]],
+            "userType": "Member"}
+
+
+def _license_details(user):
+    return [{"id": "lab-" + lic["sku_id"], "skuId": lic["sku_id"], "skuPartNumber": lic["sku"],
+             "servicePlans": [{"servicePlanId": str(uuid.uuid5(uuid.NAMESPACE_OID, plan)), "servicePlanName": plan,
+                               "provisioningStatus": status, "appliesTo": "User"}
+                              for plan, status in lic["service_plans"].items()]}
+            for lic in user["licenses"]]
