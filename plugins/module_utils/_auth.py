@@ -64,7 +64,8 @@ except ImportError:  # reported by the modules through missing_required_lib
 # identity platform docs, "Microsoft Graph national cloud deployments", and the Exchange Online
 # endpoints of each Microsoft 365 instance). One place for these facts.
 #   authority_host: Entra ID's token service; graph: the Microsoft Graph resource and root;
-#   exchange: the Exchange Online resource (IMAP/POP/SMTP scopes, Exchange admin API).
+#   exchange: the Exchange Online resource (IMAP/POP/SMTP scopes, Exchange admin API);
+#   imap_host, pop3_host, smtp_host: the mail servers ECE connects to in that cloud (TO VERIFY: issue 12).
 CLOUDS = {
     'public': {
         'name': 'Microsoft Entra ID (global service)',
@@ -72,6 +73,7 @@ CLOUDS = {
         'graph': 'https://graph.microsoft.com',
         'exchange': 'https://outlook.office365.com',
         'mail_scope_resource': 'https://outlook.office.com',
+        'imap_host': 'outlook.office365.com', 'pop3_host': 'outlook.office365.com', 'smtp_host': 'smtp.office365.com',
     },
     'usgov': {
         'name': 'Microsoft 365 GCC High (Azure Government)',
@@ -79,6 +81,7 @@ CLOUDS = {
         'graph': 'https://graph.microsoft.us',
         'exchange': 'https://outlook.office365.us',
         'mail_scope_resource': 'https://outlook.office365.us',
+        'imap_host': 'outlook.office365.us', 'pop3_host': 'outlook.office365.us', 'smtp_host': 'smtp.office365.us',
     },
     'usgov_dod': {
         'name': 'Microsoft 365 DoD (Azure Government)',
@@ -86,6 +89,8 @@ CLOUDS = {
         'graph': 'https://dod-graph.microsoft.us',
         'exchange': 'https://outlook-dod.office365.us',
         'mail_scope_resource': 'https://outlook-dod.office365.us',
+        'imap_host': 'outlook-dod.office365.us', 'pop3_host': 'outlook-dod.office365.us',
+        'smtp_host': 'smtp-dod.office365.us',
     },
     'china': {
         'name': 'Microsoft 365 operated by 21Vianet',
@@ -94,6 +99,7 @@ CLOUDS = {
         'graph': 'https://microsoftgraph.chinacloudapi.cn',
         'exchange': 'https://partner.outlook.cn',
         'mail_scope_resource': 'https://partner.outlook.cn',
+        'imap_host': 'partner.outlook.cn', 'pop3_host': 'partner.outlook.cn', 'smtp_host': 'smtp.partner.outlook.cn',
     },
 }
 

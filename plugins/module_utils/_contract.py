@@ -28,7 +28,7 @@ PURPOSES = ('token_endpoint', 'smtp_submission', 'imap', 'pop3', 'oidc_discovery
 # The protocols ECE can use per mailbox: one or both retrieval protocols, and SMTP to send.
 MAIL_PROTOCOLS = ('imap', 'pop3', 'smtp')
 RETRIEVAL_PROTOCOLS = ('imap', 'pop3')
-DEFAULT_MAIL_PROTOCOLS = ['imap', 'pop3', 'smtp']
+DEFAULT_MAIL_PROTOCOLS = ['imap', 'smtp']  # what ECE most often uses (issue 12); POP when declared
 # The purpose of the network path each mail protocol needs.
 PURPOSE_OF_PROTOCOL = {'imap': 'imap', 'pop3': 'pop3', 'smtp': 'smtp_submission'}
 
