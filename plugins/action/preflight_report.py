@@ -180,6 +180,10 @@ class ActionModule(ActionBase):
                                               and 0 < value < 65536 or isinstance(value, str) and value.isdigit()
                                               and 0 < int(value) < 65536):
                     problems.append('%s: %s must be a port number (1-65535), got %r' % (name, key, value))
+            model = facts.get('ece_o365_network_model')
+            if model not in (None, '') and model not in _contract.NETWORK_MODELS:
+                problems.append('%s: ece_o365_network_model must be one of %s, got %r' % (
+                    name, ', '.join(_contract.NETWORK_MODELS), model))
         if problems:
             raise AnsibleActionFail('preflight_report: %s (docs/variables.md)' % '; '.join(problems[:10]))
 
@@ -227,6 +231,7 @@ class ActionModule(ActionBase):
         protocols = facts.get('ece_o365_mail_protocols')
         declared['mail_protocols'] = list(protocols) if isinstance(protocols, (list, tuple)) else \
             list(_contract.DEFAULT_MAIL_PROTOCOLS)
+        declared['network_model'] = facts.get('ece_o365_network_model') or _contract.DEFAULT_NETWORK_MODEL
         return declared
 
     def _tenant(self, task_vars, args, play_all, alive):

@@ -28,6 +28,10 @@ PURPOSES = ('token_endpoint', 'smtp_submission', 'imap', 'pop3', 'oidc_discovery
 # The protocols ECE can use per mailbox: one or both retrieval protocols, and SMTP to send.
 MAIL_PROTOCOLS = ('imap', 'pop3', 'smtp')
 RETRIEVAL_PROTOCOLS = ('imap', 'pop3')
+# Which network paths an ECE server needs (ece_o365_network_model): Cisco TAC's checklist (all four from every
+# server, the default) or per role (retrieval from the services servers, for the protocols ECE uses).
+NETWORK_MODELS = ('checklist', 'per_role')
+DEFAULT_NETWORK_MODEL = 'checklist'
 DEFAULT_MAIL_PROTOCOLS = ['imap', 'smtp']  # what ECE most often uses (issue 12); POP when declared
 # The purpose of the network path each mail protocol needs.
 PURPOSE_OF_PROTOCOL = {'imap': 'imap', 'pop3': 'pop3', 'smtp': 'smtp_submission'}
@@ -92,6 +96,9 @@ SCHEMA = {
                 'external_url': {'type': 'string'},
                 'admin_login_fqdn': {'type': 'string'},
                 'mail_protocols': {'type': 'array', 'items': {'$ref': '#/$defs/protocol'}},
+                'network_model': {'enum': list(NETWORK_MODELS),
+                                  'description': 'checklist: every ECE server needs all four mail paths (TAC); '
+                                                 'per_role: services servers the retrieval protocols ECE uses'},
             },
         },
         'port_probe': {

@@ -44,11 +44,13 @@ CLOCK_SKEW_WARN, CLOCK_SKEW_FAIL = 60, 300
 SECRET_EXPIRY_WARN_DAYS = 30
 
 # The network paths ECE needs, by purpose (docs/contract.md): the check id (stable, named after the
-# default port), who needs it, the default port, and what for. The judge selects targets by purpose only.
+# default port), who needs it in the per_role model (in the default checklist model every ECE server needs
+# all four: Cisco TAC's checklist, item 9), the default port, and what for. The judge selects targets by
+# purpose only; the token endpoint's targets are login.microsoftonline.com and login.microsoft.com.
 NETWORK_PATHS = (
-    # (check id, purpose, roles that need it, default port, what for, mail protocol it serves)
-    ('NET-PORT-443', 'token_endpoint', ('services', 'application'), 443, 'HTTPS to login.microsoftonline.com: tokens',
-     None),
+    # (check id, purpose, roles that need it (per_role), default port, what for, mail protocol it serves)
+    ('NET-PORT-443', 'token_endpoint', ('services', 'application'), 443,
+     'HTTPS to login.microsoftonline.com and login.microsoft.com: tokens', None),
     # SMTP applies whatever the mailboxes use: the application servers send ECE's alarm mail through it.
     ('NET-PORT-587', 'smtp_submission', ('services', 'application'), 587,
      'SMTP submission with STARTTLS: the dispatcher and alarm mail', None),

@@ -42,13 +42,23 @@ def targets(context, subject, purpose):
 
 def uses_protocol(context, subject, protocol):
     protocols = (context.host(subject).get('ece') or {}).get('mail_protocols')
-    return protocol in (protocols if protocols is not None else ('imap', 'pop3', 'smtp'))
+    return protocol in (protocols if protocols is not None else ('imap', 'smtp'))
 
 
-def _port_judge(check_id, purpose, default_port, protocol):
+def network_model(context, subject):
+    return (context.host(subject).get('ece') or {}).get('network_model') or 'checklist'
+
+
+def _port_judge(check_id, purpose, default_port, per_role, protocol):
     def judge(context, subject):
-        if protocol and not uses_protocol(context, subject, protocol):
-            raise NotApplicable('ECE does not use %s on this host (ece_o365_mail_protocols)' % protocol.upper())
+        if network_model(context, subject) == 'per_role':
+            # The stricter model the user chose: only the paths this server's role uses.
+            if not set(per_role) & set(context.host(subject).get('roles') or []):
+                raise NotApplicable('ece_o365_network_model per_role: only %s servers need this path' % (
+                    ' and '.join(per_role)))
+            if protocol and not uses_protocol(context, subject, protocol):
+                raise NotApplicable('ece_o365_network_model per_role: ECE does not use %s (ece_o365_mail_protocols)'
+                                    % protocol.upper())
         results = targets(context, subject, purpose)
         if not results:
             raise Missing('not read: no %s target was probed from this host (purpose %s)' % (check_id, purpose))
@@ -67,12 +77,15 @@ def _port_judge(check_id, purpose, default_port, protocol):
 
 
 for _id, _purpose, _roles, _port, _what, _protocol in _facts.NETWORK_PATHS:
+    # Every ECE server by default: Cisco TAC's checklist wants all four ports from the services server and
+    # every application server; ece_o365_network_model per_role narrows it to the roles in NETWORK_PATHS.
     check(_id, '%s reachable (%s; port %d unless moved)' % (_purpose.replace('_', ' '), _what, _port), 'error',
-          'services' if _roles == ('services',) else 'host', ('network', 'ports'),
-          'port_probe from this host to the target of purpose %s (DNS, TCP, TLS/STARTTLS, certificate)' % _purpose,
-          'open the port outbound from this host to *.office365.com / login.microsoftonline.com on every firewall and '
-          'proxy on the way; exempt them from TLS inspection', item=9, requires=('reached', 'port_probe'))(
-        _port_judge(_id, _purpose, _port, _protocol))
+          'host', ('network', 'ports'),
+          'port_probe from this host to the target(s) of purpose %s (DNS, TCP, TLS/STARTTLS, certificate)' % _purpose,
+          'open the port outbound from this host to *.office365.com, login.microsoftonline.com and login.microsoft.com '
+          'on every firewall and proxy on the way; exempt them from TLS inspection', item=9,
+          requires=('reached', 'port_probe'))(
+        _port_judge(_id, _purpose, _port, _roles, _protocol))
 
 
 @check('NET-XOAUTH2', 'XOAUTH2 offered on the mail ports', 'error', 'host', ('network', 'mail'),

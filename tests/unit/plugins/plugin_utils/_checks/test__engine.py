@@ -185,8 +185,8 @@ CATALOGUE = [
     ('PREFLIGHT-TENANT-READ', 'error', 'tenant', ('preflight', 'tenant'), 3, None, ()),
     ('NET-PORT-443', 'error', 'host', ('network', 'ports'), 9, None, ('reached', 'port_probe')),
     ('NET-PORT-587', 'error', 'host', ('network', 'ports'), 9, None, ('reached', 'port_probe')),
-    ('NET-PORT-993', 'error', 'services', ('network', 'ports'), 9, None, ('reached', 'port_probe')),
-    ('NET-PORT-995', 'error', 'services', ('network', 'ports'), 9, None, ('reached', 'port_probe')),
+    ('NET-PORT-993', 'error', 'host', ('network', 'ports'), 9, None, ('reached', 'port_probe')),
+    ('NET-PORT-995', 'error', 'host', ('network', 'ports'), 9, None, ('reached', 'port_probe')),
     ('NET-XOAUTH2', 'error', 'host', ('network', 'mail'), 9, None, ('reached', 'port_probe')),
     ('NET-URL-ENDPOINTS', 'error', 'host', ('network', 'https'), 9, None, ('reached', 'url_reach')),
     ('NET-TLS-INTERCEPT', 'error', 'host', ('network', 'tls'), 9, None, ('reached', 'url_reach')),
@@ -373,7 +373,7 @@ def test_kills_waiver_without_id_match_a_waiver_covers_only_its_own_check():
     document['tenant']['tenant_info']['application']['required_permissions'] = []  # APP-PERMISSIONS tenant
     failing = {('NET-PORT-993', 'svc1'), ('NET-PORT-995', 'svc1'), ('NET-PORT-587', 'app1'), ('ECE-VERSION', 'app2'),
                ('APP-PERMISSIONS', 'tenant')}
-    assert not_passing(judge(document)) == dict([(k, 'fail') for k in failing] + [(('NET-XOAUTH2', 'app1'), 'skip')])
+    assert not_passing(judge(document)) == dict((k, 'fail') for k in failing)  # app1's 993/995 offer XOAUTH2
     waivers = [{'id': 'NET-PORT-993', 'subject': 'svc1', 'reason': 'CHG1', 'expires': '2027-01-01'},
                {'id': 'ECE-VERSION', 'subject': '*', 'reason': 'CHG2', 'expires': '2027-01-01'},
                {'id': 'MBX-LICENCE', 'subject': '*', 'reason': 'CHG3', 'expires': '2027-01-01'},
@@ -594,7 +594,7 @@ def test_subjects_by_scope():
     document['hosts']['odd'] = dict(document['hosts']['app1'], roles='services')
     context = _checks.Context(document)
     by_scope = dict((c.scope, _checks.subjects_for(c, context)) for c in _checks.CATALOGUE)
-    assert by_scope == {'host': ['app1', 'app2', 'odd', 'svc1'], 'services': ['svc1'], 'tenant': ['tenant'],
+    assert by_scope == {'host': ['app1', 'app2', 'odd', 'svc1'], 'tenant': ['tenant'],
                         'mailbox': sorted([SUPPORT, SALES])}
     application = _checks.Check('X-APP', 'a', 'error', 'application', ('x',), 'e', 'f', None, 'network')
     assert _checks.subjects_for(application, context) == ['app1', 'app2']

@@ -35,12 +35,36 @@ def test_a_port_that_was_not_probed_is_an_error_not_a_skip():
     assert not_passing(judge(document)) == {('NET-PORT-995', 'svc1'): 'error'}
 
 
-def test_a_protocol_ece_does_not_use_is_not_applicable():
+def test_a_protocol_ece_does_not_use_is_not_applicable_only_in_the_per_role_model():
     document = healthy()
     document['hosts']['svc1']['ece']['mail_protocols'] = ['imap', 'smtp']
     del document['hosts']['svc1']['port_probe']['results'][3]
+    # Cisco TAC's checklist (the default) wants 995 whatever the mailboxes use: not probing it is an error.
+    assert finding(judge(document), 'NET-PORT-995', 'svc1')['status'] == 'error'
+    document['hosts']['svc1']['ece']['network_model'] = 'per_role'
     result = finding(judge(document), 'NET-PORT-995', 'svc1')
     assert result['status'] == 'skip' and 'does not use POP3' in result['detail'] and not result['blocked_by']
+
+
+def test_the_checklist_model_wants_all_four_paths_from_application_servers_too():
+    document = healthy()
+    document['hosts']['app1']['port_probe']['results'][2].update(ok=False, error_class='timeout')  # 993 from app1
+    assert finding(judge(document), 'NET-PORT-993', 'app1')['status'] == 'fail'
+    document['hosts']['app1']['ece']['network_model'] = 'per_role'
+    result = finding(judge(document), 'NET-PORT-993', 'app1')
+    assert result['status'] == 'skip' and 'only services servers need this path' in result['detail']
+
+
+def test_every_token_endpoint_target_must_answer():
+    """login.microsoftonline.com and login.microsoft.com (the TAC checklist names both) share the purpose."""
+    document = healthy()
+    results = document['hosts']['app1']['port_probe']['results']
+    results.append(dict(results[0], name='login.microsoft.com:443', host='login.microsoft.com', ok=False,
+                        error_class='refused', message='login.microsoft.com:443: refused. Fix: open the port'))
+    result = finding(judge(document), 'NET-PORT-443', 'app1')
+    assert result['status'] == 'fail' and 'login.microsoft.com:443: refused' in result['detail']
+    results[-1].update(ok=True, error_class=None, message='connected')
+    assert finding(judge(document), 'NET-PORT-443', 'app1')['detail'] == '2 target(s) reached on port 443'
 
 
 def test_xoauth2_missing_on_a_mail_port():
@@ -134,7 +158,8 @@ def test_each_port_passes_on_its_default_port_and_names_it():
         assert result['evidence'] == [{'target': 'm365:%d' % port, 'port': port, 'error_class': None,
                                        'elapsed_ms': 5.0, 'proxy': None}]
     assert [c.title for c in _checks.CATALOGUE if c.id.startswith('NET-PORT-')] == [
-        'token endpoint reachable (HTTPS to login.microsoftonline.com: tokens; port 443 unless moved)',
+        'token endpoint reachable (HTTPS to login.microsoftonline.com and login.microsoft.com: tokens; port 443 '
+        'unless moved)',
         'smtp submission reachable (SMTP submission with STARTTLS: the dispatcher and alarm mail; port 587 unless moved)',
         'imap reachable (IMAP over TLS: the retriever; port 993 unless moved)',
         'pop3 reachable (POP3 over TLS: the retriever; port 995 unless moved)']
@@ -179,8 +204,10 @@ def test_probe_cause():
 def test_a_port_the_host_does_not_declare_protocols_for_is_judged():
     document = healthy()
     document['hosts']['svc1']['ece']['mail_protocols'] = None
+    document['hosts']['svc1']['ece']['network_model'] = 'per_role'
     document['hosts']['svc1']['port_probe']['results'][3].update(ok=False, error_class='timeout')
-    assert finding(_checks.judge(document), 'NET-PORT-995', 'svc1')['status'] == 'fail'
+    # Declaring nothing means the default protocols (IMAP and SMTP): POP3 is then not this host's path.
+    assert finding(_checks.judge(document), 'NET-PORT-995', 'svc1')['status'] == 'skip'
     document['hosts']['svc1']['ece']['mail_protocols'] = ['pop3']
     statuses_ = dict((f['id'], f['status']) for f in _checks.judge(document) if f['subject'] == 'svc1')
     assert statuses_['NET-PORT-993'] == 'skip' and statuses_['NET-PORT-995'] == 'fail'
@@ -211,7 +238,7 @@ def test_xoauth2_names_the_ports_without_it_and_counts_those_with_it():
                                   {'target': 'm365:995', 'auth_mechanisms': None}]
     findings = judge(healthy())
     assert finding(findings, 'NET-XOAUTH2', 'svc1')['detail'] == 'XOAUTH2 offered on 3 mail port(s)'
-    assert finding(findings, 'NET-XOAUTH2', 'app1')['detail'] == 'XOAUTH2 offered on 1 mail port(s)'
+    assert finding(findings, 'NET-XOAUTH2', 'app1')['detail'] == 'XOAUTH2 offered on 3 mail port(s)'
 
 
 def test_url_endpoints_details_fix_and_what_is_not_read():
