@@ -261,16 +261,28 @@ def test_a_probe_that_was_skipped_is_not_read_and_failed_tasks_are_kept_as_text(
         'a probe task failed on this host: port_probe: MODULE FAILURE')
 
 
-def test_the_declared_mail_protocols_of_a_host_decide_its_ports():
+def test_the_declared_mail_protocols_of_a_host_decide_its_ports_in_the_per_role_model():
     hostvars = _healthy_records()
     hostvars['ece-svc01']['ece_o365_mail_protocols'] = ['imap', 'smtp']
     del hostvars['ece-svc01']['ece_o365_observations']['port_probe']['results'][3]  # no pop3 target probed
+    result = run({'gate': False, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
+    assert _found(result, 'NET-PORT-995', 'ece-svc01')['status'] == 'error', 'the TAC checklist wants 995 anyway'
+    for name in ALL:
+        hostvars.setdefault(name, {})['ece_o365_network_model'] = 'per_role'
     result = run({'gate': True, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
     assert 'failed' not in result, result.get('msg')
     assert _found(result, 'NET-PORT-995', 'ece-svc01')['status'] == 'skip'
-    del hostvars['ece-svc01']['ece_o365_mail_protocols']
+    hostvars['ece-svc01']['ece_o365_mail_protocols'] = ['imap', 'pop3', 'smtp']
     result = run({'gate': False, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
-    assert _found(result, 'NET-PORT-995', 'ece-svc01')['status'] == 'error', 'undeclared: every protocol applies'
+    assert _found(result, 'NET-PORT-995', 'ece-svc01')['status'] == 'error', 'declared but not probed'
+
+
+def test_a_network_model_that_is_not_known_is_refused_by_name():
+    hostvars = _healthy_records()
+    hostvars['ece-svc01']['ece_o365_network_model'] = 'strict'
+    with pytest.raises(AnsibleActionFail, match=r"ece-svc01: ece_o365_network_model must be one of checklist, "
+                                                r"per_role, got 'strict'"):
+        run({'gate': True, 'today': '2026-11-28'}, _vars(ALL, hostvars=hostvars))
 
 
 def test_the_coverage_of_a_limited_run():
