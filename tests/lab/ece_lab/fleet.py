@@ -361,6 +361,7 @@ def lab_variables(state, report_dir=None, connection="ssh"):
         "ece_o365_authority": lab["authority"],
         "ece_o365_login_host": lab["host"],
         "ece_o365_login_port": lab["ports"]["login"],
+        "ece_o365_login_alt_host": lab["host"],  # login.microsoft.com's stand-in: the same lab endpoint
         "ece_o365_smtp_host": lab["host"],
         "ece_o365_smtp_port": lab["ports"]["submission"],
         "ece_o365_outlook_host": lab["host"],
