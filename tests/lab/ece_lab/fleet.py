@@ -352,6 +352,9 @@ def lab_variables(state, report_dir=None, connection="ssh"):
     for mailbox in ece.get("mailboxes") or []:
         entry = {"address": mailbox["address"], "login": mailbox.get("login", mailbox["address"]),
                  "account": mailbox.get("account", mailbox.get("login", mailbox["address"]))}
+        for key in ("sender", "protocols"):  # as ECE is configured; absent: the collection's defaults
+            if mailbox.get(key):
+                entry[key] = mailbox[key]
         token = tenant.refresh_tokens.get(mailbox.get("refresh_token"))
         if token:
             entry["refresh_token"] = token["value"]
