@@ -110,6 +110,12 @@ ERROR_CLASSES = {
     'send_as_denied': (
         'the SMTP server refused the sender address (5.2.252 SendAsDenied)',
         'read the meaning and fix the login result gives with the server\'s reply'),
+    'sender_blocked': (
+        'Exchange Online refused to send for this account (550 5.1.8 bad outbound sender)',
+        'read the meaning and fix the login result gives with the server\'s reply'),
+    'auth_unsupported': (
+        'the mail server does not offer the OAuth2 SASL mechanism (XOAUTH2)',
+        'read the meaning and fix the login result gives (the mechanisms the server offers)'),
     'followup_failed': (
         'the login succeeded but the read-only command after it was refused',
         'read the meaning and fix the login result gives with the server\'s reply'),
