@@ -138,8 +138,11 @@ def test_fleet_over_ssh_at_vvvv(preflight_fleet, report_dir):
         host_findings = [f for f in run.findings if f["subject"] == host]
         assert host_findings and run.report["hosts"][host]["reached"]
         assert all(f["status"] == "pass" for f in host_findings if f["id"] != "NET-PORT-993"), host_findings
-    assert {f["subject"] for f in run.findings if f["id"] == "NET-PORT-993"} == {"ece-svc01"}, "services only"
-    assert {f["subject"] for f in run.findings if f["id"] == "NET-PORT-443"} == set(HOSTS)
+    # Cisco TAC's checklist (the default model): all four paths from every ECE server, both login hosts.
+    for check in ("NET-PORT-443", "NET-PORT-587", "NET-PORT-993", "NET-PORT-995"):
+        assert {f["subject"] for f in run.findings if f["id"] == check} == set(HOSTS), check
+    logins = [f for f in run.findings if (f["id"], f["subject"]) == ("NET-PORT-443", "ece-app01")][0]
+    assert len(logins["evidence"]) == 2, "login.microsoftonline.com and login.microsoft.com: %s" % logins
     # Real SSH, to each namespace's own sshd.
     assert "ESTABLISH SSH CONNECTION FOR USER: root" in run.output
     for host in preflight_fleet.state["hosts"]:
