@@ -32,7 +32,10 @@ CHECKLIST = {
 # The fix that most expired or revoked grants share.
 REGENERATE = "generate ECE's token again for the mailbox account"
 
-# code: (Entra's short name, what it means, what to do, TAC checklist item or None)
+# code: (Entra's short name or None where Microsoft gives none, what it means, what to do, TAC checklist item or None).
+# Names and meanings follow Microsoft's table:
+# https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+# (source: MicrosoftDocs/entra-docs, docs/identity-platform/reference-error-codes.md).
 CATALOGUE = {
     50011: (
         'InvalidReplyTo',
@@ -53,8 +56,10 @@ CATALOGUE = {
         5),
     50057: (
         'UserDisabled',
-        'the user account is disabled',
-        'enable the account in Entra ID (accountEnabled), or use the account ECE is meant to use',
+        'the user account is disabled (sign-in blocked: accountEnabled is false)',
+        'enable the account in Entra ID (accountEnabled) if this account is meant to sign in; for a shared mailbox '
+        'whose sign-in is blocked, as Microsoft recommends, generate the token as a delegate with FullAccess (and '
+        'Send As) on it, not as the shared mailbox',
         5),
     50076: (
         'UserStrongAuthClientAuthNRequired',
@@ -91,9 +96,10 @@ CATALOGUE = {
         None),
     65001: (
         'DelegationDoesNotExist',
-        'the user or an administrator has not consented to the app\'s permissions',
-        "grant admin consent for the ECE app's delegated permissions (IMAP.AccessAsUser.All, POP.AccessAsUser.All, "
-        "SMTP.Send, offline_access) in Entra ID > App registrations > API permissions",
+        'neither an administrator (for all users) nor this user has consented to a permission the request asked for',
+        "grant consent for the delegated permissions the request asked for (scopes_requested: only those of the "
+        "protocols each mailbox uses, and offline_access) in Entra ID > App registrations > API permissions > Grant "
+        "admin consent, or have the mailbox account consent when it generates ECE's token",
         3),
     70008: (
         'ExpiredOrRevokedGrant',
@@ -112,8 +118,8 @@ CATALOGUE = {
         "generate ECE's token again, and exclude the ECE app from the sign-in frequency policy or lengthen it",
         4),
     81012: (
-        'DesktopSsoUserMismatch',
-        'the user signing in differs from the user signed in to the device (seamless single sign-on)',
+        'DesktopSsoMismatchBetweenTokenUpnAndChosenUpn',
+        'the user trying to sign in is different from the user signed in to the device (seamless single sign-on)',
         'generate the token in a private browser window signed in as the mailbox account, not through the '
         "workstation user's Kerberos single sign-on",
         5),
@@ -149,9 +155,12 @@ CATALOGUE = {
         "copy the client secret's Value (shown once, at creation) into ECE, or create a new secret",
         3),
     7000218: (
-        'InvalidClientPublicClientWithCredential',
-        'the request carried no client secret or certificate, which this app requires',
-        'configure the client secret in ECE (or enable public client flows only if that is intended)',
+        # Microsoft's table gives this code no short name: only "The request body must contain the following
+        # parameter: 'client_assertion' or 'client_secret'." (InvalidClientPublicClientWithCredential is 700025.)
+        None,
+        'the request carried neither a client secret nor a client assertion (certificate), which this app requires',
+        'configure the client secret (or certificate) in ECE; allow public client flows on the app registration only '
+        'if a public client is intended',
         3),
     7000222: (
         'InvalidClientSecretExpiredKeysProvided',
@@ -163,6 +172,18 @@ CATALOGUE = {
         'the request is malformed: typically the refresh token is not one this app issued, or was truncated',
         "use the refresh token ECE stored for this app, complete and unchanged, or generate ECE's token again",
         4),
+    700025: (
+        'InvalidClientPublicClientWithCredential',
+        'the app is a public client, so the request must not carry a client secret or client assertion',
+        'send no client secret for this app, or turn off "Allow public client flows" if ECE is meant to use a secret',
+        3),
+    50000: (
+        'TokenIssuanceError',
+        "there is an issue with Microsoft's sign-in service (HTTP 500 server_error), not with this tenant's "
+        "configuration",
+        'retry later and check the Microsoft 365 service health (admin center > Health > Service health); open a '
+        'support ticket with the correlation id if it persists',
+        None),
     # Further codes the lab and real tenants produce.
     28000: (
         'InvalidScopeMultipleResources',

@@ -449,8 +449,50 @@ def _utc(epoch):
         return None
 
 
+def owner_facts(claims, id_claims=None, grant=None):
+    """Whose token it is and what kind, from the access token's CLAIMS and the id token's ID_CLAIMS (dicts or None).
+
+    token_kind: V(delegated) when the access token has C(scp), V(app-only) when it has C(roles) and no C(scp) (not
+    by the absence of C(upn): a delegated v1 token of a guest or personal account carries C(unique_name) and no
+    C(upn)); without either, the C(idtyp) claim, else the GRANT (client_credentials is app-only), else None.
+    token_owner: C(upn), else C(preferred_username) (id token first), else C(unique_name); token_owner_claim names
+    the claim it came from. oid: the C(oid) claim (the user's object id; an app-only token's is its service
+    principal's). Claims: https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference
+    """
+    claims = claims or {}
+    id_claims = id_claims or {}
+    if claims.get('scp'):
+        kind = 'delegated'
+    elif claims.get('roles'):
+        kind = 'app-only'
+    elif claims.get('idtyp') in ('app', 'user'):
+        kind = 'app-only' if claims['idtyp'] == 'app' else 'delegated'
+    elif grant:
+        kind = 'app-only' if grant == 'client_credentials' else 'delegated'
+    else:
+        kind = None
+    owner = owner_claim = None
+    for name, sources in (('upn', (claims, id_claims)), ('preferred_username', (id_claims, claims)),
+                          ('unique_name', (claims, id_claims))):
+        value = next((source[name] for source in sources if isinstance(source.get(name), str) and source[name]),
+                     None)
+        if value:
+            owner, owner_claim = value, name
+            break
+    oid = claims.get('oid') or id_claims.get('oid')
+    return {'oid': oid if isinstance(oid, str) else None, 'token_kind': kind, 'token_owner': owner,
+            'token_owner_claim': owner_claim}
+
+
 def token_facts(result, grant, refresh_token_sent=None, now=None):
-    """The result facts of a successful msal reply (never the token itself)."""
+    """The result facts of a successful msal reply (never the token itself).
+
+    expires_in is the token response's own value, the real remaining lifetime; lifetime_seconds is exp - iat
+    of the access token as read. Entra back-dates iat and nbf by about 5 minutes, so lifetime_seconds is about
+    300 s more than expires_in for a fresh token (Microsoft's sample: exp - iat = 3900 s for a 60-minute token,
+    https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens). Judge the token's edge by
+    expires_in (or expires_at), not by lifetime_seconds.
+    """
     now = now if now is not None else time.time()
     access_token = result.get('access_token')
     claims = decode_claims(access_token, ACCESS_TOKEN_CLAIMS)
@@ -466,15 +508,12 @@ def token_facts(result, grant, refresh_token_sent=None, now=None):
         lifetime = claims['exp'] - claims['iat']
     elif expires_in is not None:
         lifetime = expires_in
-    owner = None
-    for source in (id_claims or {}, claims or {}):
-        owner = owner or source.get('preferred_username') or source.get('upn')
     rotated = False
     new_refresh = result.get('refresh_token')
     if grant == 'refresh_token' and isinstance(new_refresh, str) and refresh_token_sent:
         rotated = new_refresh != refresh_token_sent
     scopes = result.get('scope')
-    return {
+    facts = {
         'acquired': True,
         'token_type': result.get('token_type'),
         'expires_in': expires_in,
@@ -485,11 +524,28 @@ def token_facts(result, grant, refresh_token_sent=None, now=None):
         'access_token_format': token_format(access_token),
         'claims': claims,
         'id_token_claims': id_claims,
-        'token_owner': owner,
         'token_source': result.get('token_source'),
         'refresh_token_returned': isinstance(new_refresh, str),
         'refresh_token_rotated': rotated,
     }
+    facts.update(owner_facts(claims, id_claims, grant))
+    return facts
+
+
+# Microsoft's own failures at the token endpoint: AADSTS50000 (TokenIssuanceError, HTTP 500 server_error) and the
+# OAuth2 errors server_error / temporarily_unavailable ("Retry the request"). Class entra_outage, retried.
+# https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+OUTAGE_CODES = (50000,)
+OUTAGE_ERRORS = ('server_error', 'temporarily_unavailable')
+
+
+def is_outage(aadsts_facts):
+    """Whether Entra's error facts say its sign-in service failed (not the tenant's configuration)."""
+    if not aadsts_facts:
+        return False
+    return aadsts_facts.get('code') in OUTAGE_CODES or (
+        aadsts_facts.get('code') is None and aadsts_facts.get('oauth_error') in OUTAGE_ERRORS) or (
+        aadsts_facts.get('oauth_error') == 'server_error')
 
 
 def failure_facts(result):
@@ -497,6 +553,8 @@ def failure_facts(result):
     facts = _aadsts.parse(result)
     if facts is None:
         return 'protocol', None, 'the identity provider answered without a token and without an error body'
+    if is_outage(facts):
+        return 'entra_outage', facts, _aadsts.summary(facts)
     return 'aadsts', facts, _aadsts.summary(facts)
 
 
@@ -515,7 +573,7 @@ def response_failure(session):
         body = b''
     facts = _aadsts.parse(body) if body.lstrip().startswith(b'{') else None
     if facts and facts['code'] is not None:
-        return 'aadsts', facts, _aadsts.summary(facts)
+        return ('entra_outage' if is_outage(facts) else 'aadsts'), facts, _aadsts.summary(facts)
     return 'http_status', None, 'HTTP %d from %s' % (response.status_code, _no_query(response.url or ''))
 
 
@@ -544,7 +602,8 @@ def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
         session.last_response = None
         token = _attempt(params, session, grant, scopes, credentials, facts, authority)
         response = session.last_response
-        if response is None or response.status_code not in _throttle.STATUSES:
+        outage = token is None and facts['error_class'] == 'entra_outage'
+        if response is None or (response.status_code not in _throttle.STATUSES and not outage):
             break
         if throttle is None:  # the caller's deadline, else O(timeout) from the first throttled answer
             throttle = _throttle.Throttle(deadline if deadline is not None
@@ -552,8 +611,12 @@ def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
         try:
             throttle.wait(response.headers.get('Retry-After'))
         except _throttle.Exhausted as exc:
-            _throttled(facts, authority, response, exc)
+            if outage and response.status_code not in _throttle.STATUSES:
+                _outage(facts, authority, response, exc)
+            else:
+                _throttled(facts, authority, response, exc)
             break
+    facts['retries'] = throttle.retries if throttle else 0
     facts['ok'] = facts['error_class'] is None
     facts['elapsed_ms'] = int((time.monotonic() - started) * 1000)
     facts['requests'] = list(session.exchanges)
@@ -590,6 +653,9 @@ def _attempt(params, session, grant, scopes, credentials, facts, authority):
         facts.update(error_class=None, aadsts=None)
         if facts['token_owner']:
             facts['message'] = 'token acquired for %s (client %s)' % (facts['token_owner'], facts['client_id'])
+        elif facts['token_kind'] == 'delegated':
+            facts['message'] = 'delegated token acquired for object id %s (client %s), without a user name claim' % (
+                facts['oid'], facts['client_id'])
         else:
             facts['message'] = 'app-only token acquired for client %s' % facts['client_id']
         facts['_refresh_token'] = result.get('refresh_token')  # for the caller's no_log values only
@@ -609,6 +675,16 @@ def _throttled(facts, authority, response, exhausted):
                  message=_errors.describe('throttled', authority, detail))
 
 
+def _outage(facts, authority, response, exhausted):
+    """FACTS after Microsoft's sign-in service kept failing: class entra_outage, Microsoft's text and the retries."""
+    detail = 'HTTP %d from %s after %d retries: %s; %s' % (
+        response.status_code, _no_query(response.url or ''), exhausted.retries,
+        _aadsts.summary(facts['aadsts']) if facts.get('aadsts') else 'no error body',
+        'the next wait would pass the deadline' if exhausted.past_deadline else 'no retry left')
+    facts.update(acquired=False, error_class='entra_outage', message=_errors.describe('entra_outage', authority,
+                                                                                      detail))
+
+
 def _not_json(session, exc):
     """A clear detail when msal could not parse the answer as JSON (an HTML page instead), else None."""
     response = session.last_response
@@ -625,6 +701,8 @@ def _is_transport(exc):
 
 
 def _message(facts, authority, detail):
+    if facts['error_class'] == 'entra_outage':
+        return _errors.describe('entra_outage', authority, detail)
     if facts['error_class'] == 'aadsts':
         return '%s: %s' % (authority, detail)
     where = authority

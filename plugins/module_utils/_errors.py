@@ -81,6 +81,15 @@ ERROR_CLASSES = {
     'aadsts': (
         'Microsoft Entra ID refused the token request with an AADSTS error',
         'read the AADSTS code\'s meaning and fix reported with it (aadsts.meaning, aadsts.fix)'),
+    # AADSTS50000 (HTTP 500, error server_error) or temporarily_unavailable: Microsoft's own sign-in service failed,
+    # retried by the one retry policy (_throttle) within the deadline. Not the tenant's configuration, never a wrong
+    # secret. https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes (AADSTS50000
+    # TokenIssuanceError; temporarily_unavailable: "Retry the request").
+    'entra_outage': (
+        "Microsoft Entra ID's sign-in service failed to issue a token (AADSTS50000 / HTTP 5xx server_error), "
+        'also after retries: an outage at Microsoft, not this tenant\'s configuration',
+        'retry later and check the Microsoft 365 service health (admin center > Health > Service health); if it '
+        'persists, open a support ticket with the correlation id'),
     'unauthorized': (
         'the service refused the access token (HTTP 401: expired, wrong audience or wrong tenant)',
         'use a token acquired for this service (e.g. https://graph.microsoft.com/.default) and this tenant'),

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The AADSTS catalogue, the parser of Entra's error bodies, and docs/identity.md's table kept in sync.
+"""The AADSTS catalogue, the parser of Entra's error bodies, and docs/entra.md's table kept in sync.
 
-Run with UPDATE_DOCS=1 to rewrite the table in docs/identity.md from the catalogue.
+Run with UPDATE_DOCS=1 to rewrite the table in docs/entra.md from the catalogue.
 """
 
 import json
@@ -19,13 +19,17 @@ from hypothesis import strategies as st
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _aadsts
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-DOC = os.path.join(REPO, 'docs', 'identity.md')
+DOC = os.path.join(REPO, 'docs', 'entra.md')
 LAB_CATALOGUE = os.path.join(REPO, 'tests', 'lab', 'ece_lab', 'aadsts.py')
 START, END = '<!-- aadsts-table:start (generated from plugins/module_utils/_aadsts.py) -->', '<!-- aadsts-table:end -->'
 
 # The codes issue 4 asks the catalogue for.
 REQUIRED = (700016, 7000215, 7000222, 7000218, 50011, 65001, 70011, 700022, 500011, 50126, 50034, 50057, 50053,
             50076, 50079, 53003, 81012, 700082, 50173, 70043, 90002, 9002313, 50194)
+
+# Codes Microsoft's table lists without a short name
+# (https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes).
+UNNAMED = (7000218,)
 
 # What Entra's token endpoint answers (the lab renders the same shape).
 BODY = {
@@ -44,7 +48,7 @@ BODY = {
 def test_the_catalogue_holds_every_required_code_with_meaning_fix_and_checklist_item():
     assert set(REQUIRED) <= set(_aadsts.CATALOGUE)
     for code, (name, meaning, fix, item) in _aadsts.CATALOGUE.items():
-        assert name and meaning and fix, code
+        assert (name or code in UNNAMED) and meaning and fix, code
         assert item is None or item in _aadsts.CHECKLIST, code
         assert not meaning.endswith('.') and not fix.endswith('.'), 'summary() adds the full stop (%d)' % code
 
@@ -125,8 +129,9 @@ CONSENT_BODY = {
 
 # kills: suberror never read (parse's 'suberror', and the summary a user reads); the bug: summary dropped it
 @pytest.mark.parametrize('body, suberror, starts', [
-    (CONSENT_BODY, 'consent_required', "AADSTS65001: the user or an administrator has not consented to the app's "
-                                       "permissions (suberror: consent_required) (Microsoft: \"AADSTS65001: The user"),
+    (CONSENT_BODY, 'consent_required', "AADSTS65001: neither an administrator (for all users) nor this user has "
+                                       "consented to a permission the request asked for (suberror: consent_required) "
+                                       "(Microsoft: \"AADSTS65001: The user"),
     (dict(BODY, error_codes=[70008], suberror='bad_token', error_description='AADSTS70008: The provided authorization '
           'code or refresh token has expired due to inactivity.'), 'bad_token',
      'AADSTS70008: the authorization code or refresh token has expired or was revoked (suberror: bad_token) (Microsoft'),
@@ -236,10 +241,12 @@ def test_the_catalogue_is_read_through_parse_only():
 # The TAC checklist item each code's fix points at, by what the code is about (README.md, "What it covers").
 CHECKLIST_ITEMS = {
     2: {50011},  # the External URL and the redirect URI
-    3: {28000, 50194, 65001, 70011, 90002, 500011, 700016, 700022, 700027, 1002012, 7000215, 7000218, 7000222},
+    3: {28000, 50194, 65001, 70011, 90002, 500011, 700016, 700022, 700025, 700027, 1002012, 7000215, 7000218,
+        7000222},
     4: {50173, 70008, 70043, 700082, 9002313},  # expired or revoked grants: the token's lifetime
     5: {50034, 50053, 50057, 50076, 50079, 50126, 81012},  # the account the token is for
-    None: {53003, 70003, 700024},  # Conditional Access, a grant type, the host's clock: no checklist item
+    # Conditional Access, a grant type, the host's clock, Microsoft's own outage: no checklist item
+    None: {50000, 53003, 70003, 700024},
 }
 
 
@@ -286,24 +293,67 @@ def test_the_catalogues_fix_texts_are_held_in_the_catalogue_only():
 
 
 def render_table():
-    """The markdown table docs/identity.md carries, from the catalogue."""
+    """The markdown table docs/entra.md carries, from the catalogue."""
     lines = [START, '', '| Code | Name | Meaning | Fix | TAC item |', '| --- | --- | --- | --- | --- |']
     for code in sorted(_aadsts.CATALOGUE):
         name, meaning, fix, item = _aadsts.CATALOGUE[code]
-        cells = [str(code), name, meaning, fix, str(item) if item else '']
+        cells = [str(code), name or '', meaning, fix, str(item) if item else '']
         lines.append('| %s |' % ' | '.join(cell.replace('|', '\\|') for cell in cells))
     return '\n'.join(lines + ['', END])
 
 
-def test_docs_identity_md_carries_the_catalogue_table():
+def test_docs_entra_md_carries_the_catalogue_table():
     with open(DOC, encoding='utf-8') as handle:
         text = handle.read()
     table = render_table()
     start, end = text.find(START), text.find(END)
-    assert start >= 0 and end > start, 'docs/identity.md lacks the table markers'
+    assert start >= 0 and end > start, 'docs/entra.md lacks the table markers'
     current = text[start:end + len(END)]
     if os.environ.get('UPDATE_DOCS') and current != table:
         with open(DOC, 'w', encoding='utf-8') as handle:
             handle.write(text[:start] + table + text[end + len(END):])
         current = table
-    assert current == table, 'docs/identity.md is out of date: run UPDATE_DOCS=1 pytest %s' % __file__
+    assert current == table, 'docs/entra.md is out of date: run UPDATE_DOCS=1 pytest %s' % __file__
+
+
+# -- names and fixes as Microsoft's table has them (issue 12) -----------------------------------------
+# https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+
+
+def test_7000218_is_the_missing_credential_and_700025_the_public_client_with_one():
+    name, meaning, _fix, _item = _aadsts.CATALOGUE[7000218]
+    assert name is None and 'neither a client secret nor a client assertion' in meaning
+    assert _aadsts.CATALOGUE[700025][0] == 'InvalidClientPublicClientWithCredential'
+    facts = _aadsts.parse({'error': 'invalid_client', 'error_codes': [7000218], 'error_description':
+                           "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' "
+                           "or 'client_secret'.\r\nTrace ID: t"})
+    assert facts['known'] is True and facts['name'] is None
+    assert _aadsts.summary(facts).startswith('AADSTS7000218: the request carried neither a client secret')
+
+
+def test_81012_carries_microsofts_name():
+    assert _aadsts.CATALOGUE[81012][0] == 'DesktopSsoMismatchBetweenTokenUpnAndChosenUpn'
+
+
+def test_50057_is_a_disabled_account_never_the_90_day_inactivity_fix():
+    name, meaning, fix, item = _aadsts.CATALOGUE[50057]
+    assert name == 'UserDisabled' and 'disabled' in meaning
+    assert '90' not in fix and 'inactiv' not in fix and _aadsts.REGENERATE not in fix
+    assert 'enable the account' in fix and 'shared mailbox' in fix and 'delegate' in fix
+    summary = _aadsts.summary(_aadsts.parse({'error': 'invalid_grant', 'error_codes': [50057],
+                                             'error_description': 'AADSTS50057: The user account is disabled.'}))
+    assert '90 days' not in summary and 'TAC checklist item 4' not in summary
+
+
+def test_50000_is_microsofts_sign_in_service_not_the_tenant():
+    body = {'error': 'server_error', 'error_codes': [50000], 'error_description':
+            'AADSTS50000: There was an error issuing a token or an issue with our sign-in service.\r\nTrace ID: t'}
+    facts = _aadsts.parse(body)
+    assert facts['name'] == 'TokenIssuanceError' and facts['oauth_error'] == 'server_error'
+    assert 'service health' in facts['fix'] and 'retry later' in facts['fix']
+    assert facts['checklist_item'] is None
+
+
+def test_65001_names_the_scopes_asked_not_every_mail_permission():
+    _name, meaning, fix, _item = _aadsts.CATALOGUE[65001]
+    assert 'consented' in meaning and 'scopes_requested' in fix and 'POP.AccessAsUser.All' not in fix

@@ -202,6 +202,98 @@ def test_token_facts_lifetime_owner_and_rotation():
     assert opaque['refresh_token_rotated'] is False and opaque['access_token_format'] == 'opaque'
 
 
+# Microsoft's published sample access tokens (payloads as published, signatures left out), from
+# https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens ("Token formats"). The v1.0 sample is a
+# delegated token of a guest (idp: another tenant): unique_name and no upn. Both have exp - iat = 3900 s: Entra
+# back-dates iat and nbf by 5 minutes on a 60-minute token.
+MS_V1_SAMPLE = {
+    'aud': 'ef1da9d4-ff77-4c3e-a005-840c3f830745', 'iss': 'https://sts.windows.net/fa15d692-e9c7-4460-a743-29f29522229/',
+    'iat': 1537233106, 'nbf': 1537233106, 'exp': 1537237006, 'acr': '1', 'amr': ['wia'],
+    'appid': '75dbe77f-10a3-4e59-85fd-8c127544f17c', 'appidacr': '0', 'email': 'AbeLi@microsoft.com',
+    'family_name': 'Lincoln', 'given_name': 'Abe (MSFT)', 'idp': 'https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd0122247/',
+    'ipaddr': '222.222.222.22', 'name': 'abeli', 'oid': '02223b6b-aa1d-42d4-9ec0-1b2bb9194438', 'rh': 'I',
+    'scp': 'user_impersonation', 'sub': 'l3_roISQU222bULS9yi2k0XpqpOiMz5H3ZACo1GeXA',
+    'tid': 'fa15d692-e9c7-4460-a743-29f2956fd429', 'unique_name': 'abeli@microsoft.com', 'uti': 'FVsGxYXI30-TuikuuUoFAA',
+    'ver': '1.0'}
+MS_V2_SAMPLE = {
+    'aud': '6e74172b-be56-4843-9ff4-e66a39bb12e3',
+    'iss': 'https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0',
+    'iat': 1537231048, 'nbf': 1537231048, 'exp': 1537234948, 'azp': '6e74172b-be56-4843-9ff4-e66a39bb12e3',
+    'azpacr': '0', 'name': 'Abe Lincoln', 'oid': '690222be-ff1a-4d56-abd1-7e4f7d38e474',
+    'preferred_username': 'abeli@microsoft.com', 'rh': 'I', 'scp': 'access_as_user',
+    'sub': 'HKZpfaHyWadeOouYlitjrI-KffTm222X5rrV3xDqfKQ', 'tid': '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    'uti': 'fqiBqXLPj0eQa82S-IYFAA', 'ver': '2.0'}
+
+
+def test_microsofts_v1_sample_of_a_guest_is_delegated_owned_by_its_unique_name():
+    facts = _auth.token_facts({'access_token': jwt(MS_V1_SAMPLE), 'expires_in': 3599}, 'refresh_token')
+    assert facts['token_kind'] == 'delegated'  # scp, although no upn (the old code called it app-only)
+    assert facts['token_owner'] == 'abeli@microsoft.com' and facts['token_owner_claim'] == 'unique_name'
+    assert facts['oid'] == '02223b6b-aa1d-42d4-9ec0-1b2bb9194438'
+    # back-dated iat: the token's own span is 3900 s, the response's expires_in stays the real lifetime
+    assert facts['lifetime_seconds'] == 3900 and facts['expires_in'] == 3599
+
+
+def test_microsofts_v2_sample_is_owned_by_its_preferred_username():
+    facts = _auth.token_facts({'access_token': jwt(MS_V2_SAMPLE), 'expires_in': 3600}, 'refresh_token')
+    assert (facts['token_kind'], facts['token_owner'], facts['token_owner_claim'], facts['lifetime_seconds']) == (
+        'delegated', 'abeli@microsoft.com', 'preferred_username', 3900)
+
+
+@pytest.mark.parametrize('claims, id_claims, grant, kind, owner, claim', [
+    # upn first, even when the id token names someone else (preferred_username is the sign-in name)
+    ({'scp': 'SMTP.Send', 'upn': 'box@contoso.com', 'unique_name': 'u@x'}, {'preferred_username': 'other@contoso.com'},
+     'refresh_token', 'delegated', 'box@contoso.com', 'upn'),
+    ({'scp': 'SMTP.Send'}, {'preferred_username': 'id@contoso.com', 'upn': 'idupn@contoso.com'}, 'refresh_token',
+     'delegated', 'idupn@contoso.com', 'upn'),
+    ({'scp': 'SMTP.Send', 'preferred_username': 'at@contoso.com'}, {'preferred_username': 'id@contoso.com'},
+     'password', 'delegated', 'id@contoso.com', 'preferred_username'),
+    ({'scp': 'SMTP.Send', 'unique_name': 'live.com#guest@outlook.com'}, None, 'refresh_token', 'delegated',
+     'live.com#guest@outlook.com', 'unique_name'),
+    # roles and no scp: app-only, whatever the grant says
+    ({'roles': ['User.Read.All'], 'oid': 'sp'}, None, 'refresh_token', 'app-only', None, None),
+    # scp wins over roles (a delegated token may carry the user's app roles)
+    ({'roles': ['Admin'], 'scp': 'IMAP.AccessAsUser.All', 'upn': 'a@b'}, None, 'client_credentials', 'delegated',
+     'a@b', 'upn'),
+    # neither: idtyp, else the grant
+    ({'idtyp': 'app'}, None, 'refresh_token', 'app-only', None, None),
+    ({'idtyp': 'user', 'upn': 'a@b'}, None, 'client_credentials', 'delegated', 'a@b', 'upn'),
+    ({}, None, 'client_credentials', 'app-only', None, None),
+    (None, None, 'refresh_token', 'delegated', None, None),
+    (None, None, None, None, None, None),
+])
+def test_owner_facts_kind_by_scp_and_roles_owner_by_upn_preferred_username_unique_name(claims, id_claims, grant,
+                                                                                     kind, owner, claim):
+    facts = _auth.owner_facts(claims, id_claims, grant)
+    assert (facts['token_kind'], facts['token_owner'], facts['token_owner_claim']) == (kind, owner, claim)
+
+
+def test_owner_facts_oid_from_the_access_token_else_the_id_token():
+    assert _auth.owner_facts({'oid': 'a', 'scp': 'x'}, {'oid': 'b'})['oid'] == 'a'
+    assert _auth.owner_facts({'scp': 'x'}, {'oid': 'b'})['oid'] == 'b'
+    assert _auth.owner_facts({'scp': 'x', 'oid': ['not', 'text']})['oid'] is None
+
+
+def test_lifetime_is_exp_minus_iat_and_expires_in_the_responses():
+    now = 1764000000
+    access = jwt({'scp': 'x', 'upn': 'a@b', 'iat': now - 300, 'nbf': now - 300, 'exp': now + 4000})
+    facts = _auth.token_facts({'access_token': access, 'expires_in': 4000}, 'refresh_token', now=now)
+    assert facts['lifetime_seconds'] == 4300 and facts['expires_in'] == 4000
+    assert facts['expires_at'] == _auth._utc(now + 4000)
+
+
+def test_outage_replies_are_their_own_class_never_aadsts():
+    body = {'error': 'server_error', 'error_codes': [50000], 'error_description':
+            'AADSTS50000: There was an error issuing a token or an issue with our sign-in service.\r\nTrace ID: t'}
+    error_class, facts, message = _auth.failure_facts(body)
+    assert error_class == 'entra_outage' and facts['code'] == 50000 and 'service health' in message
+    assert _auth.failure_facts({'error': 'server_error', 'error_description': 'oops'})[0] == 'entra_outage'
+    assert _auth.failure_facts({'error': 'temporarily_unavailable'})[0] == 'entra_outage'
+    # a wrong secret stays aadsts
+    assert _auth.failure_facts({'error': 'invalid_client', 'error_codes': [7000215]})[0] == 'aadsts'
+    assert 'entra_outage' in ERROR_CLASSES
+
+
 def test_refused_replies_become_aadsts_findings():
     error_class, facts, message = _auth.failure_facts({
         'error': 'invalid_client', 'error_codes': [7000222],

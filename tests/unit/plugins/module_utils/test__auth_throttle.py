@@ -102,3 +102,50 @@ def test_an_html_page_instead_of_json_is_protocol_and_says_so(play):
 
 def test_msals_traceback_logging_has_a_handler_so_nothing_reaches_stderr():
     assert any(isinstance(handler, logging.NullHandler) for handler in logging.getLogger('msal').handlers)
+
+
+# -- AADSTS50000: Microsoft's sign-in service failed (issue 12) -----------------------------------------
+# The body as Entra sends it (HTTP 500, error server_error); the code and text from
+# https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes (AADSTS50000 TokenIssuanceError).
+OUTAGE = {'error': 'server_error', 'error_codes': [50000], 'error_description':
+          'AADSTS50000: There was an error issuing a token or an issue with our sign-in service.\r\n'
+          'Trace ID: 0a1b\r\nCorrelation ID: 2c3d\r\nTimestamp: 2026-12-05 15:00:00Z'}
+WRONG_SECRET = {'error': 'invalid_client', 'error_codes': [7000215], 'error_description':
+                'AADSTS7000215: Invalid client secret provided.\r\nTrace ID: t'}
+
+
+def test_one_outage_answer_is_retried_and_the_token_comes(play):
+    facts, token, sleeps, apps = play([(_Response(500), dict(OUTAGE)),
+                                       (_Response(200), {'access_token': 'opaque', 'expires_in': 3599})])
+    assert token == 'opaque' and facts['ok'] is True and facts['error_class'] is None and facts['aadsts'] is None
+    assert sleeps == [_throttle.DEFAULT_BACKOFF] and apps == 2 and facts['retries'] == 1
+
+
+def test_a_persistent_outage_is_entra_outage_naming_microsoft_never_a_wrong_secret(play):
+    answers = [(_Response(500), dict(OUTAGE)) for _attempt in range(_throttle.MAX_RETRIES + 1)]
+    facts, token, sleeps, _apps = play(answers, timeout=5.0)
+    assert token is None and facts['ok'] is False and facts['acquired'] is False
+    assert facts['error_class'] == 'entra_outage' and facts['aadsts']['code'] == 50000
+    assert facts['aadsts']['name'] == 'TokenIssuanceError' and 'service health' in facts['aadsts']['fix']
+    assert sleeps == [2.0, 4.0] and facts['retries'] == 2
+    message = facts['message']
+    assert message.startswith(PARAMS['authority'] + ": Microsoft Entra ID's sign-in service failed")
+    assert 'HTTP 500 from %s after 2 retries: AADSTS50000' % TOKEN_URL in message
+    assert 'the next wait would pass the deadline' in message and 'service health' in message
+    assert 'secret' not in message.lower().split('fix:')[0]
+
+
+def test_an_outage_with_retry_after_waits_what_it_says(play):
+    facts, token, sleeps, _apps = play([(_Response(500, {'Retry-After': '1'}), dict(OUTAGE)),
+                                        (_Response(200), {'access_token': 'opaque', 'expires_in': 3599})])
+    assert token == 'opaque' and sleeps == [1.0]
+
+
+def test_a_wrong_secret_is_not_retried(play):
+    facts, _token, sleeps, apps = play([(_Response(401), dict(WRONG_SECRET))])
+    assert facts['error_class'] == 'aadsts' and sleeps == [] and apps == 1 and facts['retries'] == 0
+
+
+def test_an_outage_past_the_callers_deadline_is_not_waited_for(play):
+    facts, _token, sleeps, _apps = play([(_Response(500), dict(OUTAGE))], deadline=_auth.time.monotonic() + 1)
+    assert facts['error_class'] == 'entra_outage' and sleeps == [] and 'after 0 retries' in facts['message']

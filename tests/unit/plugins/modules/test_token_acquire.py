@@ -121,7 +121,9 @@ def test_grant_auto_and_default_scopes(run_module, fake_msal):
     result = run_module(token_acquire, dict(AUTH, refresh_token='PlantedRefreshToken', _ansible_check_mode=True))
     assert result['grant'] == 'refresh_token' and result['changed'] is False
     assert apps[-1].calls == [('refresh_token', 'PlantedRefreshToken', _auth.default_scopes('refresh_token', 'public'))]
-    assert result['token_owner'] == 'jdoe@contoso.example' and result['refresh_token_rotated'] is True
+    # token_owner is the access token's upn first, then preferred_username (issue 12)
+    assert result['token_owner'] == 'support@contoso.example' and result['refresh_token_rotated'] is True
+    assert result['token_owner_claim'] == 'upn' and result['token_kind'] == 'delegated'
     assert result['claims']['upn'] == 'support@contoso.example' and result['lifetime_seconds'] == 4000
     for secret in ('PlantedRefreshToken', 'rotated-RT', 'PlantedClientSecret', ACCESS):
         assert secret not in json.dumps(result)
