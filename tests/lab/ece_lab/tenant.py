@@ -166,6 +166,27 @@ class _Throttle:
             return True
 
 
+class _LoginOutage:
+    """lab.login_outage: the token endpoint answers HTTP 500 AADSTS50000 (Microsoft's own outage) to the first
+    COUNT token requests after a load."""
+
+    def __init__(self, spec, where):
+        spec = dict(spec or {})
+        self.remaining = int(spec.get("count", 0))
+        if self.remaining < 0:
+            raise TenantFileError("%s.count: 0 or more, not %s" % (where, self.remaining))
+        self.retry_after = spec.get("retry_after")
+        self._lock = threading.Lock()
+
+    def take(self):
+        """True when this token request is to fail (and counts it)."""
+        with self._lock:
+            if self.remaining <= 0:
+                return False
+            self.remaining -= 1
+            return True
+
+
 def _require(mapping, key, where):
     if key not in mapping or mapping[key] in (None, ""):
         raise TenantFileError("%s: '%s' is required" % (where, key))
@@ -204,6 +225,7 @@ class Tenant:
         self.access_token_lifetime = (int(lifetime[0]), int(lifetime[-1]))
         self.page_size = int(lab.get("page_size", 100))
         self.graph_throttle = _Throttle(lab.get("graph_throttle"), "%s: lab.graph_throttle" % path)
+        self.login_outage = _LoginOutage(lab.get("login_outage"), "%s: lab.login_outage" % path)
 
     # -- loading -------------------------------------------------------------------------
     def _load_application(self, key, app):
@@ -236,6 +258,13 @@ class Tenant:
                 if resource_of_permission(name) is None:
                     raise TenantFileError("%s.permissions.%s: unknown permission %r" % (where, kind, name))
         consent = app.get("admin_consent", True)
+        # Per-user consent (oAuth2PermissionGrant, consentType Principal): {upn: [delegated permission names]}.
+        user_consent = {}
+        for upn, names in (app.get("user_consent") or {}).items():
+            for name in names or []:
+                if resource_of_permission(name) is None:
+                    raise TenantFileError("%s.user_consent.%s: unknown permission %r" % (where, upn, name))
+            user_consent[str(upn).lower()] = list(names or [])
         return {
             "key": key,
             "client_id": str(_require(app, "client_id", where)).lower(),
@@ -256,6 +285,7 @@ class Tenant:
             },
             # True: every requested permission has admin consent; False: none; a list: these.
             "admin_consent": consent,
+            "user_consent": user_consent,
             "exchange_admin_role": bool(app.get("exchange_admin_role", False)),
             # allowPublicClient: a public client may redeem grants without a secret.
             "public_client": bool(app.get("public_client", False)),
@@ -288,6 +318,9 @@ class Tenant:
             "account_enabled": bool(user.get("account_enabled", True)),
             "password": user.get("password"),
             "mfa_required": bool(user.get("mfa_required", False)),
+            # A guest (B2B) or a token_version 1 user gets a v1.0-shaped access token: unique_name, no upn.
+            "guest": bool(user.get("guest", False)),
+            "token_version": 1 if user.get("guest") else int(user.get("token_version", 2)),
             "tokens_valid_from": _tokens_valid_from(user, where),
             "licenses": licenses,
             "mailbox": mailbox,
@@ -337,13 +370,16 @@ class Tenant:
         value = (value or "").lower()
         return value in (self.tenant_id, self.domain, self.initial_domain, "organizations", "common")
 
-    def consented(self, app, kind, permission):
+    def consented(self, app, kind, permission, user=None):
+        """Admin consent (AllPrincipals) for PERMISSION, or for a delegated one USER's own consent (Principal)."""
         consent = app["admin_consent"]
-        if consent is True:
-            return permission in app["permissions"][kind]
-        if not consent:
-            return False
-        return permission in consent
+        if consent is True and permission in app["permissions"][kind]:
+            return True
+        if isinstance(consent, (list, tuple)) and permission in consent:
+            return True
+        if kind == "delegated" and user is not None:
+            return permission in app.get("user_consent", {}).get(user["upn"], [])
+        return False
 
     def smtp_auth_enabled(self, mailbox):
         """Effective SMTP AUTH: the mailbox setting when set, else the tenant's."""
