@@ -15,13 +15,26 @@ description:
     through C(POST https://outlook.office365.com/adminapi/beta/{tenant}/InvokeCommand) with an app-only token.
   - C(Get-TransportConfig) for the tenant-wide C(SmtpClientAuthenticationDisabled); C(Get-CASMailbox) for
     C(ImapEnabled), C(PopEnabled) and the mailbox's own C(SmtpClientAuthenticationDisabled).
+  - C(Get-Mailbox) for who the mailbox is - C(RecipientTypeDetails) (C(UserMailbox), C(SharedMailbox), ...),
+    C(ExternalDirectoryObjectId) (its Entra object id), C(PrimarySmtpAddress) and C(UserPrincipalName); Exchange
+    finds a mailbox by any of its addresses or its user principal name.
   - C(Get-MailboxPermission) for every FullAccess entry as read - its holder, rights, C(Deny) and C(IsInherited),
     the Deny entries and the mailbox's own C(NT AUTHORITY\SELF) entry included.
+  - C(Get-RecipientPermission -AccessRights SendAs) for every Send As entry as read (FullAccess cannot send as the
+    mailbox; sending with the shared address as C(MAIL FROM) needs Send As). A refused Send As read is recorded on
+    the mailbox (RV(mailboxes[].send_as_read)) and in RV(errors); the mailbox's other facts stay.
+  - Sends C(X-AnchorMailbox) C(APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<tenant id>) with every call,
+    as the admin API's callers do, and reports the cause Microsoft puts inside an error (C(error.details[].message),
+    C(error.innererror.internalexception.message)) when its C(message) says only C(Invalid Operation).
   - Facts, not verdicts - the effective SMTP AUTH of a mailbox (its own value when set, else the tenant's) and
     whether the account ECE uses holds FullAccess (FullAccess minus Deny) are judged on the controller
     (M(ece_o365.preflight.preflight_report)).
   - Follows C(@odata.nextLink) paging, retries 429 and 503 honouring C(Retry-After) within O(deadline), and
-    explains 401 and 403 with what the app lacks (C(Exchange.ManageAsApp) and an Exchange administrator role).
+    explains 401 and 403 with what the app lacks - C(Exchange.ManageAsApp) and a directory role. The least privilege
+    for these reads is Global Reader together with Exchange Recipient Administrator - Global Reader cannot read Send
+    As and Exchange Recipient Administrator cannot read the transport config; Exchange Administrator covers both (see
+    docs/exchange-admin-api.md). A 401 saying C(User is not allowed to call <cmdlet>) is a role that does not cover
+    that cmdlet (class C(forbidden)), not a bad token.
   - Only C(Get-*) cmdlets are invoked; nothing is changed. A failed read is a finding (C(ok=false) with its
     C(error_class) and C(message) on the mailbox or the transport config, and in RV(errors)), not a task failure,
     unless O(fail_on_error=true).
@@ -71,6 +84,9 @@ seealso:
   - name: App-only authentication in Exchange Online PowerShell
     description: The Exchange.ManageAsApp permission and the directory role the app needs.
     link: https://learn.microsoft.com/en-us/powershell/exchange/app-only-auth-powershell-v2
+  - name: Get-RecipientPermission
+    description: The Send As entries of a recipient.
+    link: https://learn.microsoft.com/powershell/module/exchangepowershell/get-recipientpermission
 """
 
 EXAMPLES = r"""
@@ -90,6 +106,13 @@ EXAMPLES = r"""
 - name: Show who holds FullAccess on each mailbox, Deny entries included, as read
   ansible.builtin.debug:
     msg: "{{ item.address }}: {{ item.full_access | rejectattr('user', 'equalto', 'NT AUTHORITY\\SELF') | list }}"
+  loop: "{{ exchange.mailboxes }}"
+  loop_control:
+    label: "{{ item.address }}"
+
+- name: Show who may send as each mailbox (null when the Send As read failed)
+  ansible.builtin.debug:
+    msg: "{{ item.address }} ({{ item.recipient_type_details }}): {{ item.send_as }}"
   loop: "{{ exchange.mailboxes }}"
   loop_control:
     label: "{{ item.address }}"
@@ -149,6 +172,20 @@ mailboxes:
     smtp_client_authentication_disabled:
       description: The mailbox's own C(SmtpClientAuthenticationDisabled); V(null) means the tenant's applies.
       type: bool
+    recipient_type_details:
+      description: C(Get-Mailbox)'s C(RecipientTypeDetails) - C(UserMailbox), C(SharedMailbox), ...; V(null) when unread.
+      type: str
+      sample: SharedMailbox
+    external_directory_object_id:
+      description: C(ExternalDirectoryObjectId), the Entra object id of the mailbox's user (lower case), to compare
+        with tenant_info's users by id, not by name.
+      type: str
+    primary_smtp_address:
+      description: C(PrimarySmtpAddress) as read.
+      type: str
+    user_principal_name:
+      description: C(UserPrincipalName) as read (may differ from the address, e.g. in hybrid tenants).
+      type: str
     full_access:
       description:
         - Every C(Get-MailboxPermission) entry whose rights include C(FullAccess), as read - C(user),
@@ -159,6 +196,18 @@ mailboxes:
                 "is_inherited": false},
                {"user": "ece.service@contoso.com", "access_rights": ["FullAccess"], "deny": false,
                 "is_inherited": false}]
+    send_as:
+      description:
+        - Every C(Get-RecipientPermission) entry whose rights include C(SendAs), as read - C(trustee) (as Exchange shows
+          it - a user's principal name, or C(NT AUTHORITY\SELF)), C(access_rights), C(deny) (C(AccessControlType) is
+          C(Deny)) and C(is_inherited). V([]) when read and empty; V(null) when not read (the mailbox does not exist, or
+          the read failed - see RV(mailboxes[].send_as_read)).
+      type: list
+      elements: dict
+      sample: [{"trustee": "ece.service@contoso.com", "access_rights": ["SendAs"], "deny": false, "is_inherited": false}]
+    send_as_read:
+      description: V(null) when not tried, else the Send As read's C(ok), C(error_class), C(message) and C(graph_error).
+      type: dict
     ok:
       description: Whether the mailbox was read (existing or not).
       type: bool
@@ -169,12 +218,14 @@ mailboxes:
       description: V(null), or the failed read's cause and fix.
       type: str
     graph_error:
-      description: V(null), or the failed admin API call - C(call), C(status), C(code) and C(permission).
+      description:
+        - V(null), or the failed admin API call - C(call), C(status), C(code), C(permission) (what a 401/403 means is
+          missing), C(cmdlet) and C(cause) (the text Microsoft puts inside the error, or V(null)).
       type: dict
 errors:
   description:
-    - Every failed read - C(call), C(status), C(code), C(permission) (what a 401/403 means is missing),
-      C(error_class) and C(message).
+    - Every failed read - C(call), C(status), C(code), C(permission) (what a 401/403 means is missing), C(cmdlet),
+      C(cause) (the text inside Microsoft's error), C(error_class) and C(message) (with the cause).
   returned: always
   type: list
   elements: dict
@@ -244,7 +295,7 @@ def main():
                       message='no Exchange admin API token: %s' % result['token']['message'])
     else:
         admin = _exchange.ExchangeAdmin(_auth.make_session(params, environ, deadline), exchange_url, params['tenant'],
-                                        token, deadline)
+                                        token, deadline, tenant_id=result['token'].get('tenant_id'))
         result.update(_exchange.read_settings(admin, params['mailboxes']))
         result['calls'] = {'calls': admin.calls, 'retries': admin.retries,
                            'throttled_seconds': round(admin.throttled_seconds, 1)}

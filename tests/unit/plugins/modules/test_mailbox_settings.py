@@ -36,14 +36,24 @@ class _Admin(object):
         'Get-MailboxPermission': [
             {'User': 'NT AUTHORITY\\SELF', 'AccessRights': ['FullAccess'], 'Deny': False, 'IsInherited': False},
             {'User': 'svc@contoso.com', 'AccessRights': ['FullAccess'], 'Deny': True, 'IsInherited': False}],
+        'Get-Mailbox': [{'RecipientTypeDetails': 'SharedMailbox', 'ExternalDirectoryObjectId': 'OID-1',
+                         'PrimarySmtpAddress': 'sales@contoso.com', 'UserPrincipalName': 'sales@contoso.com'}],
+        'Get-RecipientPermission': [
+            {'Trustee': 'NT AUTHORITY\\SELF', 'AccessControlType': 'Allow', 'AccessRights': ['SendAs'],
+             'IsInherited': False},
+            {'Trustee': 'svc@contoso.com', 'AccessControlType': 'Allow', 'AccessRights': ['SendAs'], 'IsInherited': False}],
     }
+    sessions = []
 
     def __init__(self, *_args, **_kwargs):
         self.cmdlets = []
+        self.anchors = []
+        _Admin.sessions.append(self)
 
     def post(self, url, params=None, json=None, headers=None):  # pylint: disable=redefined-outer-name
         cmdlet = json['CmdletInput']['CmdletName']
         self.cmdlets.append(cmdlet)
+        self.anchors.append(headers.get('X-AnchorMailbox'))
         body = {'value': self.ANSWERS[cmdlet]}
         return type('R', (), {'status_code': 200, 'headers': {}, 'text': '', 'json': lambda self: body})()
 
@@ -64,4 +74,9 @@ def test_mailboxes_by_address_with_the_old_key_as_an_alias(run_module, monkeypat
     for removed in ('smtp_auth_enabled', 'smtp_auth_source', 'account_has_full_access', 'full_access_denied', 'error',
                     'mailbox'):
         assert removed not in sales, removed
-    assert result['calls']['calls'] == 5 and 'opaque-token' not in str(result)
+    assert sales['recipient_type_details'] == 'SharedMailbox' and sales['external_directory_object_id'] == 'oid-1'
+    assert [e['trustee'] for e in sales['send_as']] == ['NT AUTHORITY\\SELF', 'svc@contoso.com']
+    assert result['calls']['calls'] == 9 and 'opaque-token' not in str(result), '1 + 4 cmdlets a mailbox'
+    session = _Admin.sessions[-1]
+    assert session.anchors == ['APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com'] * 9, \
+        'an opaque token has no tid: the anchor names the tenant given'
