@@ -187,6 +187,27 @@ class _LoginOutage:
             return True
 
 
+# The Entra roles app-only Exchange access supports
+# (https://learn.microsoft.com/en-us/powershell/exchange/app-only-auth-powershell-v2);
+# exchange.py knows which cmdlets each one reads (docs/exchange-admin-api.md).
+EXCHANGE_ROLES = ("Global Administrator", "Exchange Administrator", "Exchange Recipient Administrator", "Global Reader",
+                  "Helpdesk Administrator", "Compliance Administrator", "Security Administrator", "Security Reader")
+
+
+def _exchange_roles(value, where):
+    """applications.<key>.exchange_admin_role: true (Exchange Administrator), false, a role name or a list of them."""
+    if value is True:
+        return ["Exchange Administrator"]
+    if not value:
+        return []
+    names = [value] if isinstance(value, str) else list(value)
+    for name in names:
+        if name not in EXCHANGE_ROLES:
+            raise TenantFileError("%s.exchange_admin_role: %r is not one of %s"
+                                  % (where, name, ", ".join(EXCHANGE_ROLES)))
+    return names
+
+
 def _require(mapping, key, where):
     if key not in mapping or mapping[key] in (None, ""):
         raise TenantFileError("%s: '%s' is required" % (where, key))
@@ -286,7 +307,7 @@ class Tenant:
             # True: every requested permission has admin consent; False: none; a list: these.
             "admin_consent": consent,
             "user_consent": user_consent,
-            "exchange_admin_role": bool(app.get("exchange_admin_role", False)),
+            "exchange_admin_role": _exchange_roles(app.get("exchange_admin_role", False), where),
             # allowPublicClient: a public client may redeem grants without a secret.
             "public_client": bool(app.get("public_client", False)),
         }
@@ -302,6 +323,8 @@ class Tenant:
                 "smtp_client_authentication_disabled": mailbox.get("smtp_client_authentication_disabled"),
                 "full_access": [a.lower() for a in mailbox.get("full_access") or []],
                 "full_access_deny": [a.lower() for a in mailbox.get("full_access_deny") or []],
+                # Send As grants on this mailbox (UPNs): Get-RecipientPermission shows them; submission enforces them.
+                "send_as": [a.lower() for a in mailbox.get("send_as") or []],
             }
         licenses = []
         for index, lic in enumerate(user.get("licenses") or []):
