@@ -20,7 +20,7 @@ expiry is the judge's to say (plugins/plugin_utils).
 import re
 import time
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _errors, _throttle
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _errors, _licences, _throttle
 
 try:
     from urllib.parse import quote, urlsplit
@@ -39,7 +39,12 @@ PERMISSIONS = {
     'users': ('User.Read.All', 'Directory.Read.All'),
 }
 
-USER_FIELDS = ('id', 'userPrincipalName', 'displayName', 'mail', 'accountEnabled', 'userType', 'assignedLicenses')
+# proxyAddresses, assignedPlans and provisionedPlans come only when $select names them (user resource:
+# https://learn.microsoft.com/en-us/graph/api/resources/user); the plans are the licence read app-only tokens
+# are documented to have (User.Read.All), used when licenseDetails is refused.
+USER_FIELDS = ('id', 'userPrincipalName', 'displayName', 'mail', 'accountEnabled', 'userType', 'assignedLicenses',
+               'proxyAddresses', 'assignedPlans', 'provisionedPlans')
+GUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 
 
 class GraphError(Exception):
@@ -248,12 +253,27 @@ def _odata_quote(value):
     return value.replace("'", "''")
 
 
-def _credential(item, kind):
-    """A client secret or certificate as read: ids, name and dates (expiry is the judge's to weigh)."""
+# passwordCredential.hint: "Contains the first three characters of the password"
+# (https://learn.microsoft.com/en-us/graph/api/resources/passwordcredential).
+HINT_LENGTH = 3
+
+
+def secret_hint(secret):
+    """Graph's hint for a client secret: its first HINT_LENGTH characters (None for no secret)."""
+    return secret[:HINT_LENGTH] if secret else None
+
+
+def _credential(item, kind, ece_hint=None):
+    """A client secret or certificate as read: ids, name and dates (expiry is the judge's to weigh).
+
+    A secret's in_use: whether its hint is ECE_HINT (the hint of the secret ECE holds); None when none was given.
+    Secrets that share their first characters are all in use, as far as Graph can tell.
+    """
     facts = {'key_id': item.get('keyId'), 'display_name': item.get('displayName'),
              'start': item.get('startDateTime'), 'end': item.get('endDateTime')}
     if kind == 'secret':
         facts['hint'] = item.get('hint')
+        facts['in_use'] = None if ece_hint is None else item.get('hint') == ece_hint
     else:
         facts.update(type=item.get('type'), usage=item.get('usage'),
                      custom_key_identifier=item.get('customKeyIdentifier'))
@@ -308,8 +328,10 @@ def new_application(app_id):
             'required_permissions': [], 'secrets': [], 'certificates': [], 'service_principal': None}
 
 
-def read_application(graph, app_id):
+def read_application(graph, app_id, ece_hint=None):
     """The app registration APP_ID as read, with its service principal, grants and role assignments.
+
+    ECE_HINT: the hint (secret_hint) of the client secret ECE uses, to mark each secret's in_use.
 
     Raises GraphError (the caller reports it); an app that does not exist gives found: false.
     """
@@ -343,7 +365,8 @@ def read_application(graph, app_id):
             'public_client': list((app.get('publicClient') or {}).get('redirectUris') or []),
         },
         'required_permissions': required,
-        'secrets': [_credential(s, 'secret') for s in app.get('passwordCredentials') or [] if isinstance(s, dict)],
+        'secrets': [_credential(s, 'secret', ece_hint) for s in app.get('passwordCredentials') or []
+                    if isinstance(s, dict)],
         'certificates': [_credential(c, 'certificate') for c in app.get('keyCredentials') or []
                          if isinstance(c, dict)],
     })
@@ -385,31 +408,139 @@ def read_service_principal(graph, resources, app_id):
 
 def new_user(address):
     """The user result before anything is read: every key, none of the facts."""
-    return {'address': address, 'name': address, 'exists': None, 'id': None, 'user_principal_name': None,
-            'display_name': None, 'mail': None, 'enabled': None, 'user_type': None, 'licences': []}
+    return {'address': address, 'name': address, 'exists': None, 'resolved_by': None, 'id': None,
+            'user_principal_name': None, 'display_name': None, 'mail': None, 'proxy_addresses': [], 'enabled': None,
+            'user_type': None, 'licences': None, 'licence_read': new_licence_read()}
+
+
+def new_licence_read():
+    return {'ok': None, 'source': None, 'error_class': None, 'message': None, 'status': None}
+
+
+def smtp_addresses(proxy_addresses):
+    """The SMTP addresses of a proxyAddresses list, lower-case, without the smtp:/SMTP: prefix (SMTP: marks the
+    primary one; x500:, sip: and other types are left out)."""
+    out = []
+    for value in proxy_addresses or []:
+        if isinstance(value, str) and value[:5].lower() == 'smtp:':
+            address = value[5:].strip().lower()
+            if address and address not in out:
+                out.append(address)
+    return out
+
+
+def _first_by_filter(graph, expression):
+    found = graph.get_all('users', {'$filter': expression, '$select': ','.join(USER_FIELDS)})
+    return found[0] if found else None
+
+
+def resolve_user(graph, name):
+    """(user object, resolved_by) for NAME, or (None, None) when no user answers to it.
+
+    GET /users/{key} takes only an object id or a userPrincipalName
+    (https://learn.microsoft.com/en-us/graph/api/user-get): a mailbox address that is not the UPN (hybrid
+    tenants, a changed primary address) answers 404 there. So a GUID is read by id; any other name is looked
+    for by mail (primary SMTP address), then among the proxyAddresses (every SMTP address, "smtp:" prefix;
+    Entra compares these values without regard to case, and eq in any() is a default query: no ConsistencyLevel
+    header, https://learn.microsoft.com/en-us/graph/aad-advanced-queries), then read as a UPN.
+    """
+    fields = {'$select': ','.join(USER_FIELDS)}
+    if GUID.match(name):
+        try:
+            return graph.get_object('users/%s' % quote(name), fields), 'id'
+        except NotFound:
+            return None, None
+    if '@' in name:
+        literal = _odata_quote(name)
+        user = _first_by_filter(graph, "mail eq '%s'" % literal)
+        if user:
+            return user, 'mail'
+        user = _first_by_filter(graph, "proxyAddresses/any(x:x eq 'smtp:%s')" % literal)
+        if user:
+            return user, 'proxyAddresses'
+    try:
+        return graph.get_object('users/%s' % quote(name, safe='@.'), fields), 'userPrincipalName'
+    except NotFound:
+        return None, None
+
+
+def _plans_from_assigned(user):
+    """The Exchange view of assignedPlans: one licence entry (no sku: assignedPlans do not say which product a
+    plan came with) holding each plan by id, named through _licences, with its capabilityStatus and, when
+    provisionedPlans say it for the plan's service without ambiguity, its provisioningStatus.
+
+    assignedPlan (servicePlanId, service, capabilityStatus) and provisionedPlan (service, provisioningStatus)
+    carry no common key but the service: https://learn.microsoft.com/en-us/graph/api/resources/assignedplan,
+    https://learn.microsoft.com/en-us/graph/api/resources/provisionedplan.
+    """
+    statuses = {}
+    for plan in user.get('provisionedPlans') or []:
+        if isinstance(plan, dict):
+            statuses.setdefault((plan.get('service') or '').lower(), set()).add(plan.get('provisioningStatus'))
+    plans = []
+    for plan in user.get('assignedPlans') or []:
+        if not isinstance(plan, dict):
+            continue
+        service_statuses = statuses.get((plan.get('service') or '').lower()) or set()
+        plans.append({'name': _licences.plan_name(plan.get('servicePlanId')), 'id': plan.get('servicePlanId'),
+                      'status': list(service_statuses)[0] if len(service_statuses) == 1 else None,
+                      'applies_to': None, 'service': plan.get('service'),
+                      'capability_status': plan.get('capabilityStatus')})
+    return [{'sku': None, 'sku_id': None, 'service_plans': plans}]
+
+
+def read_licences(graph, user):
+    """(licences, licence_read) for USER (the object read): licenseDetails, else assignedPlans.
+
+    GET /users/{id}/licenseDetails is documented as "Application: Not supported"
+    (https://learn.microsoft.com/en-us/graph/api/user-list-licensedetails); a tenant that refuses it gets its
+    licences from the user's assignedPlans, which User.Read.All reads app-only. Any failed licenseDetails read
+    falls back; licence_read says which source answered and what the refusal was.
+    """
+    read = new_licence_read()
+    try:
+        details = graph.get_all('users/%s/licenseDetails' % quote(user.get('id')))
+    except (GraphError, NotFound) as exc:
+        exc = as_graph_error(exc, graph)
+        read.update(error_class=exc.error_class, status=exc.status, message=exc.message())
+    else:
+        licences = []
+        for licence in details:
+            plans = [{'name': p.get('servicePlanName'), 'id': p.get('servicePlanId'),
+                      'status': p.get('provisioningStatus'), 'applies_to': p.get('appliesTo')}
+                     for p in licence.get('servicePlans') or [] if isinstance(p, dict)]
+            licences.append({'sku': licence.get('skuPartNumber'), 'sku_id': licence.get('skuId'),
+                             'service_plans': plans})
+        read.update(ok=True, source='licenseDetails')
+        return licences, read
+    if isinstance(user.get('assignedPlans'), list):
+        read.update(ok=True, source='assignedPlans',
+                    message='%s; the licences were read from the user\'s assignedPlans instead' % read['message'])
+        return _plans_from_assigned(user), read
+    read['ok'] = False
+    return None, read
 
 
 def read_user(graph, address):
-    """One user or mailbox account as read: exists, enabled, licences with every service plan and its status."""
+    """One user or mailbox account as read: how it was found, exists, enabled, addresses, licences with every
+    service plan and its status. A failed licence read is in licence_read; it leaves the rest as read."""
     facts = new_user(address)
-    try:
-        user = graph.get_object('users/%s' % quote(address, safe='@.'), {'$select': ','.join(USER_FIELDS)})
-    except NotFound:
+    user, resolved_by = resolve_user(graph, address)
+    if user is None:
         facts['exists'] = False
         return facts
-    facts.update(exists=True, id=user.get('id'), user_principal_name=user.get('userPrincipalName'),
-                 display_name=user.get('displayName'), mail=user.get('mail'), enabled=user.get('accountEnabled'),
-                 user_type=user.get('userType'))
-    for licence in graph.get_all('users/%s/licenseDetails' % quote(user.get('id') or address, safe='@.')):
-        plans = [{'name': p.get('servicePlanName'), 'id': p.get('servicePlanId'), 'status': p.get('provisioningStatus'),
-                  'applies_to': p.get('appliesTo')} for p in licence.get('servicePlans') or [] if isinstance(p, dict)]
-        facts['licences'].append({'sku': licence.get('skuPartNumber'), 'sku_id': licence.get('skuId'),
-                                  'service_plans': plans})
+    facts.update(exists=True, resolved_by=resolved_by, id=user.get('id'),
+                 user_principal_name=user.get('userPrincipalName'), display_name=user.get('displayName'),
+                 mail=user.get('mail'), proxy_addresses=smtp_addresses(user.get('proxyAddresses')),
+                 enabled=user.get('accountEnabled'), user_type=user.get('userType'))
+    facts['licences'], facts['licence_read'] = read_licences(graph, user)
     return facts
 
 
-def read_tenant(graph, application_id=None, users=()):
+def read_tenant(graph, application_id=None, users=(), ece_hint=None):
     """tenant_info's facts: application (or None), users, errors. Never raises GraphError.
+
+    ECE_HINT: the hint of the client secret ECE uses (secret_hint), never the secret.
 
     The application and each user carry ok, error_class and message, and graph_error (the failed call:
     call, status, code, permission) when their read failed; ERRORS lists every failed read with its class
@@ -419,7 +550,7 @@ def read_tenant(graph, application_id=None, users=()):
     application = None
     if application_id:
         try:
-            application = succeeded(read_application(graph, application_id))
+            application = succeeded(read_application(graph, application_id, ece_hint))
         except (GraphError, NotFound) + SHAPE_ERRORS as exc:
             exc = as_graph_error(exc, graph)
             application = failed(new_application(application_id), exc)
@@ -427,7 +558,14 @@ def read_tenant(graph, application_id=None, users=()):
     out_users = []
     for address in users:
         try:
-            out_users.append(succeeded(read_user(graph, address)))
+            user = succeeded(read_user(graph, address))
+            out_users.append(user)
+            if user['licence_read']['ok'] is False:
+                # Not the user's failure (exists and enabled stand), but a read that failed all the same.
+                errors.append({'call': 'GET /%s/users/%s/licenseDetails' % (API_VERSION, user['id']),
+                               'status': user['licence_read']['status'], 'code': None, 'permission': None,
+                               'error_class': user['licence_read']['error_class'],
+                               'message': user['licence_read']['message']})
         except (GraphError, NotFound) + SHAPE_ERRORS as exc:
             exc = as_graph_error(exc, graph)
             out_users.append(failed(new_user(address), exc))

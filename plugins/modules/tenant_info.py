@@ -18,8 +18,12 @@ description:
     certificates' ids, hints and dates.
   - Its service principal - the delegated permission grants (consent) with their scopes, and the app role
     assignments.
-  - Each user or mailbox account in O(users) - whether it exists, whether the account is enabled, and its licences
-    with every service plan and its provisioning status.
+  - Each user or mailbox account in O(users) - whether it exists, how it was found (a mailbox address that is not
+    the user principal name is looked up by C(mail), then C(proxyAddresses), then as a UPN), whether the account is
+    enabled, its SMTP addresses, and its licences with every service plan and its provisioning status.
+  - Licences come from C(licenseDetails); when a tenant refuses that read (Microsoft documents it as not supported
+    with application permissions), they come from the user's C(assignedPlans) and RV(users[].licence_read) says so.
+    A refused licence read leaves RV(users[].exists) and RV(users[].enabled) as read.
   - Facts, not verdicts - the objects are returned as read. Whether a redirect URI names ECE's External URL, whether
     consent covers each permission, whether a licence gives a mailbox and whether a secret is expired or near
     expiry are judged on the controller (M(ece_o365.preflight.preflight_report)).
@@ -50,6 +54,13 @@ options:
     type: list
     elements: str
     default: []
+  application_client_secret:
+    description:
+      - The client secret ECE uses for O(application_id) (its value, as ECE holds it), to tell which of the app's
+        secrets ECE holds - RV(application.secrets[].in_use).
+      - Graph shows only each secret's first three characters (C(hint)); the module computes the hint of this
+        secret and compares. The value is never returned or logged.
+    type: str
   access_token:
     description:
       - An app-only Microsoft Graph access token to use instead of acquiring one. Never shown in results or logs.
@@ -216,11 +227,15 @@ application:
       sample: [{"resource_app_id": "00000003-0000-0000-c000-000000000000", "resource": "Microsoft Graph",
                 "type": "delegated", "id": "652390e4-393a-48de-9484-05f9b1212954", "name": "IMAP.AccessAsUser.All"}]
     secrets:
-      description: The client secrets as read (C(key_id), C(display_name), C(hint), C(start), C(end), ISO 8601).
+      description:
+        - The client secrets as read (C(key_id), C(display_name), C(hint) - the secret's first three characters,
+          C(start), C(end), ISO 8601).
+        - C(in_use) - V(true) for the secret(s) whose hint is the first three characters of
+          O(application_client_secret), V(false) for the others, V(null) for all when it was not given.
       type: list
       elements: dict
       sample: [{"key_id": "6c0b9f1e-0000-4000-8000-000000000001", "display_name": "ece", "hint": "Q~x",
-                "start": "2025-06-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}]
+                "start": "2025-06-01T00:00:00Z", "end": "2026-06-01T00:00:00Z", "in_use": true}]
     certificates:
       description:
         - The certificate credentials as read (C(key_id), C(display_name), C(type), C(usage),
@@ -250,7 +265,8 @@ application:
         delegated_grants:
           description:
             - The delegated permission grants (C(consent_type), C(principal_id), C(resource_id), C(resource),
-              C(scopes)); C(consent_type) V(AllPrincipals) is admin consent.
+              C(scopes)); C(consent_type) V(AllPrincipals) is admin consent, V(Principal) a user's own consent
+              (C(principal_id) is that user's object id).
           type: list
           elements: dict
         app_role_assignments:
@@ -285,8 +301,14 @@ users:
     exists:
       description: Whether the user exists (V(null) when the read failed).
       type: bool
+    resolved_by:
+      description:
+        - How the name was found - V(id) (an object id), V(mail) (the primary SMTP address), V(proxyAddresses) (one
+          of the user's SMTP addresses), V(userPrincipalName); V(null) when not found or not read.
+      type: str
+      sample: proxyAddresses
     id:
-      description: The user's object id.
+      description: The user's object id (the key to compare identities by).
       type: str
     user_principal_name:
       description: The user principal name.
@@ -297,6 +319,11 @@ users:
     mail:
       description: The primary SMTP address, when the user has a mailbox.
       type: str
+    proxy_addresses:
+      description: The user's SMTP addresses (C(proxyAddresses)), lower-case, without the C(smtp:) prefix.
+      type: list
+      elements: str
+      sample: ["support@contoso.com", "helpdesk@contoso.com"]
     enabled:
       description: Whether the account is enabled (C(accountEnabled)).
       type: bool
@@ -306,12 +333,24 @@ users:
     licences:
       description:
         - Licences (C(sku), C(sku_id)) with every service plan as read (C(name), C(id), C(status) the provisioning
-          status, C(applies_to)).
+          status verbatim - C(Success), C(PendingProvisioning), C(PendingInput), C(PendingActivation), C(Disabled),
+          C(Error) - and C(applies_to)); V(null) when they could not be read.
+        - Read from C(assignedPlans) (RV(users[].licence_read.source)), there is one entry with C(sku) V(null); each
+          plan is named from its id for the Exchange plans, and carries C(service), C(capability_status)
+          (C(Enabled), C(Warning), C(Suspended), C(Deleted), C(LockedOut)) and the C(status) of its service's
+          C(provisionedPlans) (V(null) when they disagree).
       type: list
       elements: dict
       sample: [{"sku": "ENTERPRISEPACK", "sku_id": "6fd2c87f-b296-42f0-b197-1e91e994b900",
                 "service_plans": [{"name": "EXCHANGE_S_ENTERPRISE", "id": "efb87545-963c-4e0d-99df-69c6916d9eb0",
                                    "status": "Success", "applies_to": "User"}]}]
+    licence_read:
+      description:
+        - How the licences were read - C(ok), C(source) (V(licenseDetails), V(assignedPlans) or V(null)), and for a
+          refused C(licenseDetails) read its C(error_class), C(message) and HTTP C(status).
+      type: dict
+      sample: {"ok": true, "source": "assignedPlans", "error_class": "forbidden", "status": 403,
+               "message": "GET /v1.0/users/.../licenseDetails: ...; the licences were read from the user's assignedPlans instead"}
     ok:
       description: Whether the user was read (existing or not).
       type: bool
@@ -373,6 +412,7 @@ def argument_spec():
     spec = _auth.argument_spec()
     spec.update(
         application_id=dict(type='str'),
+        application_client_secret=dict(type='str', no_log=True),
         users=dict(type='list', elements='str', default=[]),
         access_token=dict(type='str', no_log=True),
         graph_url=dict(type='str'),
@@ -415,7 +455,8 @@ def main():
 
     session = _auth.make_session(params, environ, deadline)
     graph = _graph.Graph(session, graph_url, token, deadline)
-    result.update(_graph.read_tenant(graph, params['application_id'], params['users']))
+    ece_hint = _graph.secret_hint(params['application_client_secret'])  # the value goes no further
+    result.update(_graph.read_tenant(graph, params['application_id'], params['users'], ece_hint=ece_hint))
     result['graph'] = {'calls': graph.calls, 'retries': graph.retries,
                        'throttled_seconds': round(graph.throttled_seconds, 1)}
     if result['errors']:

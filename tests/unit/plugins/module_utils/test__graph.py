@@ -164,6 +164,22 @@ def test_bodies_that_are_not_graphs_are_protocol_errors():
 
 # -- the tenant facts from a fake tenant ------------------------------------------------------
 
+def users_by_filter(users):
+    """GET /users?$filter= as Graph answers the two forms tenant_info sends (mail eq, proxyAddresses/any eq),
+    comparing without regard to case; any other filter is Graph's 400."""
+    def answer(url, params):
+        expression = params['$filter']
+        value = expression.split("'")[1].lower()
+        if expression.startswith('mail eq '):
+            found = [u for u in users if (u.get('mail') or '').lower() == value]
+        elif expression.startswith('proxyAddresses/any(x:x eq '):
+            found = [u for u in users if value in [a.lower() for a in u.get('proxyAddresses') or []]]
+        else:
+            return Response(400, {'error': {'code': 'Request_UnsupportedQuery', 'message': expression}})
+        return Response(200, page(found))
+    return answer
+
+
 ECE_APP = 'ece-app-id'
 SCOPES = {'IMAP.AccessAsUser.All': 'p-imap', 'SMTP.Send': 'p-smtp', 'offline_access': 'p-offline'}
 
@@ -194,21 +210,27 @@ def tenant_routes(consented=('IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_acce
         wanted = params['$filter'].split("'")[1]
         return Response(200, page([sp for sp in (graph_sp, ece_sp) if sp['appId'] == wanted]))
 
+    support = {'id': 'u1', 'userPrincipalName': 'agent7@contoso.onmicrosoft.com', 'accountEnabled': True,
+               'mail': 'support@contoso.com', 'proxyAddresses': ['SMTP:support@contoso.com', 'smtp:Help@Contoso.com',
+                                                                 'X500:/o=ExchangeLabs/cn=Recipients/cn=x']}
+    disabled = {'id': 'u2', 'userPrincipalName': 'off@contoso.com', 'accountEnabled': False, 'mail': None,
+                'proxyAddresses': []}
+
     return {
+        '/v1.0/users': users_by_filter([support, disabled]),
         '/v1.0/applications': [Response(200, page([app]))],
         '/v1.0/servicePrincipals': service_principals,
         '/v1.0/servicePrincipals/sp-graph': [Response(200, graph_sp)],
         '/v1.0/servicePrincipals/sp-ece/oauth2PermissionGrants': [Response(200, page(grants))],
         '/v1.0/servicePrincipals/sp-ece/appRoleAssignments': [Response(200, page([]))],
-        '/v1.0/users/support@contoso.com': [Response(200, {'id': 'u1', 'userPrincipalName': 'support@contoso.com',
-                                                           'accountEnabled': True, 'mail': 'support@contoso.com'})],
+        '/v1.0/users/agent7@contoso.onmicrosoft.com': [Response(200, support)],
         '/v1.0/users/u1/licenseDetails': [Response(200, page([{'skuPartNumber': 'ENTERPRISEPACK', 'skuId': 's1',
                                                                'servicePlans': [
                                                                    {'servicePlanName': 'EXCHANGE_S_ENTERPRISE',
                                                                     'provisioningStatus': 'PendingActivation'},
                                                                    {'servicePlanName': 'TEAMS1',
                                                                     'provisioningStatus': 'Success'}]}]))],
-        '/v1.0/users/off@contoso.com': [Response(200, {'id': 'u2', 'accountEnabled': False})],
+        '/v1.0/users/off@contoso.com': [Response(200, disabled)],
         '/v1.0/users/u2/licenseDetails': [Response(200, page([]))],
     }
 
@@ -223,9 +245,9 @@ def test_application_facts_are_the_objects_as_read_with_names_resolved():
     assert {p['resource'] for p in app['required_permissions']} == {'Microsoft Graph'}
     assert app['secrets'] == [
         {'key_id': 'k1', 'display_name': 'old', 'hint': 'abc', 'start': '2024-01-01T00:00:00Z',
-         'end': '2025-01-01T00:00:00Z'},
+         'end': '2025-01-01T00:00:00Z', 'in_use': None},
         {'key_id': 'k2', 'display_name': 'new', 'hint': 'def', 'start': '2025-01-01T00:00:00Z',
-         'end': '2026-12-08T12:00:00Z'}], "dates as read: expiry is the judge's"
+         'end': '2026-12-08T12:00:00Z', 'in_use': None}], "dates as read: expiry is the judge's"
     assert app['certificates'] == [{'key_id': 'c1', 'display_name': 'cert', 'type': 'AsymmetricX509Cert',
                                     'usage': 'Verify', 'custom_key_identifier': 'AB12', 'start': None,
                                     'end': '2027-11-28T12:00:00Z'}]
@@ -311,15 +333,14 @@ def test_a_404_for_a_whole_collection_is_a_finding_not_an_exception():
     assert facts['application']['found'] is None and facts['application']['error_class'] == 'http_status'
     assert facts['errors'][0]['error_class'] == 'http_status' and facts['errors'][0]['status'] == 404
     assert facts['errors'][0]['message'].startswith('GET /v1.0/applications')
-    assert facts['users'] == [dict(address='support@contoso.com', name='support@contoso.com', exists=False, id=None,
-                                   user_principal_name=None, display_name=None, mail=None, enabled=None,
-                                   user_type=None, licences=[], ok=True, error_class=None, message=None,
-                                   graph_error=None)]
+    user = facts['users'][0]
+    assert user['exists'] is None and user['error_class'] == 'http_status', 'the users collection is not there either'
+    assert user['graph_error']['call'] == "GET /v1.0/users" and user['licences'] is None
 
 
 def test_an_answer_of_the_wrong_shape_is_class_protocol_naming_the_call():
     """A user id that is a number made quote() raise TypeError out of read_tenant."""
-    g, _session, _clock = graph({'/v1.0/users/a@x': [Response(200, {'id': 5})]})
+    g, _session, _clock = graph({'/v1.0/users': users_by_filter([]), '/v1.0/users/a@x': [Response(200, {'id': 5})]})
     facts = _graph.read_tenant(g, None, ['a@x'])
     assert facts['users'][0]['exists'] is None and facts['errors'][0]['error_class'] == 'protocol'
     assert facts['users'][0]['graph_error']['call'] == 'GET /v1.0/users/a@x'
@@ -332,3 +353,131 @@ def test_a_redirect_uri_that_is_no_url_is_returned_as_read():
     routes = tenant_routes(redirect='https://[::1')
     facts = _graph.read_tenant(graph(routes)[0], ECE_APP, [])
     assert facts['errors'] == [] and facts['application']['redirect_uris']['web'] == ['https://[::1']
+
+
+# -- identities: a mailbox address that is not the UPN (issue 12) --------------------------------
+
+def test_an_address_is_resolved_by_mail_then_proxy_addresses_then_as_a_upn():
+    g, session, _clock = graph(tenant_routes())
+    by_mail = _graph.read_user(g, 'support@contoso.com')
+    assert by_mail['resolved_by'] == 'mail' and by_mail['id'] == 'u1'
+    assert by_mail['user_principal_name'] == 'agent7@contoso.onmicrosoft.com'
+    assert by_mail['proxy_addresses'] == ['support@contoso.com', 'help@contoso.com'], 'SMTP only, lower-case, no prefix'
+    by_proxy = _graph.read_user(g, 'HELP@contoso.com')
+    assert by_proxy['resolved_by'] == 'proxyAddresses' and by_proxy['id'] == 'u1' and by_proxy['exists'] is True
+    by_upn = _graph.read_user(g, 'agent7@contoso.onmicrosoft.com')
+    assert by_upn['resolved_by'] == 'userPrincipalName' and by_upn['id'] == 'u1'
+    filters = [call[1]['$filter'] for call in session.calls if call[1] and '$filter' in call[1]]
+    assert filters[0] == "mail eq 'support@contoso.com'" and len(filters) == 1 + 2 + 2
+    assert "proxyAddresses/any(x:x eq 'smtp:HELP@contoso.com')" in filters
+    assert all('proxyAddresses' in call[1]['$select'] for call in session.calls if call[1] and '$select' in call[1])
+
+
+def test_a_guid_is_read_by_id_and_a_name_nobody_has_does_not_exist():
+    routes = tenant_routes()
+    routes['/v1.0/users/6c0b9f1e-0000-4000-8000-000000000001'] = [Response(200, {'id': '6c0b9f1e-0000-4000-8000-'
+                                                                                   '000000000001'})]
+    g, session, _clock = graph(routes)
+    by_id = _graph.read_user(g, '6c0b9f1e-0000-4000-8000-000000000001')
+    assert by_id['resolved_by'] == 'id' and by_id['exists'] is True
+    assert not any(call[1] and '$filter' in call[1] for call in session.calls), 'a GUID is no address to filter on'
+    ghost = _graph.read_user(g, 'ghost@contoso.com')
+    assert ghost['exists'] is False and ghost['resolved_by'] is None and ghost['licences'] is None
+    assert [c[0].rsplit('/', 1)[-1] for c in session.calls[-3:]] == ['users', 'users', 'ghost@contoso.com']
+
+
+def test_quotes_in_an_address_are_escaped_in_the_filter():
+    g, session, _clock = graph({'/v1.0/users': users_by_filter([])})
+    assert _graph.read_user(g, "o'brien@contoso.com")['exists'] is False
+    assert session.calls[0][1]['$filter'] == "mail eq 'o''brien@contoso.com'"
+
+
+# -- licences: licenseDetails, else assignedPlans --------------------------------------------------
+
+FORBIDDEN = Response(403, {'error': {'code': 'Authorization_RequestDenied',
+                                     'message': 'Insufficient privileges to complete the operation.'}})
+ENTERPRISE = {'exchange': 'efb87545-963c-4e0d-99df-69c6916d9eb0',
+              'foundation': '113feb6c-3fe4-4440-bddc-54d774bf0318'}
+
+
+def test_licence_details_read_is_recorded():
+    g, _session, _clock = graph(tenant_routes())
+    user = _graph.read_user(g, 'support@contoso.com')
+    assert user['licence_read'] == {'ok': True, 'source': 'licenseDetails', 'error_class': None, 'message': None,
+                                    'status': None}
+
+
+def test_a_refused_licence_read_falls_back_to_assigned_plans_and_leaves_the_account_as_read():
+    routes = tenant_routes()
+    user = routes['/v1.0/users/agent7@contoso.onmicrosoft.com'][0].json()
+    user.update(assignedPlans=[
+        {'servicePlanId': ENTERPRISE['exchange'], 'service': 'exchange', 'capabilityStatus': 'Enabled',
+         'assignedDateTime': '2025-01-01T00:00:00Z'},
+        {'servicePlanId': '57ff2da0-773e-42df-b2af-ffb7a2317929', 'service': 'TeamspaceAPI',
+         'capabilityStatus': 'Enabled'}],
+        provisionedPlans=[{'service': 'exchange', 'capabilityStatus': 'Enabled', 'provisioningStatus': 'Success'},
+                          {'service': 'TeamspaceAPI', 'capabilityStatus': 'Enabled',
+                           'provisioningStatus': 'PendingProvisioning'}])
+    routes['/v1.0/users/u1/licenseDetails'] = [FORBIDDEN]
+    g, _session, _clock = graph(routes)
+    facts = _graph.read_tenant(g, None, ['support@contoso.com'])
+    support = facts['users'][0]
+    assert support['exists'] is True and support['enabled'] is True and support['ok'] is True
+    read = support['licence_read']
+    assert read['ok'] is True and read['source'] == 'assignedPlans' and read['status'] == 403
+    assert read['error_class'] == 'forbidden' and 'assignedPlans instead' in read['message']
+    assert support['licences'] == [{'sku': None, 'sku_id': None, 'service_plans': [
+        {'name': 'EXCHANGE_S_ENTERPRISE', 'id': ENTERPRISE['exchange'], 'status': 'Success', 'applies_to': None,
+         'service': 'exchange', 'capability_status': 'Enabled'},
+        {'name': None, 'id': '57ff2da0-773e-42df-b2af-ffb7a2317929', 'status': 'PendingProvisioning',
+         'applies_to': None, 'service': 'TeamspaceAPI', 'capability_status': 'Enabled'}]}]
+    assert facts['errors'] == [], 'the licences were read after all'
+
+
+def test_a_service_whose_provisioned_plans_disagree_has_no_status():
+    user = {'assignedPlans': [{'servicePlanId': ENTERPRISE['foundation'], 'service': 'exchange',
+                               'capabilityStatus': 'Enabled'}],
+            'provisionedPlans': [{'service': 'exchange', 'provisioningStatus': 'Success'},
+                                 {'service': 'exchange', 'provisioningStatus': 'PendingInput'}]}
+    plans = _graph._plans_from_assigned(user)[0]['service_plans']
+    assert plans == [{'name': 'EXCHANGE_S_FOUNDATION', 'id': ENTERPRISE['foundation'], 'status': None,
+                      'applies_to': None, 'service': 'exchange', 'capability_status': 'Enabled'}]
+
+
+def test_a_refused_licence_read_without_plans_is_unknown_not_no_licence():
+    routes = tenant_routes()
+    routes['/v1.0/users/u1/licenseDetails'] = [FORBIDDEN]
+    g, _session, _clock = graph(routes)
+    facts = _graph.read_tenant(g, None, ['support@contoso.com'])
+    support = facts['users'][0]
+    assert support['exists'] is True and support['enabled'] is True and support['ok'] is True
+    assert support['licences'] is None
+    assert support['licence_read'] == {
+        'ok': False, 'source': None, 'error_class': 'forbidden', 'status': 403,
+        'message': support['licence_read']['message']}
+    assert 'Insufficient privileges' in support['licence_read']['message']
+    assert [(e['error_class'], e['call'], e['status']) for e in facts['errors']] == [
+        ('forbidden', 'GET /v1.0/users/u1/licenseDetails', 403)]
+
+
+# -- secrets: which one ECE holds ------------------------------------------------------------------
+
+def test_the_secret_ece_holds_is_marked_by_its_hint_and_the_value_is_never_kept():
+    assert _graph.secret_hint('def~SECRET-VALUE') == 'def' and _graph.secret_hint(None) is None
+    g, _session, _clock = graph(tenant_routes())
+    app = _graph.read_application(g, ECE_APP, ece_hint=_graph.secret_hint('def~SECRET-VALUE'))
+    assert [(s['key_id'], s['in_use']) for s in app['secrets']] == [('k1', False), ('k2', True)]
+    assert 'SECRET-VALUE' not in json.dumps(app)
+    none_given = _graph.read_application(graph(tenant_routes())[0], ECE_APP)
+    assert [s['in_use'] for s in none_given['secrets']] == [None, None]
+
+
+def test_per_user_grants_are_read_with_their_principal():
+    routes = tenant_routes(consented=())
+    routes['/v1.0/servicePrincipals/sp-ece/oauth2PermissionGrants'] = [Response(200, page([
+        {'clientId': 'sp-ece', 'consentType': 'Principal', 'principalId': 'u1', 'resourceId': 'sp-graph',
+         'scope': 'IMAP.AccessAsUser.All offline_access'}]))]
+    app = _graph.read_application(graph(routes)[0], ECE_APP)
+    assert app['service_principal']['delegated_grants'] == [
+        {'consent_type': 'Principal', 'principal_id': 'u1', 'resource_id': 'sp-graph', 'resource': 'Microsoft Graph',
+         'scopes': ['IMAP.AccessAsUser.All', 'offline_access']}]

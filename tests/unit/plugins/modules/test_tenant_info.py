@@ -78,8 +78,8 @@ def test_a_given_token_reads_the_tenant_and_never_shows_up(run_module, fake_grap
 
 def test_a_forbidden_read_is_a_finding_unless_fail_on_error(run_module, fake_graph):
     routes = tenant_routes()
-    routes['/v1.0/users/support@contoso.com'] = [Response(403, {'error': {'code': 'Authorization_RequestDenied',
-                                                                          'message': 'Insufficient privileges'}})]
+    routes['/v1.0/users'] = [Response(403, {'error': {'code': 'Authorization_RequestDenied',
+                                                      'message': 'Insufficient privileges'}})]
     fake_graph(routes)
     args = {'access_token': TOKEN, 'graph_url': BASE, 'users': ['support@contoso.com']}
     finding = run_module(tenant_info, args)
@@ -90,6 +90,26 @@ def test_a_forbidden_read_is_a_finding_unless_fail_on_error(run_module, fake_gra
     assert user['message'] == finding['errors'][0]['message'] and 'User.Read.All' in user['message']
     gate = run_module(tenant_info, dict(args, fail_on_error=True))
     assert gate['failed'] is True and 'User.Read.All' in gate['msg']
+
+
+def test_the_ece_secret_marks_the_one_in_use_and_is_never_returned(run_module, fake_graph):
+    fake_graph(tenant_routes())
+    result = run_module(tenant_info, {'access_token': TOKEN, 'graph_url': BASE, 'application_id': ECE_APP,
+                                      'application_client_secret': 'def~PlantedEceSecret'})
+    assert [(s['hint'], s['in_use']) for s in result['application']['secrets']] == [('abc', False), ('def', True)]
+    assert 'PlantedEceSecret' not in json.dumps(result)
+    assert tenant_info.argument_spec()['application_client_secret']['no_log'] is True
+    without = run_module(tenant_info, {'access_token': TOKEN, 'graph_url': BASE, 'application_id': ECE_APP})
+    assert [s['in_use'] for s in without['application']['secrets']] == [None, None]
+
+
+def test_users_carry_resolution_addresses_and_licence_read(run_module, fake_graph):
+    fake_graph(tenant_routes())
+    result = run_module(tenant_info, {'access_token': TOKEN, 'graph_url': BASE, 'users': ['help@contoso.com']})
+    user = result['users'][0]
+    assert user['resolved_by'] == 'proxyAddresses' and user['user_principal_name'] == 'agent7@contoso.onmicrosoft.com'
+    assert user['proxy_addresses'] == ['support@contoso.com', 'help@contoso.com']
+    assert user['licence_read']['source'] == 'licenseDetails' and user['licence_read']['ok'] is True
 
 
 def test_no_token_no_reads(run_module):
