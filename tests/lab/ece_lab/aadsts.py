@@ -20,6 +20,10 @@ AADSTS = {
     50034: ("invalid_grant", 400,
             "The user account {{EUII Hidden}} does not exist in the {tenant_id} directory. To sign into this "
             "application, the account must be added to the directory."),
+    # Microsoft's own failure: HTTP 500, error server_error, the text public reports quote (e.g.
+    # https://github.com/microsoft/Partner-Center-PowerShell/issues/420); TokenIssuanceError in
+    # https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+    50000: ("server_error", 500, "There was an error issuing a token or an issue with our sign-in service."),
     50057: ("invalid_grant", 400, "The user account is disabled."),
     50076: ("invalid_grant", 400,
             "Due to a configuration change made by your administrator, or because you moved to a new "

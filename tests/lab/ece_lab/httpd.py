@@ -115,6 +115,14 @@ class LoginApp:
         if rest == "discovery/v2.0/keys":
             return 200, {"keys": [self.issuer.key.jwk()]}, {}
         if rest == "oauth2/v2.0/token" and method == "POST":
+            outage = getattr(self.tenant, "login_outage", None)
+            if outage is not None and outage.take():
+                # lab.login_outage: Microsoft's sign-in service fails (AADSTS50000, HTTP 500 server_error).
+                status, payload = EntraError(50000).render()
+                extra = {"Cache-Control": "no-store"}
+                if outage.retry_after is not None:
+                    extra["Retry-After"] = str(outage.retry_after)
+                raise HTTPError(status, json.loads(payload), extra)
             return 200, self.issuer.token(tenant_segment, _form(body)), {"Cache-Control": "no-store"}
         if rest == "oauth2/v2.0/authorize" and method == "GET":
             try:

@@ -36,6 +36,13 @@ from .tenant import (
 )
 
 AUTH_CODE_LIFETIME = 600
+# Entra back-dates iat and nbf by about 5 minutes: Microsoft's sample access tokens (v1.0 and v2.0) have
+# exp - iat = 3900 s for a 60-minute token, while the token response's expires_in is the real lifetime.
+# https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens ("Token formats", the sample tokens)
+BACKDATE_SECONDS = 300
+# The consumer (Microsoft account) tenant, the home of a personal account that is a guest here.
+# https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference (tid, iss)
+MSA_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 
 
 class SigningKey:
@@ -270,13 +277,17 @@ class Issuer:
                 raise EntraError(53003)
 
     def _delegated(self, app, user, requested, rotated_from=None):
-        audience, permissions, oidc = self._resolve_delegated(app, requested)
+        audience, permissions, oidc = self._resolve_delegated(app, requested, user)
         claims = self._base_claims(app, audience)
-        claims.update({
-            "oid": user["object_id"], "sub": user["object_id"], "upn": user["upn"], "unique_name": user["upn"],
-            "preferred_username": user["upn"], "name": user["display_name"], "scp": " ".join(permissions),
-            "idtyp": "user",
-        })
+        if user.get("token_version") == 1:
+            claims.update(self._v1_user_claims(app, user))
+            claims.pop("azp", None)  # v1.0 names the client in appid only
+        else:
+            claims.update({
+                "oid": user["object_id"], "sub": user["object_id"], "upn": user["upn"], "unique_name": user["upn"],
+                "preferred_username": user["upn"], "name": user["display_name"], "idtyp": "user",
+            })
+        claims["scp"] = " ".join(permissions)
         prefix = "" if audience == GRAPH_AUDIENCE else audience + "/"
         granted = ["%s%s" % (prefix, name) for name in permissions] + sorted(oidc)
         reply = self._reply(claims, scope=" ".join(granted))
@@ -286,7 +297,32 @@ class Issuer:
             reply["refresh_token"] = self._new_refresh_token(app, user, requested, rotated_from)
         return reply
 
-    def _resolve_delegated(self, app, requested):
+    def _v1_user_claims(self, app, user):
+        """A v1.0 access token's user claims, after Microsoft's published v1.0 sample: unique_name, no
+        preferred_username; a guest (another home tenant, here a personal account) has no upn either, and carries
+        idp and email. https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens
+        https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference (upn, unique_name)"""
+        mail = self._mail(user)
+        # The issuer stays the lab's (Entra's v1.0 tokens say https://sts.windows.net/{tid}/): the lab's mail
+        # servers trust one issuer.
+        claims = {"oid": user["object_id"], "sub": user["object_id"], "name": user["display_name"], "ver": "1.0"}
+        if user.get("guest"):
+            claims.update({"unique_name": "live.com#%s" % mail, "email": mail,
+                           "idp": "https://sts.windows.net/%s/" % MSA_TENANT_ID})
+        else:
+            claims.update({"upn": user["upn"], "unique_name": user["upn"]})
+        return claims
+
+    def _mail(self, user):
+        """The user's mail address (users.<upn>.mail), else the UPN."""
+        if user.get("mail"):
+            return user["mail"]
+        for upn, raw in (self.tenant.raw.get("users") or {}).items():
+            if upn.lower() == user["upn"] and isinstance(raw, dict) and raw.get("mail"):
+                return str(raw["mail"]).lower()
+        return user["upn"]
+
+    def _resolve_delegated(self, app, requested, user=None):
         audiences = set()
         permissions = []
         oidc = set()
@@ -299,7 +335,7 @@ class Issuer:
                 raise EntraError(70011, scope=scope)
             audiences.add(audience)
             if name == ".default":
-                permissions.extend(self._default_delegated(app, audience))
+                permissions.extend(self._default_delegated(app, audience, user))
                 continue
             if name not in _delegated_names(audience):
                 raise EntraError(70011, scope=scope)
@@ -307,37 +343,46 @@ class Issuer:
         if len(audiences) > 1:
             raise EntraError(28000, scope=" ".join(requested))
         audience = audiences.pop() if audiences else GRAPH_AUDIENCE
+        # Every permission asked for needs consent: the admin's for all users (AllPrincipals) or this user's own
+        # (Principal); a subset of what is consented works, one more gives AADSTS65001.
+        # https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes (AADSTS65001)
+        # https://learn.microsoft.com/en-us/graph/api/resources/oauth2permissiongrant (consentType)
         for name in permissions + sorted(oidc - {"openid", "profile", "email"}):
-            if not self.tenant.consented(app, "delegated", name):
+            if not self.tenant.consented(app, "delegated", name, user):
                 raise EntraError(65001, client_id=app["client_id"], app_name=app["display_name"])
         if not permissions:
-            permissions = ["User.Read"] if self.tenant.consented(app, "delegated", "User.Read") else []
+            permissions = ["User.Read"] if self.tenant.consented(app, "delegated", "User.Read", user) else []
         return audience, list(dict.fromkeys(permissions)), oidc
 
-    def _default_delegated(self, app, audience):
-        return [name for name in _delegated_names(audience) if self.tenant.consented(app, "delegated", name)]
+    def _default_delegated(self, app, audience, user=None):
+        return [name for name in _delegated_names(audience) if self.tenant.consented(app, "delegated", name, user)]
 
     def _base_claims(self, app, audience):
         now = int(time.time())
         low, high = self.tenant.access_token_lifetime
         lifetime = random.randint(low, high)  # Entra varies access-token lifetime in 60-90 min
         return {
-            "aud": audience, "iss": self.issuer, "iat": now, "nbf": now, "exp": now + lifetime,
+            "aud": audience, "iss": self.issuer, "iat": now - BACKDATE_SECONDS, "nbf": now - BACKDATE_SECONDS,
+            "exp": now + lifetime,
             "tid": self.tenant.tenant_id, "appid": app["client_id"], "azp": app["client_id"],
             "app_displayname": app["display_name"], "uti": uuid.uuid4().hex[:22], "ver": "2.0",
         }
 
     def _reply(self, claims, scope):
-        lifetime = claims["exp"] - claims["iat"]
+        lifetime = claims["exp"] - claims["iat"] - BACKDATE_SECONDS  # expires_in: the real lifetime, not exp - iat
         return {"token_type": "Bearer", "scope": scope, "expires_in": lifetime, "ext_expires_in": lifetime,
                 "access_token": self.key.sign(claims)}
 
     def _id_token(self, app, user):
         now = int(time.time())
         return self.key.sign({
-            "aud": app["client_id"], "iss": self.issuer, "iat": now, "nbf": now, "exp": now + 3600,
+            "aud": app["client_id"], "iss": self.issuer, "iat": now - BACKDATE_SECONDS, "nbf": now - BACKDATE_SECONDS,
+            "exp": now + 3600,
             "tid": self.tenant.tenant_id, "oid": user["object_id"], "sub": user["object_id"],
-            "name": user["display_name"], "preferred_username": user["upn"], "ver": "2.0",
+            "name": user["display_name"], "ver": "2.0",
+            # A guest signs in with its home address (preferred_username: "the primary username that represents
+            # the user", https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference).
+            "preferred_username": self._mail(user) if user.get("guest") else user["upn"],
         })
 
     def _new_refresh_token(self, app, user, requested, rotated_from):

@@ -35,7 +35,10 @@ def test_refresh_token_gives_delegated_mail_token_for_the_mailbox(use_scenario):
     assert set(token["scp"].split()) == {"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send"}
     assert token["upn"] == token["preferred_username"] == "support@contoso.example"
     assert token["tid"] == s.tenant.tenant_id and token["azp"] == token["appid"] == s.app("ece-mail")["client_id"]
-    assert 3600 <= token["exp"] - token["iat"] <= 5400 and reply["expires_in"] == token["exp"] - token["iat"]
+    # Entra back-dates iat and nbf by 5 minutes; expires_in stays the real 60-90 minutes
+    # (https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens, its samples: exp - iat = 3900 s).
+    assert 3600 + 300 <= token["exp"] - token["iat"] <= 5400 + 300 and token["nbf"] == token["iat"]
+    assert reply["expires_in"] == token["exp"] - token["iat"] - 300
     assert reply["id_token_claims"]["preferred_username"] == "support@contoso.example"
     assert reply["refresh_token"] != s.tenant.refresh_tokens["support"]["value"], "refresh tokens rotate"
     rotated = s.ece_msal().acquire_token_by_refresh_token(reply["refresh_token"], scopes=MAIL_SCOPES)
@@ -223,3 +226,91 @@ def test_certificate_credentials_registered_unknown_and_expired(use_scenario, tm
     graph_app = s.lab.graph("/v1.0/applications(appId='%s')" % client_id, s.preflight_token("https://graph.microsoft.com")).json()
     assert [k["customKeyIdentifier"] for k in graph_app["keyCredentials"]] == [
         certificate_thumbprints(good_cert)[0], certificate_thumbprints(old_cert)[0]]
+
+
+# -- issue 12: consent per scope, back-dated tokens, v1 guest tokens, Microsoft's outage -------------------
+
+IMAP_SMTP = ["https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send"]
+
+
+def test_tokens_are_back_dated_five_minutes_and_expires_in_is_the_real_lifetime(use_scenario):
+    s = use_scenario("healthy")
+    before = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+    reply = s.refresh("support")
+    token = claims(reply["access_token"])
+    after = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+    assert before - 300 <= token["iat"] <= after - 300 and token["nbf"] == token["iat"]
+    assert before + reply["expires_in"] <= token["exp"] <= after + reply["expires_in"]
+    assert 3600 <= reply["expires_in"] <= 5400
+    ident = claims(reply["id_token"]) if "id_token" in reply else reply["id_token_claims"]
+    assert ident["exp"] - ident["iat"] == 3900
+    app_only = claims(s.preflight_token("https://graph.microsoft.com"))
+    assert 3900 <= app_only["exp"] - app_only["iat"] <= 5700
+
+
+def test_partial_consent_a_subset_works_one_scope_more_is_aadsts65001(use_scenario):
+    s = use_scenario("entra-partial-consent")
+    reply = s.refresh("support", scopes=IMAP_SMTP)
+    assert set(claims(reply["access_token"])["scp"].split()) == {"IMAP.AccessAsUser.All", "SMTP.Send"}
+    assert "refresh_token" in reply  # offline_access is consented
+    over = s.refresh("support", scopes=MAIL_SCOPES)  # POP too
+    assert_aadsts(over, 65001, "invalid_grant")
+    assert over["suberror"] == "consent_required"
+    assert "has not consented to use the application" in over["error_description"]
+    # the same tenant-wide for every user
+    assert "access_token" in s.refresh("ece-service", scopes=IMAP_SMTP)
+
+
+def test_per_user_consent_counts_for_that_user_only(use_scenario):
+    s = use_scenario("entra-user-consent")
+    reply = s.refresh("support", scopes=IMAP_SMTP)
+    assert set(claims(reply["access_token"])["scp"].split()) == {"IMAP.AccessAsUser.All", "SMTP.Send"}
+    assert_aadsts(s.refresh("support", scopes=MAIL_SCOPES), 65001, "invalid_grant")
+    jdoe = s.tenant.users["jdoe@contoso.example"]  # no consent of his own, none by an admin
+    denied = s.ece_msal().acquire_token_by_username_password(jdoe["upn"], jdoe["password"], scopes=IMAP_SMTP)
+    assert_aadsts(denied, 65001, "invalid_grant")
+
+
+def test_a_guests_token_is_v1_shaped_delegated_without_upn(use_scenario):
+    s = use_scenario("entra-guest-v1-token")
+    reply = s.refresh("guest", scopes=IMAP_SMTP)
+    token = claims(reply["access_token"])
+    assert token["ver"] == "1.0" and "upn" not in token and "preferred_username" not in token and "azp" not in token
+    assert token["unique_name"] == "live.com#pat.guest@outlook.example" and token["email"] == "pat.guest@outlook.example"
+    assert token["idp"].startswith("https://sts.windows.net/") and token["scp"] == "IMAP.AccessAsUser.All SMTP.Send"
+    assert token["oid"] == "11111111-aaaa-4bbb-8ccc-000000000009" and "roles" not in token
+    assert reply["id_token_claims"]["preferred_username"] == "pat.guest@outlook.example"
+
+
+def _outage_variant(tmp_path, count):
+    path = tmp_path / "outage.yml"
+    path.write_text("extends: %s\nlab:\n  login_outage: {count: %d}\n" % (scenario("healthy"), count))
+    return str(path)
+
+
+def test_login_outage_answers_microsofts_500_body_for_the_first_requests_only(use_scenario, tmp_path):
+    s = use_scenario(_outage_variant(tmp_path, 1))
+    app = s.app("ece-mail")
+    token_url = s.lab.state["authority"] + "/oauth2/v2.0/token"
+    form = {"grant_type": "refresh_token", "client_id": app["client_id"], "client_secret": app["secrets"][0]["value"],
+            "refresh_token": s.tenant.refresh_tokens["support"]["value"], "scope": " ".join(IMAP_SMTP)}
+    first = s.lab.session.post(token_url, data=form)
+    assert first.status_code == 500 and first.headers["Content-Type"].startswith("application/json")
+    body = first.json()
+    assert_aadsts(body, 50000, "server_error")
+    assert "There was an error issuing a token or an issue with our sign-in service." in body["error_description"]
+    second = s.lab.session.post(token_url, data=form)
+    assert second.status_code == 200 and "access_token" in second.json()
+
+
+def test_login_outage_persistent_scenario_fails_every_token_request(use_scenario):
+    s = use_scenario("entra-token-outage")
+    app = s.app("preflight")
+    for _attempt in range(3):  # msal raises MsalServiceError on a 5xx: read the body as _auth does
+        answer = s.lab.session.post(s.lab.state["authority"] + "/oauth2/v2.0/token", data={
+            "grant_type": "client_credentials", "client_id": app["client_id"],
+            "client_secret": app["secrets"][0]["value"], "scope": "https://graph.microsoft.com/.default"})
+        assert answer.status_code == 500
+        assert_aadsts(answer.json(), 50000, "server_error")
+    with pytest.raises(msal.exceptions.MsalServiceError, match="HTTP Error: 500"):
+        s.refresh("support")

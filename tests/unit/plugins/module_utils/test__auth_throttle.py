@@ -149,3 +149,16 @@ def test_a_wrong_secret_is_not_retried(play):
 def test_an_outage_past_the_callers_deadline_is_not_waited_for(play):
     facts, _token, sleeps, _apps = play([(_Response(500), dict(OUTAGE))], deadline=_auth.time.monotonic() + 1)
     assert facts['error_class'] == 'entra_outage' and sleeps == [] and 'after 0 retries' in facts['message']
+
+
+def test_msal_raising_on_the_500_is_read_from_the_body_and_retried(play):
+    """msal raises MsalServiceError('HTTP Error: 500') for a 5xx (oauth2cli raise_for_status) instead of returning
+    the body: the class comes from the body the session saw."""
+    body = json.dumps(OUTAGE).encode()
+    facts, token, sleeps, _apps = play([(_Response(500, {'Content-Type': 'application/json'}, body),
+                                         RuntimeError('HTTP Error: 500')),
+                                        (_Response(200), {'access_token': 'opaque', 'expires_in': 3599})])
+    assert token == 'opaque' and sleeps == [_throttle.DEFAULT_BACKOFF]
+    facts, token, _sleeps, _apps = play([(_Response(500, {}, body), RuntimeError('HTTP Error: 500'))],
+                                        deadline=_auth.time.monotonic() + 1)
+    assert token is None and facts['error_class'] == 'entra_outage' and facts['aadsts']['code'] == 50000
