@@ -49,9 +49,36 @@ MAIL_CLASSES = {
     'mailbox_unavailable': (
         'the mailbox store is not available (430 4.2.0 STOREDRV): the mailbox is being provisioned or moved',
         'retry later; if it persists, check the mailbox in the Exchange admin center'),
+    # Send As is checked when the message is submitted, not at MAIL FROM: Exchange answers 250 2.1.0 Sender OK and
+    # refuses after DATA with 554 5.2.252 SendAsDenied; <account> not allowed to send as <sender>;
+    # STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied (older: 554 5.2.0 STOREDRV...),
+    # or 550 5.7.60 SMTP; Client does not have permissions to send as this sender. FullAccess does not give it.
+    # https://github.com/nextcloud/mail/pull/13668 https://github.com/gophish/gophish/issues/2900
+    # https://github.com/MicrosoftDocs/OfficeDocs-Support/issues/1187 https://pastebin.com/wtU9XT6T
     'send_as_denied': (
-        'the login may not send as this address (554 5.2.252 SendAsDenied)',
-        'grant Send As on the mailbox to the account ECE logs in with, or send from its own address'),
+        'the account ECE signs in with may not send as this sender (Send As is checked when the message is '
+        'submitted: 554 5.2.252 SendAsDenied, 554 5.2.0 SendAsDeniedException or 550 5.7.60); FullAccess does not '
+        'include it',
+        'grant Send As to the account on the sender\'s mailbox: Add-RecipientPermission -Identity <sender> '
+        '-Trustee <account> -AccessRights SendAs (or send from the account\'s own address)'),
+    # 550 5.1.8 Access denied, bad outbound sender: the account exceeded the outbound sending limits or the outbound
+    # spam policy and is on the Restricted entities page; it may still receive.
+    # https://learn.microsoft.com/en-us/microsoft-365/security/office-365-security/removing-user-from-restricted-users-portal-after-spam
+    'sender_blocked': (
+        'Exchange Online has restricted the account from sending (550 5.1.8 Access denied, bad outbound sender): it '
+        'went over the outbound sending limits or the outbound spam policy, often because it is compromised; it can '
+        'still receive',
+        'secure the account first (it may be compromised), then unblock it: Microsoft Defender portal > Email & '
+        'collaboration > Review > Restricted entities, or Remove-BlockedSenderAddress -SenderAddress <account>'),
+    # The server does not list the SASL mechanism (EHLO AUTH, IMAP CAPABILITY AUTH=, POP3 CAPA SASL): the login is
+    # not tried. Exchange Online lists XOAUTH2 on all three:
+    # https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+    'auth_unsupported': (
+        'the mail server does not offer the OAuth2 SASL mechanism (XOAUTH2): it is not Exchange Online, or '
+        'something in between (a TLS-inspecting proxy, a relay, an on-premises server) answers instead',
+        'point ECE at the cloud\'s Exchange Online hosts (outlook.office365.com and smtp.office365.com in the '
+        'public cloud) and let its connections through without TLS inspection; on-premises Exchange needs '
+        'OAuth for IMAP/POP/SMTP set up to offer XOAUTH2'),
     'auth_failed': (
         'the server refused the token: wrong audience or scope, expired, issued to another user, IMAP/POP disabled '
         'for the mailbox, or no FullAccess on a shared mailbox',
@@ -67,14 +94,17 @@ MAIL_ERROR_CLASSES = tuple(MAIL_CLASSES)
 
 # Microsoft's replies (and the lab's Dovecot wording of the same refusals), most specific first:
 # (regular expression, class of MAIL_CLASSES, what this wording says beyond the class's meaning, or None).
+# Send As and the sending block come before STOREDRV: Exchange's Send As refusal is itself a STOREDRV.Submission
+# exception and is no "retry later".
 MICROSOFT_REPLIES = (
     (r'SmtpClientAuthentication is disabled for the Tenant', 'smtp_auth_disabled',
      'here: disabled for the tenant, and the mailbox does not override it'),
     (r'SmtpClientAuthentication is disabled for the Mailbox', 'smtp_auth_disabled', 'here: disabled on the mailbox'),
     (r'5\.7\.30|Basic authentication is not supported', 'basic_auth_blocked', None),
     (r'User is authenticated but not connected', 'not_connected', None),
+    (r'SendAsDenied|5\.2\.252|5\.7\.60\b|not have permissions? to send as', 'send_as_denied', None),
+    (r'5\.1\.8\b|bad outbound sender', 'sender_blocked', None),
     (r'STOREDRV|4\.2\.0', 'mailbox_unavailable', None),
-    (r'SendAsDenied|5\.2\.252', 'send_as_denied', None),
     (r'5\.7\.3\b|5\.7\.8\b|AUTHENTICATE failed|Authentication fail|AUTHENTICATIONFAILED|unsuccessful',
      'auth_failed', None),
 )
@@ -152,10 +182,41 @@ def _b64(text):
     return base64.b64encode(text.encode('utf-8')).decode('ascii')
 
 
+def _require_mechanism(protocol, mechanism, offered, result):
+    """Record the mechanisms the server offers; raise auth_unsupported (the token is never sent) when MECHANISM
+    is not among them. Exchange Online offers XOAUTH2 in EHLO after STARTTLS, in IMAP CAPABILITY (AUTH=XOAUTH2)
+    and in POP3 CAPA (SASL ... XOAUTH2):
+    https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+    """
+    result['mechanisms_offered'] = [m.upper() for m in offered]
+    if mechanism.upper() not in result['mechanisms_offered']:
+        raise MailError('auth_unsupported', 'the server offers %s (%s), not %s' % (
+            ', '.join(result['mechanisms_offered']) or 'no SASL mechanism',
+            {'imap': 'CAPABILITY AUTH=', 'pop3': 'CAPA SASL', 'smtp': 'EHLO AUTH'}[protocol], mechanism.upper()))
+
+
+def _imap_mechanisms(lines, banner):
+    """The AUTH= mechanisms of the greeting's [CAPABILITY ...] code, else of a CAPABILITY command (Exchange's
+    greeting has none)."""
+    words, mechanisms = _probe.parse_imap_capabilities(banner)
+    if words:
+        return mechanisms
+    lines.send('a0 CAPABILITY')
+    untagged, tagged = _probe.imap_untagged_until_tagged(lines, 'a0')
+    if not tagged.upper().startswith('A0 OK'):
+        raise MailError('protocol', 'CAPABILITY was refused', _probe._printable(tagged, 200))
+    for line in untagged:
+        words, mechanisms = _probe.parse_imap_capabilities(line)
+        if words:
+            return mechanisms
+    return []
+
+
 def _imap(lines, login, token, mechanism, settings, result):
     banner = lines.readline()
     if not banner.upper().startswith('* OK'):
         raise MailError('protocol', 'not an IMAP greeting', _probe._printable(banner))
+    _require_mechanism('imap', mechanism, _imap_mechanisms(lines, banner), result)
     lines.send('a1 AUTHENTICATE %s' % mechanism.upper())
     reply = lines.readline()
     if reply.startswith('+'):
@@ -198,6 +259,13 @@ def _pop3(lines, login, token, mechanism, settings, result):
     banner = lines.readline()
     if not banner.startswith('+OK'):
         raise MailError('protocol', 'not a POP3 greeting', _probe._printable(banner))
+    lines.send('CAPA')
+    status = lines.readline()
+    if not status.startswith(('+OK', '-ERR')):
+        raise MailError('protocol', 'not a POP3 reply to CAPA', _probe._printable(status, 200))
+    # A server without CAPA (-ERR) lists no SASL mechanism: nothing says it takes XOAUTH2.
+    offered = _probe.parse_pop3_capa(_probe.pop3_multiline(lines))[1] if status.startswith('+OK') else []
+    _require_mechanism('pop3', mechanism, offered, result)
     # Microsoft requires the two-step form: AUTH XOAUTH2, then the token after the "+" continuation.
     lines.send('AUTH %s' % mechanism.upper())
     reply = lines.readline()
@@ -223,16 +291,20 @@ def _pop3(lines, login, token, mechanism, settings, result):
     _probe.say_goodbye(lines, 'pop3')
 
 
-def _smtp_command(lines, text):
+def _smtp_command(lines, text, texts_out=None):
     lines.send(text)
     code, texts = _probe.smtp_reply(lines)
+    if texts_out is not None:
+        texts_out.extend(texts)
     return code, '%d %s' % (code, ' '.join(texts))
 
 
 def _smtp(lines, login, token, mechanism, settings, result):
-    code, _reply = _smtp_command(lines, 'EHLO %s' % (settings.get('ehlo_name') or 'preflight.invalid'))
+    ehlo = []
+    code, _reply = _smtp_command(lines, 'EHLO %s' % (settings.get('ehlo_name') or 'preflight.invalid'), ehlo)
     if code != 250:
         raise MailError('protocol', 'EHLO after STARTTLS was refused', _reply)
+    _require_mechanism('smtp', mechanism, _probe.parse_ehlo(ehlo)[1], result)
     # AUTH without an initial response and the token after 334: long tokens break one-line AUTH.
     code, reply = _smtp_command(lines, 'AUTH %s' % mechanism.upper())
     if code == 334:
@@ -244,7 +316,10 @@ def _smtp(lines, login, token, mechanism, settings, result):
     if code != 235:
         raise MailError('auth_failed', 'AUTH %s was refused' % mechanism.upper(), reply)
     result['authenticated'] = True
+    # The shared-account model as a client does it: AUTH as the account whose token this is, MAIL FROM the
+    # mailbox it sends for; Exchange checks Send As when the message is submitted (after DATA), not here.
     sender = settings.get('sender') or login
+    result['mail_from'] = sender
     code, reply = _smtp_command(lines, 'MAIL FROM:<%s>' % sender)
     result['followup'] = {'command': 'MAIL FROM:<%s>' % sender, 'reply': reply, 'ok': code == 250}
     if code != 250:
@@ -276,9 +351,11 @@ def _smtp(lines, login, token, mechanism, settings, result):
 DIALOGUES = {'imap': _imap, 'pop3': _pop3, 'smtp': _smtp}
 
 
-def new_result(login, protocol, host, port, address=None):
-    """A login result before the login: ADDRESS is the mailbox's (its one key), LOGIN the name signed in with."""
+def new_result(login, protocol, host, port, address=None, mail_from=None):
+    """A login result before the login: ADDRESS is the mailbox's (its one key), LOGIN the name signed in with,
+    MAIL_FROM the SMTP sender (None for IMAP and POP3), mechanisms_offered the server's SASL list once read."""
     return {'address': address or login, 'login': login, 'protocol': protocol, 'host': host, 'port': port,
+            'mail_from': mail_from if protocol == 'smtp' else None, 'mechanisms_offered': None,
             'server_address': None, 'connected': False, 'authenticated': False, 'tls': None, 'auth_reply': None,
             'followup': None, 'ok': False, 'error_class': None, 'meaning': None, 'reply': None, 'message': None,
             'elapsed_ms': None}
@@ -294,9 +371,16 @@ def where(protocol, host, port, login_name=None, address=None):
     return text
 
 
+def _fill(fix, account, sender):
+    """A fix with the <account> and <sender> of this login in place."""
+    fix = fix.replace('<account>', account or '<account>')
+    return fix.replace('<sender>', sender) if sender else fix
+
+
 def login(protocol, host, port, login_name, token, mechanism, settings, timeout, address=None):
     """One login to ADDRESS's mailbox as LOGIN_NAME; always returns a result (never raises), token-free."""
-    result = new_result(login_name, protocol, host, port, address)
+    result = new_result(login_name, protocol, host, port, address,
+                        mail_from=(settings.get('sender') or login_name) if protocol == 'smtp' else None)
     started = time.monotonic()
     deadline = started + timeout
     where_text = where(protocol, host, port, login_name, result['address'])
@@ -320,12 +404,14 @@ def login(protocol, host, port, login_name, token, mechanism, settings, timeout,
         result['error_class'] = exc.error_class
         if known:
             result['error_class'], result['meaning'], fix = known
-            result['message'] = '%s: %s: %s. Fix: %s.' % (where_text, reply.strip(), result['meaning'], fix)
+            result['message'] = '%s: %s: %s. Fix: %s.' % (where_text, reply.strip(), result['meaning'],
+                                                          _fill(fix, login_name, result['mail_from']))
         elif exc.error_class in MAIL_CLASSES:
-            # A refusal in words Microsoft does not use: still the class's meaning and fix.
+            # A refusal in words Microsoft does not use (or none): still the class's meaning and fix.
             result['meaning'], fix = MAIL_CLASSES[exc.error_class]
-            result['message'] = '%s: %s: %s (%s). Fix: %s.' % (
-                where_text, exc.detail, result['meaning'], reply.strip(), fix)
+            result['message'] = '%s: %s: %s%s. Fix: %s.' % (
+                where_text, exc.detail, result['meaning'], ' (%s)' % reply.strip() if reply.strip() else '',
+                _fill(fix, login_name, result['mail_from']))
         elif exc.error_class in _errors.ERROR_CLASSES:
             result['message'] = _errors.describe(exc.error_class, where_text, exc.detail)
         else:
@@ -375,7 +461,8 @@ def login_all(jobs, settings, deadline_seconds, concurrency=16):
     for index, job in enumerate(jobs):
         result = results[index]
         if result is None:
-            result = new_result(job['login'], job['protocol'], job['host'], job['port'], job.get('address'))
+            result = new_result(job['login'], job['protocol'], job['host'], job['port'], job.get('address'),
+                                mail_from=job.get('settings', {}).get('sender') or job['login'])
             result['error_class'] = 'deadline'
             result['message'] = _errors.describe('deadline', where(job['protocol'], job['host'], job['port'],
                                                                    job['login'], result['address']))

@@ -13,6 +13,10 @@ author:
 description:
   - The last mile of the Cisco TAC checklist for ECE OAuth2 mail. Can ECE's retriever read the mailbox
     over IMAP or POP3, and can its dispatcher send over SMTP, with OAuth2, as the account ECE uses?
+  - Before any login the module reads the SASL mechanisms the server offers (IMAP C(CAPABILITY) C(AUTH=), POP3
+    C(CAPA) C(SASL), SMTP C(EHLO) C(AUTH) after C(STARTTLS)) and returns them as C(mechanisms_offered). When
+    C(XOAUTH2) (or the O(mailboxes[].mechanism) asked for) is not among them the token is not sent and the result's
+    C(error_class) is V(auth_unsupported).
   - IMAP on implicit TLS runs C(AUTHENTICATE XOAUTH2) and then C(EXAMINE) (read-only; never C(SELECT)),
     because Exchange Online can accept the login and then answer C(User is authenticated but not connected).
   - POP3 on implicit TLS runs C(AUTH XOAUTH2) with the token after the C(+) continuation (the two-step form
@@ -20,13 +24,22 @@ description:
   - SMTP runs C(EHLO), C(STARTTLS), C(EHLO), C(AUTH XOAUTH2) without an initial response and the token after
     C(334) (long tokens break one-line AUTH), then C(MAIL FROM) and C(RSET). Nothing is sent unless
     O(send_test_message=true) with O(test_recipient), which sends one test message and returns its queue id.
-  - The shared-account model is one mailbox entry per shared mailbox, logging in as the mailbox's address with the
-    delegate's (O(mailboxes[].account)'s) token.
+  - The shared-account model is one mailbox entry per shared mailbox with the delegate's (O(mailboxes[].account)'s)
+    token, logged in to as a client like ECE does it. IMAP and POP3 sign in with C(user=) the mailbox
+    (O(mailboxes[].login)); FullAccess lets the delegate's token open it. SMTP signs in with C(user=) the
+    account (the token's owner) and sends with C(MAIL FROM) the mailbox's address (O(mailboxes[].sender)):
+    Exchange Online refuses XOAUTH2 as the shared mailbox with C(535 5.7.3 Authentication unsuccessful), and
+    checks Send As (not FullAccess) when a message is submitted, after C(DATA). Without a test message
+    (C(MAIL FROM) then C(RSET)) Send As is therefore not proven; read it with M(ece_o365.preflight.mailbox_settings).
+  - Each refresh asks only for the Exchange Online permissions of that mailbox's protocols (C(IMAP.AccessAsUser.All),
+    C(POP.AccessAsUser.All), C(SMTP.Send) with the cloud's resource prefix); msal adds C(offline_access),
+    C(openid) and C(profile). Asking for a permission the app has no consent for fails the refresh (AADSTS65001).
   - Every login is bounded by O(timeout), all of them together by O(deadline), and all run concurrently.
   - Each server reply is returned with the token removed and classified against Microsoft's known replies
     (C(AUTHENTICATE failed), C(User is authenticated but not connected), C(535 5.7.139) SMTP AUTH disabled for
-    the tenant or the mailbox, C(535 5.7.3), C(550 5.7.30), C(-ERR Authentication failure), C(430 4.2.0 STOREDRV)),
-    each with its meaning and fix.
+    the tenant or the mailbox, C(535 5.7.3), C(550 5.7.30), C(-ERR Authentication failure), C(430 4.2.0 STOREDRV),
+    C(554 5.2.252 SendAsDenied) and C(550 5.7.60) (no Send As), C(550 5.1.8) (the account is blocked from
+    sending)), each with its meaning and fix.
   - A refused login is a finding (C(ok=false) with its C(error_class) and C(message)), not a task failure, unless
     O(fail_on_error=true).
   - The token comes from M(ece_o365.preflight.token_acquire), passed in under C(no_log) (O(access_token)), or the
@@ -52,24 +65,32 @@ options:
         required: true
       login:
         description:
-          - The login name ECE signs in with (the IMAP/POP3 C(user=) of XOAUTH2). Defaults to
+          - The login name ECE signs in with over IMAP and POP3 (their XOAUTH2 C(user=)). Defaults to
             O(mailboxes[].address), which is also what a shared mailbox logs in with, with the delegate's token.
+          - SMTP does not use it; it signs in as the account (see O(mailboxes[].account)).
         type: str
       account:
         description:
           - The account whose token ECE holds for this mailbox (another account in the shared-account model).
             Echoed in RV(tokens) for the judge; the token itself comes from O(mailboxes[].access_token) or
             O(mailboxes[].refresh_token).
+          - The SMTP XOAUTH2 C(user=). Defaults to the token's owner (its C(upn), else C(preferred_username), else
+            C(unique_name)), else, for an app-only token, O(mailboxes[].login).
         type: str
       sender:
-        description: The SMTP C(MAIL FROM) address. Defaults to O(mailboxes[].address).
+        description:
+          - The SMTP C(MAIL FROM) address. Defaults to O(mailboxes[].address). When it is not the account's own
+            address, Exchange needs Send As for the account on it.
         type: str
       protocols:
-        description: The protocols to test for this mailbox.
+        description:
+          - The protocols ECE uses for this mailbox. The default is what ECE most often uses, IMAP to read and SMTP
+            to send; add V(pop3) when the mailbox is read over POP3. The refresh asks only for these protocols'
+            permissions.
         type: list
         elements: str
         choices: [imap, pop3, smtp]
-        default: [imap, pop3, smtp]
+        default: [imap, smtp]
       access_token:
         description: The OAuth2 access token for this mailbox. Defaults to O(access_token).
         type: str
@@ -93,30 +114,35 @@ options:
     type: str
   scopes:
     description:
-      - Scopes for the delegated token redeemed from a refresh token. Defaults to the IMAP, POP and SMTP
-        scopes of the cloud's Exchange Online resource (C(https://outlook.office.com/IMAP.AccessAsUser.All)...).
+      - Scopes for the delegated token redeemed from a refresh token, for every mailbox. Defaults, per mailbox, to
+        the permissions of its O(mailboxes[].protocols) only, with the cloud's Exchange Online resource prefix
+        (C(https://outlook.office.com/IMAP.AccessAsUser.All), C(.../POP.AccessAsUser.All), C(.../SMTP.Send) in the
+        public cloud). msal adds C(offline_access), C(openid) and C(profile) itself.
     type: list
     elements: str
   imap_host:
-    description: IMAP server.
+    description:
+      - IMAP server. Defaults to the O(cloud)'s (C(outlook.office365.com) in the public cloud,
+        C(outlook.office365.us) in V(usgov), C(outlook-dod.office365.us) in V(usgov_dod), C(partner.outlook.cn)
+        in V(china)).
     type: str
-    default: outlook.office365.com
   imap_port:
     description: IMAP port (implicit TLS).
     type: int
     default: 993
   pop3_host:
-    description: POP3 server.
+    description: POP3 server. Defaults to the O(cloud)'s, the same host as O(imap_host)'s default.
     type: str
-    default: outlook.office365.com
   pop3_port:
     description: POP3 port (implicit TLS).
     type: int
     default: 995
   smtp_host:
-    description: SMTP submission server.
+    description:
+      - SMTP submission server. Defaults to the O(cloud)'s (C(smtp.office365.com) in the public cloud,
+        C(smtp.office365.us) in V(usgov), C(smtp-dod.office365.us) in V(usgov_dod), C(smtp.partner.outlook.cn)
+        in V(china)).
     type: str
-    default: smtp.office365.com
   smtp_port:
     description: SMTP submission port (STARTTLS).
     type: int
@@ -171,13 +197,12 @@ EXAMPLES = r"""
     refresh_token: "{{ ece_support_refresh_token }}"
     scopes:
       - https://outlook.office.com/IMAP.AccessAsUser.All
-      - https://outlook.office.com/POP.AccessAsUser.All
       - https://outlook.office.com/SMTP.Send
     return_token: true
   register: support_token
   no_log: true
 
-- name: Log in as ECE does, on all three protocols
+- name: Log in as ECE does, over IMAP and SMTP (the default protocols)
   ece_o365.preflight.mailbox_protocols:
     access_token: "{{ support_token.access_token }}"
     mailboxes:
@@ -193,7 +218,7 @@ EXAMPLES = r"""
       - address: support@contoso.com
         refresh_token: "{{ ece_support_refresh_token }}"
 
-- name: Shared-account model, IMAP only, with one test message over SMTP
+- name: Shared-account model (IMAP as the mailbox, SMTP as the account with MAIL FROM the mailbox), one test message
   ece_o365.preflight.mailbox_protocols:
     access_token: "{{ service_account_token.access_token }}"
     send_test_message: true
@@ -219,9 +244,22 @@ results:
       type: str
       sample: support@contoso.com
     login:
-      description: The login name used.
+      description:
+        - The XOAUTH2 C(user=) signed in with. IMAP and POP3, the mailbox's login (O(mailboxes[].login)); SMTP, the
+          account (the token's owner), also for a shared mailbox.
       type: str
       sample: support@contoso.com
+    mail_from:
+      description: SMTP only, the C(MAIL FROM) sender (O(mailboxes[].sender)); V(null) for IMAP and POP3.
+      type: str
+      sample: sales@contoso.com
+    mechanisms_offered:
+      description:
+        - The SASL mechanisms the server offered, upper-case (SMTP C(EHLO) C(AUTH) after C(STARTTLS), IMAP
+          C(CAPABILITY) C(AUTH=), POP3 C(CAPA) C(SASL)); V(null) when the dialogue did not get that far.
+      type: list
+      elements: str
+      sample: [LOGIN, XOAUTH2]
     protocol:
       description: V(imap), V(pop3) or V(smtp).
       type: str
@@ -267,7 +305,8 @@ results:
         - V(null), a network class of M(ece_o365.preflight.port_probe) (V(dns), V(refused), V(timeout),
           V(tls_handshake), V(cert_untrusted)...), a mail class from Microsoft's replies (V(auth_failed),
           V(not_connected), V(smtp_auth_disabled), V(basic_auth_blocked), V(mailbox_unavailable),
-          V(send_as_denied), V(followup_failed)), V(deadline), or, when no token was at hand, the token's class
+          V(send_as_denied), V(sender_blocked), V(followup_failed)), V(auth_unsupported) (the server does not offer
+          XOAUTH2; the token was not sent), V(deadline), or, when no token was at hand, the token's class
           (V(aadsts), ...) or V(no_token).
       type: str
       sample: smtp_auth_disabled
@@ -289,7 +328,9 @@ tokens:
     - One entry per mailbox, in the order given - where its token came from and whose it is (never the token).
     - C(address), C(login), C(account) (as given), C(source) (V(given), V(refresh_token) or V(client_credentials)),
       C(acquired), C(ok), C(error_class), C(message) (with the AADSTS code, meaning and fix when Entra refused),
-      C(aadsts), C(token_owner), C(audience), C(scopes), C(expires_in), C(lifetime_seconds), C(refresh_token_rotated),
+      C(aadsts), C(token_owner), C(oid), C(token_kind) (V(delegated) or V(app-only)), C(audience), C(scopes),
+      C(scopes_requested) (what the refresh asked for: the permissions of the mailbox's protocols and what msal
+      adds; V(null) for a given token), C(expires_in), C(lifetime_seconds), C(refresh_token_rotated),
       and the C(upn), C(preferred_username), C(app_id) and C(roles) claims where the token has them.
   returned: always
   type: list
@@ -309,12 +350,21 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.ece_o365.preflight.plugins.module_utils._module import PreflightModule
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _errors, _mail, _tls
 
+# What ECE most often uses: IMAP to read, SMTP to send. POP3 only when a mailbox says so.
+DEFAULT_PROTOCOLS = ('imap', 'smtp')
+# The Exchange Online delegated permission each protocol needs (Microsoft's OAuth guide for IMAP, POP and SMTP:
+# https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth).
+PROTOCOL_PERMISSION = {'imap': 'IMAP.AccessAsUser.All', 'pop3': 'POP.AccessAsUser.All', 'smtp': 'SMTP.Send'}
+# msal adds these to every delegated request itself (and refuses them in the scope list); offline_access is what
+# returns a new refresh token.
+MSAL_RESERVED_SCOPES = ('offline_access', 'openid', 'profile')
+
 MAILBOX_OPTIONS = dict(
     address=dict(type='str', required=True),
     login=dict(type='str'),
     account=dict(type='str'),
     sender=dict(type='str'),
-    protocols=dict(type='list', elements='str', choices=list(_mail.PROTOCOLS), default=list(_mail.PROTOCOLS)),
+    protocols=dict(type='list', elements='str', choices=list(_mail.PROTOCOLS), default=list(DEFAULT_PROTOCOLS)),
     access_token=dict(type='str', no_log=True),
     refresh_token=dict(type='str', no_log=True),
     mechanism=dict(type='str', choices=list(_mail.MECHANISMS), default='xoauth2'),
@@ -328,11 +378,11 @@ def argument_spec():
         access_token=dict(type='str', no_log=True),
         refresh_token=dict(type='str', no_log=True),
         scopes=dict(type='list', elements='str'),
-        imap_host=dict(type='str', default='outlook.office365.com'),
+        imap_host=dict(type='str'),
         imap_port=dict(type='int', default=993),
-        pop3_host=dict(type='str', default='outlook.office365.com'),
+        pop3_host=dict(type='str'),
         pop3_port=dict(type='int', default=995),
-        smtp_host=dict(type='str', default='smtp.office365.com'),
+        smtp_host=dict(type='str'),
         smtp_port=dict(type='int', default=587),
         folder=dict(type='str', default='INBOX'),
         ehlo_name=dict(type='str', default='preflight.invalid'),
@@ -345,9 +395,18 @@ def argument_spec():
     return spec
 
 
-def mail_scopes(params):
-    resource = _auth.CLOUDS[params['cloud']]['mail_scope_resource']
-    return params['scopes'] or ['%s/%s' % (resource, name) for name in _auth.MAIL_PERMISSIONS]
+def mail_scopes(params, protocols=_mail.PROTOCOLS):
+    """The scopes a refresh asks for: O(scopes) when given, else only the permissions of PROTOCOLS, with the
+    cloud's resource prefix (a refresh that asks for a permission without consent gets AADSTS65001)."""
+    if params['scopes']:
+        return list(params['scopes'])
+    resource = _auth.CLOUDS[params['cloud'] or 'public']['mail_scope_resource']
+    return ['%s/%s' % (resource, PROTOCOL_PERMISSION[p]) for p in _mail.PROTOCOLS if p in protocols]
+
+
+def mail_host(params, protocol):
+    """The server for PROTOCOL: the option when given, else the cloud's (_auth.CLOUDS)."""
+    return params['%s_host' % protocol] or _auth.CLOUDS[params['cloud'] or 'public']['%s_host' % protocol]
 
 
 def normalise(mailboxes):
@@ -367,16 +426,19 @@ def normalise(mailboxes):
 def _given_token_facts(token):
     """What a given token says about whose it is (never the token)."""
     facts = _auth.app_token_facts('given', token)
-    claims = _auth.decode_claims(token, ('upn', 'preferred_username', 'scp')) or {}
+    claims = _auth.decode_claims(token, ('upn', 'preferred_username', 'unique_name', 'scp', 'roles', 'idtyp',
+                                         'oid')) or {}
+    owner = _auth.owner_facts(claims)  # upn, else preferred_username, else unique_name; kind by scp / roles
     facts.update(upn=claims.get('upn'), preferred_username=claims.get('preferred_username'),
-                 token_owner=claims.get('preferred_username') or claims.get('upn'),
-                 scopes=claims['scp'].split() if isinstance(claims.get('scp'), str) else [])
+                 token_owner=owner['token_owner'], oid=owner['oid'], token_kind=owner['token_kind'],
+                 scopes=claims['scp'].split() if isinstance(claims.get('scp'), str) else [], scopes_requested=None)
     return facts
 
 
 def resolve_tokens(module, params, mailboxes, environ, deadline):
     """[(token or None, facts)] for every mailbox, in order; redeems each refresh token once."""
     redeemed, tokens = {}, []
+    # A refresh token is redeemed once per set of scopes: each mailbox asks only for its protocols'.
     for mailbox in mailboxes:
         ids = {'address': mailbox['address'], 'login': mailbox['login'], 'account': mailbox['account']}
         given = mailbox['access_token'] or (None if mailbox['refresh_token'] else params['access_token'])
@@ -385,7 +447,8 @@ def resolve_tokens(module, params, mailboxes, environ, deadline):
             tokens.append((given, dict(_given_token_facts(given), **ids)))
             continue
         if refresh:
-            key, grant, scopes, credentials = refresh, 'refresh_token', mail_scopes(params), {'refresh_token': refresh}
+            scopes = mail_scopes(params, mailbox['protocols'])
+            key, grant, credentials = (refresh, tuple(scopes)), 'refresh_token', {'refresh_token': refresh}
         elif params['client_secret'] or params['client_certificate_path']:
             resource = _auth.CLOUDS[params['cloud']]['exchange']
             key, grant, scopes, credentials = 'app-only', 'client_credentials', ['%s/.default' % resource], None
@@ -398,10 +461,23 @@ def resolve_tokens(module, params, mailboxes, environ, deadline):
             for secret in (token, facts.pop('_refresh_token', None)):
                 if secret:
                     module.no_log_values.add(secret)
-            redeemed[key] = (token, dict(facts, source=grant))
+            # What went to the token endpoint: the scopes given, and what msal adds to a delegated request.
+            requested = list(scopes) + ([s for s in MSAL_RESERVED_SCOPES if s not in scopes]
+                                        if grant == 'refresh_token' else [])
+            redeemed[key] = (token, dict(facts, source=grant, scopes_requested=requested))
         token, facts = redeemed[key]
         tokens.append((token, dict(facts, **ids)))
     return tokens
+
+
+def smtp_login(mailbox, facts):
+    """The SMTP AUTH user: the account whose token this is (O(mailboxes[].account), else the token's owner),
+    never the shared mailbox. Exchange answers 535 5.7.3 to XOAUTH2 as a shared mailbox with a delegate's
+    token; the delegate signs in as itself and sends with MAIL FROM the shared address, which needs Send As.
+    https://github.com/nextcloud/mail/issues/13667 https://github.com/frappe/frappe/issues/23079
+    https://github.com/simonrob/email-oauth2-proxy/pull/426 https://github.com/jstedfast/MailKit/issues/1770
+    An app-only token has no owner: the mailbox's login then."""
+    return mailbox['account'] or facts.get('token_owner') or mailbox['login']
 
 
 def build_jobs(params, mailboxes, tokens):
@@ -413,15 +489,16 @@ def build_jobs(params, mailboxes, tokens):
         for protocol in _mail.PROTOCOLS:
             if protocol not in mailbox['protocols']:
                 continue
-            host, port = params['%s_host' % protocol], params['%s_port' % protocol]
+            host, port = mail_host(params, protocol), params['%s_port' % protocol]
+            login = smtp_login(mailbox, facts) if protocol == 'smtp' else mailbox['login']
             if not token:
-                result = _mail.new_result(mailbox['login'], protocol, host, port, mailbox['address'])
+                result = _mail.new_result(login, protocol, host, port, mailbox['address'], mail_from=mailbox['sender'])
                 result.update(error_class=facts.get('error_class') or 'no_token', message='%s: no token: %s' % (
-                    _mail.where(protocol, host, port, mailbox['login'], mailbox['address']), facts.get('message')))
+                    _mail.where(protocol, host, port, login, mailbox['address']), facts.get('message')))
                 plan.append((index, protocol, result))
                 continue
             plan.append((index, protocol, dict(
-                protocol=protocol, host=host, port=port, address=mailbox['address'], login=mailbox['login'],
+                protocol=protocol, host=host, port=port, address=mailbox['address'], login=login,
                 token=token, mechanism=mailbox['mechanism'], timeout=params['login_timeout'],
                 settings={'sender': mailbox['sender']})))
     return plan
@@ -480,8 +557,8 @@ def main():
 
 def _public_token_facts(facts):
     keep = ('address', 'login', 'account', 'source', 'acquired', 'ok', 'error_class', 'message', 'aadsts',
-            'token_owner', 'audience', 'scopes', 'expires_in', 'lifetime_seconds', 'refresh_token_rotated', 'upn',
-            'preferred_username', 'app_id', 'roles')
+            'token_owner', 'audience', 'scopes', 'scopes_requested', 'expires_in', 'lifetime_seconds',
+            'refresh_token_rotated', 'upn', 'preferred_username', 'app_id', 'roles', 'oid', 'token_kind')
     return dict((key, facts.get(key)) for key in keep if key in facts)
 
 

@@ -70,7 +70,9 @@ def files_saying(phrase):
 
 
 @pytest.mark.parametrize('phrase', ['-SmtpClientAuthenticationDisabled $false', 'Set-TransportConfig',
-                                    'assign a licence with an EXCHANGE_S_* plan', 'grant Send As on the mailbox',
+                                    'assign a licence with an EXCHANGE_S_* plan',
+                                    'Add-RecipientPermission -Identity <sender> -Trustee <account> -AccessRights SendAs',
+                                    'Remove-BlockedSenderAddress -SenderAddress <account>', 'point ECE at the cloud',
                                     'configure the mailbox in ECE for OAuth2'])
 def test_fix_texts_are_held_once(phrase):
     """The Exchange/SMTP/IMAP fixes live in _mail.MAIL_CLASSES only, once each."""
@@ -93,8 +95,20 @@ def test_redact_removes_the_token_and_its_base64():
     assert TOKEN not in _mail.redact(text, [TOKEN]) and 'planted' not in _mail.redact(text, [TOKEN])
 
 
-def _dialogue(protocol, script, timeout=2.0, **extra):
-    """Run a dialogue against a socket pair whose far end answers each client line from SCRIPT."""
+# What Exchange Online answers before the login: the SASL mechanisms (IMAP CAPABILITY, POP3 CAPA).
+IMAP_CAPA = (b'* CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID UNSELECT CHILDREN IDLE '
+             b'NAMESPACE LITERAL+\r\na0 OK CAPABILITY completed.\r\n')
+POP3_CAPA = b'+OK\r\nTOP\r\nUIDL\r\nSASL PLAIN XOAUTH2\r\nUSER\r\n.\r\n'
+CAPA = {'imap': IMAP_CAPA, 'pop3': POP3_CAPA}
+
+
+def _dialogue(protocol, script, timeout=2.0, capa=True, **extra):
+    """Run a dialogue against a socket pair whose far end answers each client line from SCRIPT (after the
+    greeting, the capability reply that offers XOAUTH2 unless CAPA is false; that command is left out of the
+    lines returned)."""
+    inserted = capa and protocol in CAPA and len(script) > 1
+    if inserted:
+        script = [script[0], CAPA[protocol]] + list(script[1:])
     client, server = socket.socketpair()
     received = []
 
@@ -130,7 +144,7 @@ def _dialogue(protocol, script, timeout=2.0, **extra):
     finally:
         client.close()
         thread.join()
-    return result, error, received
+    return result, error, received[1:] if inserted else received
 
 
 def test_imap_success_uses_examine_never_select():
@@ -172,7 +186,8 @@ def test_smtp_sends_nothing_by_default():
 
 def test_smtp_test_message_reports_the_queue_id():
     result, error, received = _dialogue('smtp', [
-        b'', b'250 AUTH XOAUTH2\r\n', b'334 \r\n', b'235 2.7.0 OK\r\n', b'250 2.1.0 OK\r\n', b'250 2.1.5 OK\r\n',
+        b'', b'250-smtp.office365.com\r\n250 AUTH XOAUTH2\r\n', b'334 \r\n', b'235 2.7.0 OK\r\n', b'250 2.1.0 OK\r\n',
+        b'250 2.1.5 OK\r\n',
         b'354 go\r\n'] + [b''] * 7 + [b'250 2.0.0 OK <abc123@DM6PR01.prod.outlook.com> [Hostname=DM6PR01]\r\n'],
         send_test_message=True, test_recipient='admin@contoso.com')
     assert error is None, error and error.reply
@@ -205,7 +220,7 @@ def test_garbage_in_answer_to_the_token_is_a_protocol_error_not_a_refusal(protoc
 
 def test_a_refusal_in_unknown_words_still_gets_the_meaning_and_the_fix(monkeypatch):
     client, server = socket.socketpair()
-    server.sendall(b'* OK ready\r\n+ \r\na1 NO Login denied by policy\r\n')
+    server.sendall(b'* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready\r\n+ \r\na1 NO Login denied by policy\r\n')
     monkeypatch.setattr(_mail, '_connect_tls', lambda *args: (client, _probe._Line(client, time.monotonic() + 2), None))
     try:
         result = _mail.login('imap', 'h', 993, 'support@contoso.com', TOKEN, 'xoauth2', {}, 2.0)
@@ -220,7 +235,7 @@ def test_a_refusal_in_unknown_words_still_gets_the_meaning_and_the_fix(monkeypat
 
 def test_login_results_carry_the_mailbox_address_beside_the_login(monkeypatch):
     client, server = socket.socketpair()
-    server.sendall(b'* OK ready\r\n+ \r\na1 NO AUTHENTICATE failed.\r\n')
+    server.sendall(b'* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready\r\n+ \r\na1 NO AUTHENTICATE failed.\r\n')
     monkeypatch.setattr(_mail, '_connect_tls', lambda *args: (client, _probe._Line(client, time.monotonic() + 2), None))
     try:
         result = _mail.login('imap', 'h', 993, 'svc@contoso.com', TOKEN, 'xoauth2', {}, 2.0, address='sales@contoso.com')
@@ -258,8 +273,12 @@ def certs(tmp_path_factory):
     return Certs(str(tmp_path_factory.mktemp('mail-certs')))
 
 
-def _server(protocol, certs, replies=None, case='good', **kwargs):
-    return MailServer(protocol, certs.pair(case), SCRIPTS[protocol] if replies is None else replies, **kwargs)
+def _server(protocol, certs, replies=None, case='good', capa=True, **kwargs):
+    """A scripted server; IMAP and POP3 first answer the capability command with XOAUTH2 (unless CAPA is false)."""
+    replies = SCRIPTS[protocol] if replies is None else replies
+    if capa and protocol in CAPA:
+        replies = [CAPA[protocol]] + list(replies)
+    return MailServer(protocol, certs.pair(case), replies, **kwargs)
 
 
 def _login(server, certs, token=TOKEN, mechanism='xoauth2', timeout=3.0, login_name='support@contoso.com', address=None,
@@ -275,9 +294,9 @@ def _token_seen(lines):
 
 # kills: the TLS connect (each line of _connect_tls), the dialogues' commands and the success path of login
 @pytest.mark.parametrize('protocol, plain, received, followup', [
-    ('imap', [], ['a1 AUTHENTICATE XOAUTH2', SASL, 'a2 EXAMINE "INBOX"', 'a3 LOGOUT'],
+    ('imap', [], ['a0 CAPABILITY', 'a1 AUTHENTICATE XOAUTH2', SASL, 'a2 EXAMINE "INBOX"', 'a3 LOGOUT'],
      {'command': 'EXAMINE INBOX', 'reply': 'a2 OK [READ-ONLY] EXAMINE completed.', 'ok': True, 'messages': 3}),
-    ('pop3', [], ['AUTH XOAUTH2', SASL, 'STAT', 'QUIT'],
+    ('pop3', [], ['CAPA', 'AUTH XOAUTH2', SASL, 'STAT', 'QUIT'],
      {'command': 'STAT', 'reply': '+OK 7 5120', 'ok': True, 'messages': 7}),
     ('smtp', ['EHLO preflight.invalid', 'STARTTLS'],
      ['EHLO preflight.invalid', 'AUTH XOAUTH2', SASL, 'MAIL FROM:<support@contoso.com>', 'RSET', 'QUIT'],
@@ -292,6 +311,9 @@ def test_tls_login_succeeds_on_each_protocol_through_a_real_tls_server(certs, pr
     assert result == {
         'address': 'support@contoso.com', 'login': 'support@contoso.com', 'protocol': protocol, 'host': '127.0.0.1',
         'port': server.port, 'server_address': '127.0.0.1', 'connected': True, 'authenticated': True,
+        'mail_from': 'support@contoso.com' if protocol == 'smtp' else None,
+        'mechanisms_offered': {'imap': ['PLAIN', 'XOAUTH2'], 'pop3': ['PLAIN', 'XOAUTH2'],
+                               'smtp': ['LOGIN', 'XOAUTH2']}[protocol],
         'tls': {'verified': True, 'hostname_match': True}, 'auth_reply': SCRIPTS[protocol][-3 if protocol == 'smtp' else -2]
         .decode().strip(), 'followup': followup, 'ok': True, 'error_class': None, 'meaning': None, 'reply': None,
         'message': '%s 127.0.0.1:%d as support@contoso.com: authenticated, %s OK' % (
@@ -434,12 +456,15 @@ def test_imap_authenticated_but_not_connected_through_tls_is_not_connected(certs
 
 # kills: the error-challenge answers (RFC 7628) of each dialogue, and host/port in the OAUTHBEARER response
 @pytest.mark.parametrize('protocol, replies', [
-    ('imap', [b'+ \r\n', b'+ eyJzdGF0dXMiOiI0MDEifQ==\r\n', b'a1 NO AUTHENTICATE failed.\r\n']),
-    ('pop3', [b'+ \r\n', b'+ eyJzdGF0dXMiOiI0MDEifQ==\r\n', b'-ERR Authentication failure\r\n']),
-    ('smtp', [EHLO_TLS, b'334 \r\n', b'334 eyJzdGF0dXMiOiI0MDEifQ==\r\n', b'535 5.7.3 Authentication unsuccessful\r\n']),
+    ('imap', [b'* CAPABILITY IMAP4rev1 AUTH=XOAUTH2 AUTH=OAUTHBEARER\r\na0 OK done\r\n', b'+ \r\n',
+              b'+ eyJzdGF0dXMiOiI0MDEifQ==\r\n', b'a1 NO AUTHENTICATE failed.\r\n']),
+    ('pop3', [b'+OK\r\nSASL XOAUTH2 OAUTHBEARER\r\n.\r\n', b'+ \r\n', b'+ eyJzdGF0dXMiOiI0MDEifQ==\r\n',
+              b'-ERR Authentication failure\r\n']),
+    ('smtp', [b'250-outlook.office365.com Hello\r\n250 AUTH XOAUTH2 OAUTHBEARER\r\n', b'334 \r\n',
+              b'334 eyJzdGF0dXMiOiI0MDEifQ==\r\n', b'535 5.7.3 Authentication unsuccessful\r\n']),
 ])
 def test_oauthbearer_error_challenge_is_answered_empty_and_the_refusal_is_auth_failed(certs, protocol, replies):
-    with _server(protocol, certs, replies) as server:
+    with _server(protocol, certs, replies, capa=False) as server:
         result = _login(server, certs, mechanism='oauthbearer')
     sent = server.received[-2] if protocol != 'smtp' else server.received[2]
     assert base64.b64decode(sent).decode() == 'n,a=support@contoso.com,\x01host=127.0.0.1\x01port=%d\x01auth=Bearer %s\x01\x01' % (
@@ -558,6 +583,10 @@ ONE_ALTERNATIVE_EACH = [
     ('430 4.2.0 Mailbox temporarily unavailable', 'mailbox_unavailable'),
     ('554 SendAsDenied; the login may not send as this sender', 'send_as_denied'),
     ('554 5.2.252 Sender not allowed', 'send_as_denied'),
+    ('550 5.7.60 Denied', 'send_as_denied'),
+    ('550 Client does not have permissions to send as this sender', 'send_as_denied'),
+    ('550 5.1.8 Denied', 'sender_blocked'),
+    ('550 Access denied, bad outbound sender', 'sender_blocked'),
     ('535 5.7.3 Denied', 'auth_failed'),
     ('535 5.7.8 Bad credentials', 'auth_failed'),
     ('a1 NO AUTHENTICATE failed.', 'auth_failed'),
@@ -775,3 +804,111 @@ def test_login_all_starts_no_login_after_its_deadline(certs):
             thread.join(3.0)  # the stuck login times out; the second job has its turn, after the deadline
         connections = len(later.connections)
     assert [r['error_class'] for r in results] == ['deadline', 'deadline'] and connections == 0
+
+
+# -- issue 12: Exchange's refusals at submission, in Microsoft's published words -----------------------------------
+# Each reply is one a real tenant returned (the address next to it). Under the old order of MICROSOFT_REPLIES
+# (STOREDRV before SendAsDenied, no 5.7.60 and no 5.1.8) the first two were "mailbox_unavailable, retry later"
+# and the last two were not recognised at all.
+PUBLISHED_REFUSALS = [
+    # https://github.com/gophish/gophish/issues/2900
+    ('554 5.2.252 SendAsDenied; delightgx46@outlook.com not allowed to send as security@sfb.com; '
+     'STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to '
+     'a permanent exception with message [BeginDiagnosticData]Cannot submit message. 0.35250:1F009983, '
+     '1.36674:0A000000', 'send_as_denied'),
+    # https://github.com/MicrosoftDocs/OfficeDocs-Support/issues/1187
+    ('554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process '
+     'message due to a permanent exception with message Cannot submit message.', 'send_as_denied'),
+    # https://pastebin.com/wtU9XT6T (an Exchange Online submission log)
+    ('550 5.7.60 SMTP; Client does not have permissions to send as this sender '
+     '[BY2PR1001MB1094.namprd10.prod.outlook.com]', 'send_as_denied'),
+    # https://learn.microsoft.com/en-us/microsoft-365/security/office-365-security/removing-user-from-restricted-users-portal-after-spam
+    ('550 5.1.8 Access denied, bad outbound sender', 'sender_blocked'),
+    # https://github.com/jstedfast/MailKit/issues/1770 (XOAUTH2 as a shared mailbox with a delegate's token)
+    ('535 5.7.3 Authentication unsuccessful [AM0PR02CA0134.eurprd02.prod.outlook.com 2024-07-11T11:46:49.042Z '
+     '08DCA18218166FB4]', 'auth_failed'),
+    # a real store outage stays "retry later"
+    ('430 4.2.0 STOREDRV.ClientSubmit; mailbox database offline', 'mailbox_unavailable'),
+]
+
+
+@pytest.mark.parametrize('reply, error_class', PUBLISHED_REFUSALS)
+def test_microsofts_published_refusals_at_submission_get_their_own_class(reply, error_class):
+    assert _mail.classify_reply(reply)[0] == error_class
+
+
+def test_send_as_is_matched_before_the_storedrv_retry_later_pattern():
+    classes = [cls for _pattern, cls, _note in _mail.MICROSOFT_REPLIES]
+    assert classes.index('send_as_denied') < classes.index('mailbox_unavailable')
+    assert classes.index('sender_blocked') < classes.index('mailbox_unavailable')
+    assert 'retry' not in _mail.MAIL_CLASSES['send_as_denied'][1]
+    assert 'Restricted entities' in _mail.MAIL_CLASSES['sender_blocked'][1]
+
+
+SEND_AS_DENIED = (b'554 5.2.252 SendAsDenied; svc@contoso.com not allowed to send as sales@contoso.com; '
+                  b'STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process '
+                  b'message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.\r\n')
+
+
+def test_smtp_signs_in_as_the_account_sends_as_the_mailbox_and_send_as_is_refused_after_data(certs):
+    """Exchange accepts MAIL FROM (250 2.1.0 Sender OK) and refuses the message after DATA (nextcloud/mail #13668:
+    https://github.com/nextcloud/mail/pull/13668); the fix names this account and this sender."""
+    replies = [EHLO_TLS, b'334 \r\n', b'235 2.7.0 Authentication successful\r\n', b'250 2.1.0 Sender OK\r\n',
+               b'250 2.1.5 Recipient OK\r\n', b'354 Start mail input; end with <CRLF>.<CRLF>\r\n', SEND_AS_DENIED]
+    with _server('smtp', certs, replies) as server:
+        result = _login(server, certs, login_name='svc@contoso.com', address='sales@contoso.com',
+                        sender='sales@contoso.com', send_test_message=True, test_recipient='admin@contoso.com')
+    assert base64.b64decode(server.received[2]).startswith(b'user=svc@contoso.com\x01'), 'AUTH as the account'
+    assert server.received[3] == 'MAIL FROM:<sales@contoso.com>'
+    assert (result['login'], result['mail_from'], result['address']) == (
+        'svc@contoso.com', 'sales@contoso.com', 'sales@contoso.com')
+    assert result['authenticated'] and result['followup']['ok'] and result['test_message']['accepted'] is False
+    assert (result['ok'], result['error_class']) == (False, 'send_as_denied')
+    assert ('Add-RecipientPermission -Identity sales@contoso.com -Trustee svc@contoso.com -AccessRights SendAs'
+            in result['message'])
+
+
+def test_without_a_test_message_send_as_is_not_tried_mail_from_then_rset(certs):
+    with _server('smtp', certs) as server:
+        result = _login(server, certs, login_name='svc@contoso.com', address='sales@contoso.com',
+                        sender='sales@contoso.com')
+    assert result['ok'] and server.received[3:5] == ['MAIL FROM:<sales@contoso.com>', 'RSET']
+    assert not any(line.startswith(('RCPT', 'DATA')) for line in server.received)
+
+
+def test_imap_and_pop3_results_have_no_mail_from():
+    assert _mail.new_result('a@x', 'imap', 'h', 1, mail_from='a@x')['mail_from'] is None
+    assert _mail.new_result('a@x', 'smtp', 'h', 1, mail_from='b@x')['mail_from'] == 'b@x'
+    assert _mail.new_result('a@x', 'pop3', 'h', 1)['mechanisms_offered'] is None
+
+
+# -- XOAUTH2 not offered: read the mechanisms first, never send the token ------------------------------------------
+@pytest.mark.parametrize('protocol, replies, offered', [
+    ('imap', [b'* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\na0 OK CAPABILITY completed.\r\n'], ['PLAIN']),
+    ('imap', [b'* CAPABILITY IMAP4rev1 LOGINDISABLED\r\na0 OK CAPABILITY completed.\r\n'], []),
+    ('pop3', [b'+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n'], ['PLAIN', 'LOGIN']),
+    ('pop3', [b'-ERR unknown command\r\n'], []),
+    ('smtp', [b'250-smtp.example Hello\r\n250-SIZE 1000\r\n250 AUTH LOGIN PLAIN\r\n'], ['LOGIN', 'PLAIN']),
+    ('smtp', [b'250-smtp.example Hello\r\n250 SIZE 1000\r\n'], []),
+])
+def test_xoauth2_not_offered_is_auth_unsupported_and_the_token_is_never_sent(certs, protocol, replies, offered):
+    with _server(protocol, certs, replies, capa=False) as server:
+        result = _login(server, certs)
+    assert (result['ok'], result['authenticated'], result['error_class']) == (False, False, 'auth_unsupported')
+    assert result['mechanisms_offered'] == offered
+    assert not _token_seen(server.received) and not any('AUTH' in line.split(' ')[0:2] for line in server.received)
+    assert (', '.join(offered) or 'no SASL mechanism') in result['message'] and 'not XOAUTH2' in result['message']
+    assert _mail.MAIL_CLASSES['auth_unsupported'][1] in result['message'] and result['reply'] is None
+
+
+def test_imap_mechanisms_from_the_greetings_capability_code_need_no_capability_command():
+    result, error, received = _dialogue('imap', [
+        b'* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready\r\n', b'+ \r\n', b'a1 OK AUTHENTICATE completed.\r\n',
+        b'* 1 EXISTS\r\na2 OK [READ-ONLY] EXAMINE completed.\r\n', b'* BYE\r\na3 OK\r\n'], capa=False)
+    assert error is None and result['mechanisms_offered'] == ['XOAUTH2']
+    assert received[0].startswith(b'a1 AUTHENTICATE')
+
+
+def test_imap_capability_refused_is_a_protocol_error():
+    _result, error, _received = _dialogue('imap', [b'* OK ready\r\n', b'a0 BAD no\r\n'], capa=False)
+    assert error.error_class == 'protocol' and 'CAPABILITY' in error.detail

@@ -45,6 +45,90 @@ def test_default_scopes_follow_the_cloud():
     assert mailbox_protocols.mail_scopes(params)[0] == 'https://outlook.office365.us/IMAP.AccessAsUser.All'
 
 
+@pytest.mark.parametrize('protocols, expected', [
+    (['imap', 'smtp'], ['IMAP.AccessAsUser.All', 'SMTP.Send']),
+    (['smtp'], ['SMTP.Send']),
+    (['pop3'], ['POP.AccessAsUser.All']),
+    (['smtp', 'pop3', 'imap'], ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send']),
+])
+def test_scopes_are_those_of_the_mailboxs_protocols_only(protocols, expected):
+    params = {'cloud': 'public', 'scopes': None}
+    assert mailbox_protocols.mail_scopes(params, protocols) == ['https://outlook.office.com/%s' % p for p in expected]
+    assert mailbox_protocols.mail_scopes(dict(params, scopes=['x/y']), protocols) == ['x/y'], 'scopes overrides'
+
+
+def _fake_acquire(calls, owner='svc@x'):
+    def acquire(params, environ, grant, scopes, credentials=None, deadline=None):
+        calls.append((grant, list(scopes)))
+        token = jwt({'upn': owner, 'scp': ' '.join(s.rsplit('/', 1)[-1] for s in scopes),
+                     'aud': 'https://outlook.office.com'})
+        return ({'acquired': True, 'ok': True, 'error_class': None, 'message': 'ok', 'scopes_requested': list(scopes),
+                 'token_owner': owner, 'oid': 'o-1', 'token_kind': 'delegated'}, token, None)
+    return acquire
+
+
+def test_each_refresh_asks_only_for_its_mailboxs_protocols_and_says_so(run_module, monkeypatch):
+    calls, jobs = [], []
+    monkeypatch.setattr(mailbox_protocols._auth, 'acquire', _fake_acquire(calls))
+
+    def fake_login_all(given, settings, deadline_seconds):
+        jobs.extend(given)
+        return [dict(_mail.new_result(j['login'], j['protocol'], j['host'], j['port'], j['address']), ok=True)
+                for j in given]
+
+    monkeypatch.setattr(_mail, 'login_all', fake_login_all)
+    result = run_module(mailbox_protocols, {
+        'tenant': 't', 'client_id': 'c', 'client_secret': 's', 'refresh_token': 'rt-one',
+        'mailboxes': [{'address': 'sales@x'}, {'address': 'billing@x', 'protocols': ['imap']},
+                      {'address': 'other@x'}]})
+    assert calls == [('refresh_token', ['https://outlook.office.com/IMAP.AccessAsUser.All',
+                                        'https://outlook.office.com/SMTP.Send']),
+                     ('refresh_token', ['https://outlook.office.com/IMAP.AccessAsUser.All'])], \
+        'default protocols imap and smtp; one redemption per set of scopes; never POP unless asked'
+    assert [t['scopes_requested'] for t in result['tokens']] == [
+        ['https://outlook.office.com/IMAP.AccessAsUser.All', 'https://outlook.office.com/SMTP.Send',
+         'offline_access', 'openid', 'profile'],
+        ['https://outlook.office.com/IMAP.AccessAsUser.All', 'offline_access', 'openid', 'profile'],
+        ['https://outlook.office.com/IMAP.AccessAsUser.All', 'https://outlook.office.com/SMTP.Send',
+         'offline_access', 'openid', 'profile']]
+    assert [(j['address'], j['protocol'], j['login'], j['settings']['sender']) for j in jobs] == [
+        ('sales@x', 'imap', 'sales@x', 'sales@x'), ('sales@x', 'smtp', 'svc@x', 'sales@x'),
+        ('billing@x', 'imap', 'billing@x', 'billing@x'),
+        ('other@x', 'imap', 'other@x', 'other@x'), ('other@x', 'smtp', 'svc@x', 'other@x')]
+
+
+@pytest.mark.parametrize('cloud, imap, smtp', [
+    ('public', 'outlook.office365.com', 'smtp.office365.com'),
+    ('usgov', 'outlook.office365.us', 'smtp.office365.us'),
+    ('usgov_dod', 'outlook-dod.office365.us', 'smtp-dod.office365.us'),
+    ('china', 'partner.outlook.cn', 'smtp.partner.outlook.cn'),
+])
+def test_mail_hosts_follow_the_cloud_unless_given(run_module, monkeypatch, cloud, imap, smtp):
+    jobs = []
+    monkeypatch.setattr(_mail, 'login_all', lambda given, settings, deadline: jobs.extend(given) or [
+        _mail.new_result(j['login'], j['protocol'], j['host'], j['port'], j['address']) for j in given])
+    token = jwt({'upn': 'a@x', 'scp': 'IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send'})
+    args = {'access_token': token, 'cloud': cloud, 'mailboxes': [{'address': 'a@x', 'protocols': ['imap', 'pop3', 'smtp']}]}
+    run_module(mailbox_protocols, args)
+    assert [(j['protocol'], j['host']) for j in jobs] == [('imap', imap), ('pop3', imap), ('smtp', smtp)]
+    assert imap == mailbox_protocols._auth.CLOUDS[cloud]['imap_host'] == mailbox_protocols._auth.CLOUDS[cloud]['pop3_host']
+    del jobs[:]
+    run_module(mailbox_protocols, dict(args, imap_host='imap.example', smtp_host='smtp.example'))
+    assert [(j['protocol'], j['host']) for j in jobs] == [('imap', 'imap.example'), ('pop3', imap),
+                                                          ('smtp', 'smtp.example')]
+
+
+def test_smtp_signs_in_as_the_account_given_else_the_token_owner_else_the_login():
+    assert mailbox_protocols.smtp_login({'account': 'svc@x', 'login': 'sales@x'}, {'token_owner': 'me@x'}) == 'svc@x'
+    assert mailbox_protocols.smtp_login({'account': None, 'login': 'sales@x'}, {'token_owner': 'me@x'}) == 'me@x'
+    assert mailbox_protocols.smtp_login({'account': None, 'login': 'sales@x'}, {'token_owner': None}) == 'sales@x'
+
+
+def test_the_default_protocols_are_imap_and_smtp():
+    assert mailbox_protocols.MAILBOX_OPTIONS['protocols']['default'] == ['imap', 'smtp']
+    assert "default: [imap, smtp]" in mailbox_protocols.DOCUMENTATION
+
+
 def test_every_login_and_token_carries_the_address_in_input_order(run_module, monkeypatch):
     seen = []
 
@@ -62,8 +146,9 @@ def test_every_login_and_token_carries_the_address_in_input_order(run_module, mo
     result = run_module(mailbox_protocols, {'access_token': token, 'mailboxes': [
         {'address': 'sales@x', 'login': 'sales@x', 'account': 'svc@x', 'protocols': ['smtp', 'imap']},
         {'address': 'billing@x', 'sender': 'noreply@x', 'protocols': ['pop3']}]})
+    # IMAP/POP as the mailbox's login; SMTP as the account (the token's owner), MAIL FROM the mailbox.
     assert [(r['address'], r['login'], r['protocol']) for r in result['results']] == [
-        ('sales@x', 'sales@x', 'imap'), ('sales@x', 'sales@x', 'smtp'), ('billing@x', 'billing@x', 'pop3')]
+        ('sales@x', 'sales@x', 'imap'), ('sales@x', 'svc@x', 'smtp'), ('billing@x', 'billing@x', 'pop3')]
     assert [job['settings']['sender'] for job in seen] == ['sales@x', 'sales@x', 'noreply@x']
     assert [(t['address'], t['login'], t['account'], t['token_owner']) for t in result['tokens']] == [
         ('sales@x', 'sales@x', 'svc@x', 'svc@x'), ('billing@x', 'billing@x', None, 'svc@x')]
