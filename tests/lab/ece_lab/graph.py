@@ -3,6 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """graph.microsoft.com/v1.0 as the lab serves it: the reads tenant_info makes (see httpd.py for the listener)."""
 
+import importlib.util
+import os
 import re
 import urllib.parse
 import uuid
@@ -11,6 +13,18 @@ from .httpd import _graph_error, _ProtectedApp, resource_sp_id
 from .identity import certificate_thumbprints
 from .tenant import GRAPH_APP_ID, GRAPH_AUDIENCE, RESOURCES
 
+
+def _load_licences():
+    """The collection's plan table (plugins/module_utils/_licences.py, no imports of its own): one place for the
+    servicePlanIds, so the lab's plans carry Microsoft's ids and tenant_info names them back."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "plugins", "module_utils", "_licences.py")
+    spec = importlib.util.spec_from_file_location("ece_lab_licences", os.path.abspath(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_LICENCES = _load_licences()
 GRAPH_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#"
 GRAPH_DEFAULT_USER_FIELDS = ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
                              "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id")
@@ -103,6 +117,11 @@ class GraphApp(_ProtectedApp):
 
     def _navigation(self, collection, item, navigation):
         if collection == "users" and navigation == "licenseDetails":
+            # Documented "Application: Not supported" (user-list-licensedetails); lab.graph_licence_details:
+            # refused answers as Graph refuses a call the token's permissions do not cover.
+            if self.tenant.graph_licence_details == "refused":
+                raise _graph_error(403, "Authorization_RequestDenied",
+                                   "Insufficient privileges to complete the operation.")
             return _license_details(self.tenant.user(item["id"]))
         if collection == "servicePrincipals" and navigation == "oauth2PermissionGrants":
             return [g for g in self._collection("oauth2PermissionGrants") if g["clientId"] == item["id"]]
@@ -119,11 +138,17 @@ def _matches(item, field, value, collection):
 
 
 def _graph_filter(item, expression):
-    """The one filter form tenant_info uses: "<field> eq '<value>'"."""
-    match = re.fullmatch(r"\s*(\w+)\s+eq\s+'([^']*)'\s*", expression)
-    if not match:
-        raise _graph_error(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified.")
-    return str(item.get(match.group(1), "")).lower() == match.group(2).lower()
+    """The filter forms tenant_info uses: "<field> eq '<value>'" and "<collection>/any(x:x eq '<value>')"
+    (proxyAddresses: https://learn.microsoft.com/en-us/graph/aad-advanced-queries lists eq on it as a default
+    query). Entra compares the strings without regard to case; '' in a literal is a quote (OData)."""
+    match = re.fullmatch(r"\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*", expression)
+    if match:
+        return str(item.get(match.group(1), "")).lower() == match.group(2).replace("''", "'").lower()
+    match = re.fullmatch(r"\s*(\w+)/any\((\w+):\2\s+eq\s+'((?:[^']|'')*)'\)\s*", expression)
+    if match and isinstance(item.get(match.group(1)), list):
+        wanted = match.group(3).replace("''", "'").lower()
+        return any(str(value).lower() == wanted for value in item[match.group(1)])
+    raise _graph_error(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified.")
 
 
 def _select(item, query, collection):
@@ -158,6 +183,7 @@ def _application(app):
         "requiredResourceAccess": [{"resourceAppId": k, "resourceAccess": v} for k, v in access.items()],
         "passwordCredentials": [{
             "customKeyIdentifier": None, "displayName": s["display_name"], "endDateTime": _iso(s["end"]),
+            # hint: the first three characters of the secret (passwordCredential resource).
             "hint": s["value"][:3], "keyId": s["key_id"], "secretText": None, "startDateTime": _iso(s["start"]),
         } for s in app["secrets"]],
         "keyCredentials": [{
@@ -195,12 +221,24 @@ def _resource_service_principal(tenant, app_id):
 
 
 def _permission_grants(tenant, app):
+    """The app's oAuth2PermissionGrants: admin consent (consentType AllPrincipals, principalId null) and each
+    user's own consent (applications.<key>.user_consent: consentType Principal, principalId the user's id);
+    https://learn.microsoft.com/en-us/graph/api/resources/oauth2permissiongrant."""
+    grants = []
     scopes = [name for name in app["permissions"]["delegated"] if tenant.consented(app, "delegated", name)]
-    if not scopes:
-        return []
-    return [{"id": str(uuid.uuid5(uuid.UUID(tenant.tenant_id), "grant/" + app["client_id"])),
-             "clientId": app["service_principal_id"], "consentType": "AllPrincipals", "principalId": None,
-             "resourceId": resource_sp_id(tenant, GRAPH_APP_ID), "scope": " ".join(scopes)}]
+    if scopes:
+        grants.append({"id": str(uuid.uuid5(uuid.UUID(tenant.tenant_id), "grant/" + app["client_id"])),
+                       "clientId": app["service_principal_id"], "consentType": "AllPrincipals", "principalId": None,
+                       "resourceId": resource_sp_id(tenant, GRAPH_APP_ID), "scope": " ".join(scopes)})
+    for upn, names in sorted((app.get("user_consent") or {}).items()):
+        user = tenant.user(upn)
+        if not user or not names:
+            continue
+        grants.append({"id": str(uuid.uuid5(uuid.UUID(tenant.tenant_id), "grant/%s/%s" % (app["client_id"], upn))),
+                       "clientId": app["service_principal_id"], "consentType": "Principal",
+                       "principalId": user["object_id"], "resourceId": resource_sp_id(tenant, GRAPH_APP_ID),
+                       "scope": " ".join(names)})
+    return grants
 
 
 def _app_role_assignments(tenant, app):
@@ -218,17 +256,47 @@ def _app_role_assignments(tenant, app):
 
 
 def _user(user):
+    addresses = user["proxy_addresses"] if user["mailbox"] else []
     return {"id": user["object_id"], "userPrincipalName": user["upn"], "displayName": user["display_name"],
-            "mail": user["upn"] if user["mailbox"] else None, "accountEnabled": user["account_enabled"],
+            "mail": user["mail"] if user["mailbox"] else None, "accountEnabled": user["account_enabled"],
+            # SMTP: marks the primary address, smtp: the others (user resource, proxyAddresses).
+            "proxyAddresses": [("SMTP:" if a == user["mail"] else "smtp:") + a for a in addresses],
+            "assignedPlans": _assigned_plans(user), "provisionedPlans": _provisioned_plans(user),
             "businessPhones": [], "givenName": None, "jobTitle": None, "mobilePhone": None, "officeLocation": None,
             "preferredLanguage": "en-US", "surname": None,
             "assignedLicenses": [{"disabledPlans": [], "skuId": lic["sku_id"]} for lic in user["licenses"]],
             "userType": "Member"}
 
 
+def _plan_id(plan):
+    """Microsoft's servicePlanId for the Exchange plans (the collection's table), a stable made-up one otherwise."""
+    table = dict(_LICENCES.MAILBOX_PLANS, **_LICENCES.NO_MAILBOX_PLANS)
+    return table.get(plan) or str(uuid.uuid5(uuid.NAMESPACE_OID, plan))
+
+
+def _service(plan):
+    """assignedPlan.service: "exchange" for the Exchange plans (assignedplan resource's example), else the name."""
+    return "exchange" if plan.startswith("EXCHANGE_") else plan
+
+
+def _assigned_plans(user):
+    """assignedPlans: servicePlanId, service, capabilityStatus Enabled (a plan still assigned)."""
+    return [{"assignedDateTime": "2025-01-01T00:00:00Z", "capabilityStatus": "Enabled", "service": _service(plan),
+             "servicePlanId": _plan_id(plan)}
+            for lic in user["licenses"] for plan in lic["service_plans"]]
+
+
+def _provisioned_plans(user):
+    """provisionedPlans: the service and its provisioningStatus, verbatim from the tenant file; no plan id."""
+    return [{"capabilityStatus": "Enabled", "provisioningStatus": status, "service": _service(plan)}
+            for lic in user["licenses"] for plan, status in lic["service_plans"].items()]
+
+
 def _license_details(user):
+    # Foundation-like plans apply to the company (Microsoft's example: EXCHANGE_S_FOUNDATION appliesTo Company).
     return [{"id": "lab-" + lic["sku_id"], "skuId": lic["sku_id"], "skuPartNumber": lic["sku"],
-             "servicePlans": [{"servicePlanId": str(uuid.uuid5(uuid.NAMESPACE_OID, plan)), "servicePlanName": plan,
-                               "provisioningStatus": status, "appliesTo": "User"}
+             "servicePlans": [{"servicePlanId": _plan_id(plan), "servicePlanName": plan,
+                               "provisioningStatus": status,
+                               "appliesTo": "Company" if plan.startswith("EXCHANGE_S_FOUNDATION") else "User"}
                               for plan, status in lic["service_plans"].items()]}
             for lic in user["licenses"]]

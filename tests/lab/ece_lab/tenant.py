@@ -58,6 +58,9 @@ MAIL_PERMISSIONS = ("IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send"
 # Scopes every delegated sign-in may ask for without a resource prefix (OpenID Connect).
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 REFRESH_TOKEN_MAX_INACTIVE_DAYS = 90
+# Exchange service plans that give no mailbox (the collection's _licences.NO_MAILBOX_PLANS names them all).
+NO_MAILBOX_PLANS = ("EXCHANGE_S_FOUNDATION", "EXCHANGE_S_FOUNDATION_GOV", "EXCHANGE_S_ARCHIVE",
+                    "EXCHANGE_S_ARCHIVE_ADDON")
 
 LAB_PORT_NAMES = ("login", "graph", "exchange", "imaps", "pop3s", "submission", "sink")
 
@@ -246,6 +249,12 @@ class Tenant:
         self.access_token_lifetime = (int(lifetime[0]), int(lifetime[-1]))
         self.page_size = int(lab.get("page_size", 100))
         self.graph_throttle = _Throttle(lab.get("graph_throttle"), "%s: lab.graph_throttle" % path)
+        # lab.graph_licence_details: served (default) or refused - GET /users/{id}/licenseDetails answers app-only
+        # tokens 403 Authorization_RequestDenied, as Microsoft documents ("Application: Not supported").
+        self.graph_licence_details = str(lab.get("graph_licence_details", "served"))
+        if self.graph_licence_details not in ("served", "refused"):
+            raise TenantFileError("%s: lab.graph_licence_details: served or refused, not %r"
+                                  % (path, self.graph_licence_details))
         self.login_outage = _LoginOutage(lab.get("login_outage"), "%s: lab.login_outage" % path)
 
     # -- loading -------------------------------------------------------------------------
@@ -334,8 +343,17 @@ class Tenant:
                 "sku_id": str(lic.get("sku_id", "6fd2c87f-b296-42f0-b197-1e91e994b900")),
                 "service_plans": dict(lic.get("service_plans") or {}),
             })
+        # mail: the primary SMTP address (default the UPN); proxy_addresses: every SMTP address (default [mail]).
+        # A mailbox address that is not the UPN is a proxy address (hybrid tenants): Graph's /users/{key} takes
+        # only an id or a UPN, so tenant_info resolves it by $filter (issue 12).
+        mail = str(user.get("mail") or upn).lower()
+        proxy_addresses = [str(a).lower() for a in user.get("proxy_addresses") or []]
+        if mail not in proxy_addresses:
+            proxy_addresses.insert(0, mail)
         return {
             "upn": upn,
+            "mail": mail,
+            "proxy_addresses": proxy_addresses,
             "object_id": str(_require(user, "object_id", where)).lower(),
             "display_name": user.get("display_name", upn),
             "account_enabled": bool(user.get("account_enabled", True)),
@@ -380,12 +398,15 @@ class Tenant:
         return None
 
     def user(self, name):
-        """A user by UPN, primary address or object id."""
+        """A user by UPN, object id, primary address or another of its SMTP addresses."""
         name = (name or "").lower()
         if name in self.users:
             return self.users[name]
         for user in self.users.values():
             if user["object_id"] == name:
+                return user
+        for user in self.users.values():
+            if name == user["mail"] or name in user["proxy_addresses"]:
                 return user
         return None
 
@@ -417,9 +438,10 @@ class Tenant:
         return bool(mailbox) and (mailbox["type"] == "shared" or self.has_exchange_plan(user))
 
     def has_exchange_plan(self, user):
+        """A plan that gives a mailbox, provisioned (EXCHANGE_S_FOUNDATION and its kin give none)."""
         for lic in user["licenses"]:
             for plan, status in lic["service_plans"].items():
-                if plan.startswith("EXCHANGE_S_") and status == "Success":
+                if plan.startswith("EXCHANGE_S_") and plan not in NO_MAILBOX_PLANS and status == "Success":
                     return True
         return False
 
