@@ -62,6 +62,7 @@ REFRESH_TOKEN_MAX_INACTIVE_DAYS = 90
 NO_MAILBOX_PLANS = ("EXCHANGE_S_FOUNDATION", "EXCHANGE_S_FOUNDATION_GOV", "EXCHANGE_S_ARCHIVE",
                     "EXCHANGE_S_ARCHIVE_ADDON")
 
+MAIL_MECHANISMS = ("xoauth2", "oauthbearer")
 LAB_PORT_NAMES = ("login", "graph", "exchange", "imaps", "pop3s", "submission", "sink")
 
 
@@ -249,6 +250,13 @@ class Tenant:
         self.access_token_lifetime = (int(lifetime[0]), int(lifetime[-1]))
         self.page_size = int(lab.get("page_size", 100))
         self.graph_throttle = _Throttle(lab.get("graph_throttle"), "%s: lab.graph_throttle" % path)
+        # lab.mail_mechanisms: the SASL mechanisms Dovecot offers (IMAP, POP3, submission); Exchange Online offers
+        # XOAUTH2. Without it a client must not try XOAUTH2 (mailbox_protocols: auth_unsupported).
+        self.mail_mechanisms = [str(m).lower() for m in lab.get("mail_mechanisms", MAIL_MECHANISMS)]
+        unknown = sorted(set(self.mail_mechanisms) - set(MAIL_MECHANISMS + ("plain", "login")))
+        if unknown or not self.mail_mechanisms:
+            raise TenantFileError("%s: lab.mail_mechanisms: a list of %s, not %r" % (
+                path, ", ".join(MAIL_MECHANISMS + ("plain", "login")), lab.get("mail_mechanisms")))
         # lab.graph_licence_details: served (default) or refused - GET /users/{id}/licenseDetails answers app-only
         # tokens 403 Authorization_RequestDenied, as Microsoft documents ("Application: Not supported").
         self.graph_licence_details = str(lab.get("graph_licence_details", "served"))
@@ -436,6 +444,13 @@ class Tenant:
         """Exchange Online holds a mailbox: a shared one needs no licence, a user one needs a plan."""
         mailbox = user["mailbox"]
         return bool(mailbox) and (mailbox["type"] == "shared" or self.has_exchange_plan(user))
+
+    def may_send_as(self, account, sender):
+        """Exchange's Send As check at submission: the account is the sender's own mailbox, or holds Send As on it."""
+        account, owner = self.user(account), self.user(sender)
+        if account is None or owner is None or owner["mailbox"] is None:
+            return False
+        return account is owner or account["upn"] in owner["mailbox"]["send_as"]
 
     def has_exchange_plan(self, user):
         """A plan that gives a mailbox, provisioned (EXCHANGE_S_FOUNDATION and its kin give none)."""
