@@ -38,6 +38,11 @@ MINIMUM_ES = {
     '12.6(1)': ('ES1',),
 }
 ACCESS_TOKEN_LIFETIME = (3600, 5400)  # Entra's documented default: 60-90 minutes
+# Entra back-dates an access token's iat and nbf by about 5 minutes (Microsoft's sample token: exp - iat = 3900 s
+# for a 60-minute token): https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens
+IAT_BACKDATE = 300
+# Seconds between Entra issuing a token and the client reading expires_in (Entra itself answers 3599 for an hour).
+TOKEN_LIFETIME_SLACK = 60
 # Seconds. Entra ID allows 5 minutes of clock skew when it validates a token's nbf/exp, and so does
 # Kerberos: beyond CLOCK_SKEW_FAIL tokens are refused, so that is a failure whatever the check's severity.
 CLOCK_SKEW_WARN, CLOCK_SKEW_FAIL = 60, 300
@@ -74,6 +79,18 @@ FIX = {
     'smtp_auth': _mail.MAIL_CLASSES['smtp_auth_disabled'][1],
     'enable_protocol': 'Set-CASMailbox -Identity <mailbox> -%sEnabled $true',
     'full_access': 'Add-MailboxPermission -Identity %s -User %s -AccessRights FullAccess -AutoMapping $false',
+    # https://learn.microsoft.com/en-us/powershell/module/exchange/add-recipientpermission
+    'send_as': 'Add-RecipientPermission -Identity %s -Trustee %s -AccessRights SendAs',
+    # provisioningStatus: https://learn.microsoft.com/en-us/graph/api/resources/serviceplaninfo
+    'licence_pending': 'wait for Exchange Online to provision the mailbox plan, then check the user in the Microsoft '
+                       '365 admin center (Users > Active users > the user > Licenses and apps); a plan that stays '
+                       'pending or shows an error needs Microsoft support, not another licence',
+    # GET /users/{id}/licenseDetails: "Application: Not supported"
+    # (https://learn.microsoft.com/en-us/graph/api/user-list-licensedetails); the user's assignedPlans are readable
+    # with User.Read.All (https://learn.microsoft.com/en-us/graph/api/resources/user)
+    'licence_read': 'let the preflight tell whether the mailbox exists: give its app Exchange.ManageAsApp with an '
+                    'Exchange role that reads mailboxes (Get-CASMailbox), or User.Read.All so tenant_info reads the '
+                    'user\'s assignedPlans (licenseDetails is not supported with application permissions)',
     'generate_token': 'generate the token again in ECE (Partition > Apps > Email > the mailbox > Generate token) '
                       'in a private browser window, signed in as the mailbox account',
     'tenant_read': 'give the preflight\'s own app registration Application.Read.All and User.Read.All (Graph) and '

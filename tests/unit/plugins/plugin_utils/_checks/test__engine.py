@@ -206,6 +206,7 @@ CATALOGUE = [
     ('MBX-PROTOCOLS', 'error', 'mailbox', ('mailbox',), 6, None, ('tenant', 'mailbox_settings')),
     ('MBX-SMTP-AUTH', 'error', 'mailbox', ('mailbox', 'smtp'), 6, '5.7.139', ('tenant', 'mailbox_settings')),
     ('MBX-FULLACCESS', 'error', 'mailbox', ('mailbox', 'rights'), 8, None, ('tenant', 'mailbox_settings')),
+    ('MBX-SENDAS', 'error', 'mailbox', ('mailbox', 'rights', 'smtp'), 8, '5.2.252', ('tenant', 'mailbox_settings')),
     ('MBX-LOGIN-IMAP', 'error', 'mailbox', ('mailbox', 'imap'), 10, None, ('tenant', 'mailbox_protocols')),
     ('MBX-LOGIN-POP3', 'error', 'mailbox', ('mailbox', 'pop3'), 10, None, ('tenant', 'mailbox_protocols')),
     ('MBX-LOGIN-SMTP', 'error', 'mailbox', ('mailbox', 'smtp'), 10, '5.7.139', ('tenant', 'mailbox_protocols')),

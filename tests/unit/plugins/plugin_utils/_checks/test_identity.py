@@ -29,8 +29,9 @@ def test_consent_gaps_are_computed_from_the_grants():
     document = healthy()
     _app(document)['service_principal']['delegated_grants'][0]['scopes'] = ['IMAP.AccessAsUser.All', 'offline_access']
     result = finding(judge(document), 'APP-CONSENT', 'tenant')
-    assert result['status'] == 'fail' and result['evidence']['not_consented'] == ['SMTP.Send']
-    _app(document)['service_principal']['delegated_grants'][0]['scopes'] = 'IMAP.AccessAsUser.All SMTP.Send offline_access'
+    assert result['status'] == 'fail' and result['evidence']['not_consented'] == ['POP.AccessAsUser.All', 'SMTP.Send']
+    _app(document)['service_principal']['delegated_grants'][0]['scopes'] = (
+        'IMAP.AccessAsUser.All POP.AccessAsUser.All SMTP.Send offline_access')
     assert finding(judge(document), 'APP-CONSENT', 'tenant')['status'] == 'pass', 'a space-separated scope string'
 
 
@@ -66,8 +67,8 @@ def test_permissions_requested():
 def test_token_owner_refresh_and_lifetime_by_address():
     document = healthy()
     tokens = document['tenant']['mailbox_protocols']['tokens']
-    tokens[0]['token_owner'] = 'jdoe@contoso.com'
-    tokens[1]['lifetime_seconds'] = 86400
+    tokens[0].update(token_owner='jdoe@contoso.com', oid='id-jdoe')
+    tokens[1]['expires_in'] = 86400
     findings = judge(document)
     assert not_passing(findings) == {('TOKEN-OWNER', SUPPORT): 'fail', ('TOKEN-LIFETIME', SALES): 'warn'}
     tokens[0].update(acquired=False, message='AADSTS700082: expired', aadsts={'code': 'AADSTS700082', 'fix': 'Generate'})
@@ -135,18 +136,33 @@ def test_the_own_graph_token_refused_makes_the_app_checks_wait_for_tenant_read_n
         assert 'client_id is empty' not in result['detail'] and 'Graph token was refused' in result['detail']
 
 
-@pytest.mark.parametrize('uris, status', [
-    ({'web': [], 'spa': ['https://ece.contoso.com/spa'], 'public_client': []}, 'pass'),
-    ({'web': [], 'spa': [], 'public_client': ['https://ece.contoso.com/pc']}, 'pass'),
-    ({'web': ['https://ece.contoso.com.evil.example/cb'], 'spa': [], 'public_client': []}, 'fail'),
-    ({}, 'fail'),
+@pytest.mark.parametrize('uris, status, detail', [
+    ({'web': ['https://ece.contoso.com/cb'], 'spa': [], 'public_client': []}, 'pass',
+     'redirect URI on ece.contoso.com: https://ece.contoso.com/cb'),
+    # was: pass (only the host was compared); ECE is a web app with a secret: a SPA or public-client URI is not its own
+    ({'web': [], 'spa': ['https://ece.contoso.com/spa'], 'public_client': []}, 'fail',
+     'the redirect URI on ece.contoso.com is registered for the Single-page application platform, not Web: ECE is a '
+     'web app that redeems the code with a client secret (https://ece.contoso.com/spa)'),
+    ({'web': [], 'spa': [], 'public_client': ['https://ece.contoso.com/pc']}, 'fail',
+     'the redirect URI on ece.contoso.com is registered for the Mobile and desktop applications platform, not Web: '
+     'ECE is a web app that redeems the code with a client secret (https://ece.contoso.com/pc)'),
+    # was: pass; Entra accepts http:// only for localhost
+    ({'web': ['http://ece.contoso.com/cb'], 'spa': [], 'public_client': []}, 'fail',
+     'the redirect URI on ece.contoso.com uses http://, not https:// (http://ece.contoso.com/cb): Entra accepts http '
+     'only for localhost'),
+    ({'web': ['http://ece.contoso.com/cb', 'https://ECE.contoso.com/x'], 'spa': ['https://ece.contoso.com/s']}, 'pass',
+     'redirect URI on ece.contoso.com: https://ECE.contoso.com/x'),
+    ({'web': ['https://ece.contoso.com.evil.example/cb'], 'spa': [], 'public_client': []}, 'fail', None),
+    ({}, 'fail', None),
 ])
-def test_redirect_uri_of_any_kind_on_the_external_url_host(uris, status):
+def test_redirect_uri_must_be_web_https_on_the_external_url_host(uris, status, detail):
     document = healthy()
     _app(document)['redirect_uris'] = uris
     result = finding(judge(document), 'APP-REDIRECT-URI', 'tenant')
     assert result['status'] == status
-    if status == 'fail':
+    if detail:
+        assert result['detail'] == detail
+    else:
         assert result['detail'].startswith('no redirect URI of the app uses ece.contoso.com')
     assert result['evidence']['external_url'] == 'https://ece.contoso.com'
 
@@ -181,39 +197,127 @@ def test_redirect_uri_without_an_external_url_is_an_error():
     (('openid',), 'fail',
      'the app does not request IMAP.AccessAsUser.All or POP.AccessAsUser.All, SMTP.Send, offline_access'),
 ])
-def test_permissions_requested_table(names, status, detail):
+def test_permissions_requested_table_when_no_mailbox_is_declared(names, status, detail):
     document = healthy()
+    document['mailboxes'] = {}
     _app(document)['required_permissions'] = [{'type': 'delegated', 'name': n} for n in names]
     result = finding(judge(document), 'APP-PERMISSIONS', 'tenant')
     assert (result['status'], result['detail']) == (status, detail)
     assert result['evidence'] == {'delegated': sorted(names)}
 
 
+@pytest.mark.parametrize('names, status, detail', [
+    (('IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access'), 'pass',
+     'requests what the mailboxes use: IMAP.AccessAsUser.All, POP.AccessAsUser.All, SMTP.Send, offline_access'),
+    # was: pass (IMAP "or" POP); sales@ is read over POP too, and its refresh would ask for POP
+    (('IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access'), 'fail',
+     'the app does not request POP.AccessAsUser.All (needed by %s)' % SALES),
+    (('POP.AccessAsUser.All', 'SMTP.Send', 'offline_access'), 'fail',
+     'the app does not request IMAP.AccessAsUser.All (needed by %s, %s)' % (SALES, SUPPORT)),
+    (('IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send'), 'fail',
+     'the app does not request offline_access (needed by %s, %s)' % (SALES, SUPPORT)),
+])
+def test_permissions_judged_against_what_the_declared_mailboxes_use(names, status, detail):
+    document = healthy()
+    _app(document)['required_permissions'] = [{'type': 'delegated', 'name': n} for n in names]
+    result = finding(judge(document), 'APP-PERMISSIONS', 'tenant')
+    assert (result['status'], result['detail']) == (status, detail)
+    assert result['evidence']['needed']['SMTP.Send'] == [SALES, SUPPORT]
+
+
+def test_permissions_a_mailbox_read_over_imap_only_needs_no_pop():
+    document = healthy()
+    document['mailboxes'][SALES]['protocols'] = ['imap', 'smtp']
+    _app(document)['required_permissions'] = [{'type': 'delegated', 'name': n} for n in
+                                              ('IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access')]
+    assert finding(judge(document), 'APP-PERMISSIONS', 'tenant')['status'] == 'pass'
+
+
 def test_an_application_permission_is_not_a_delegated_one():
     document = healthy()
     _app(document)['required_permissions'] = [{'type': 'delegated', 'name': 'IMAP.AccessAsUser.All'},
+                                              {'type': 'delegated', 'name': 'POP.AccessAsUser.All'},
                                               {'type': 'delegated', 'name': 'offline_access'},
                                               {'type': 'application', 'name': 'SMTP.Send'}]
-    assert finding(judge(document), 'APP-PERMISSIONS', 'tenant')['detail'] == 'the app does not request SMTP.Send'
+    assert finding(judge(document), 'APP-PERMISSIONS', 'tenant')['detail'] == (
+        'the app does not request SMTP.Send (needed by %s, %s)' % (SALES, SUPPORT))
 
 
 def test_consent_only_for_the_mail_permissions_and_a_service_principal_is_needed():
     document = healthy()
-    _app(document)['service_principal']['delegated_grants'][0]['scopes'] = [
-        'IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access']  # openid requested, not consented: not mail
+    grants = _app(document)['service_principal']['delegated_grants']
+    grants[0]['scopes'] = ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access']
+    result = finding(judge(document), 'APP-CONSENT', 'tenant')  # openid requested, not consented: not mail
+    assert (result['status'], result['detail']) == ('pass', 'the mail permissions each account uses are consented: '
+                                                            '%s by admin consent, %s by admin consent' % (SUPPORT, SVC))
+    assert result['evidence']['not_consented'] == []
+    assert result['evidence']['accounts'][SVC] == {
+        'needed': ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access'],
+        'admin': ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access'], 'own': [],
+        'not_consented': [], 'object_id': 'id-' + SVC, 'mailboxes': [SALES]}
+    grants.append({'consent_type': 'Principal', 'principal_id': 'id-someone-else', 'scopes': ['SMTP.Send']})
+    grants[0]['scopes'] = ['IMAP.AccessAsUser.All']
     result = finding(judge(document), 'APP-CONSENT', 'tenant')
-    assert (result['status'], result['detail']) == ('pass', 'admin consent covers the mail permissions')
-    assert result['evidence'] == {'admin_consented_scopes': ['IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access'],
-                                  'not_consented': []}
-    _app(document)['service_principal']['delegated_grants'].append(
-        {'consent_type': 'Principal', 'scopes': ['SMTP.Send']})
-    _app(document)['service_principal']['delegated_grants'][0]['scopes'] = ['IMAP.AccessAsUser.All']
-    result = finding(judge(document), 'APP-CONSENT', 'tenant')
-    assert result['detail'] == 'no admin consent for SMTP.Send, offline_access (AADSTS65001 follows)'
+    assert result['detail'] == ('no consent (admin, or the account\'s own) for %s: SMTP.Send, offline_access; %s: '
+                                'POP.AccessAsUser.All, SMTP.Send, offline_access (AADSTS65001 follows)' % (SUPPORT, SVC))
     _app(document)['service_principal'] = {'found': False}
     result = finding(judge(document), 'APP-CONSENT', 'tenant')
     assert (result['status'], result['detail']) == ('fail', 'the app has no service principal in the tenant: nobody '
                                                             'consented to it')
+
+
+def test_consent_passed_when_nothing_mail_related_was_consented_now_fails():
+    """Was: pass. Only what the app requests by name was compared, so an app requesting only openid, with only
+    openid consented, passed APP-CONSENT while every mailbox's refresh would get AADSTS65001."""
+    document = healthy()
+    _app(document)['required_permissions'] = [{'type': 'delegated', 'name': 'openid'}]
+    _app(document)['service_principal']['delegated_grants'][0]['scopes'] = ['openid']
+    result = finding(judge(document), 'APP-CONSENT', 'tenant')
+    assert result['status'] == 'fail' and result['evidence']['not_consented'] == [
+        'IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access']
+
+
+def test_per_user_consent_counts_for_that_account_only_by_object_id():
+    document = healthy()
+    grants = _app(document)['service_principal']['delegated_grants']
+    grants[0]['scopes'] = ['IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access']  # admin: no POP
+    result = finding(judge(document), 'APP-CONSENT', 'tenant')
+    assert result['status'] == 'fail' and result['detail'].startswith(
+        'no consent (admin, or the account\'s own) for %s: POP.AccessAsUser.All' % SVC)
+    grants.append({'consent_type': 'Principal', 'principal_id': 'id-' + SUPPORT, 'resource': 'Microsoft Graph',
+                   'scopes': 'POP.AccessAsUser.All'})
+    assert finding(judge(document), 'APP-CONSENT', 'tenant')['status'] == 'fail', 'another user\'s consent'
+    grants.append({'consent_type': 'Principal', 'principal_id': ('id-' + SVC).upper(), 'resource': 'Microsoft Graph',
+                   'scopes': 'POP.AccessAsUser.All'})
+    result = finding(judge(document), 'APP-CONSENT', 'tenant')
+    assert result['status'] == 'pass', 'was: fail, only tenant-wide grants counted'
+    assert result['detail'].endswith('%s by admin consent, %s by admin and its own consent' % (SUPPORT, SVC))
+    assert result['evidence']['accounts'][SVC]['own'] == ['POP.AccessAsUser.All']
+
+
+def test_consent_only_by_the_account_itself_and_its_object_id_unread():
+    document = healthy()
+    grants = _app(document)['service_principal']['delegated_grants']
+    grants[0] = {'consent_type': 'Principal', 'principal_id': 'id-' + SVC,
+                 'scopes': ['IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send', 'offline_access']}
+    grants.append(dict(grants[0], principal_id='id-' + SUPPORT))
+    result = finding(judge(document), 'APP-CONSENT', 'tenant')
+    assert result['detail'] == ('the mail permissions each account uses are consented: %s by its own consent, %s by '
+                                'its own consent' % (SUPPORT, SVC))
+    document['tenant']['tenant_info']['users'][2].update(id=None)
+    document['tenant']['mailbox_settings']['mailboxes'][1]['external_directory_object_id'] = None
+    result = finding(judge(document), 'APP-CONSENT', 'tenant')
+    assert (result['status'], result['detail']) == ('error', 'not read: the object id of %s, so its own consent cannot '
+                                                             'be told from another user\'s' % SVC)
+
+
+def test_a_partial_consent_that_covers_what_the_mailboxes_use_passes():
+    """The app requests POP too, admin consented IMAP, SMTP and offline_access: the mailboxes use no POP."""
+    document = healthy()
+    document['mailboxes'][SALES]['protocols'] = ['imap', 'smtp']
+    _app(document)['service_principal']['delegated_grants'][0]['scopes'] = [
+        'IMAP.AccessAsUser.All', 'SMTP.Send', 'offline_access']
+    assert finding(judge(document), 'APP-CONSENT', 'tenant')['status'] == 'pass'
 
 
 @pytest.mark.parametrize('end, status, days', [
@@ -224,21 +328,57 @@ def test_secret_expiry_edges_today_and_the_warning_window(end, status, days):
                                  {'display_name': 'bad', 'end': 'never'}]
     result = finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')
     assert (result['status'], result['evidence']['days_left']) == (status, days)
-    assert result['evidence']['secrets'][0] == {'display_name': 's', 'hint': 'ab', 'end': end + 'T10:00:00Z'}
+    assert result['evidence']['secrets'][0] == {'display_name': 's', 'hint': 'ab', 'end': end + 'T10:00:00Z',
+                                                'in_use': None}
     narrower = finding(judge(document, options={'secret_warn_days': 29}), 'APP-SECRET-EXPIRY', 'tenant')
     assert narrower['status'] == {-1: 'fail', 0: 'warn', 30: 'pass', 31: 'pass'}[days]
+
+
+UNKNOWN = '; which secret ECE holds is unknown (ECE\'s secret was not given), so the newest is judged'
 
 
 def test_secret_expiry_details():
     document = healthy()
     _app(document)['secrets'] = [{'end': '2026-10-01T00:00:00Z'}, {'end': '2026-11-01T00:00:00Z'}]
     assert finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')['detail'] == (
-        'every client secret has expired (the last on 2026-11-01; AADSTS7000222 follows)')
+        'every client secret has expired (the last on 2026-11-01; AADSTS7000222 follows)' + UNKNOWN)
     _app(document)['secrets'] = [{'end': '2026-12-08T00:00:00Z'}]
     assert finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')['detail'] == (
-        'the last client secret expires in 10 day(s)')
+        'the last client secret expires in 10 day(s)' + UNKNOWN)
+    _app(document)['secrets'] = [{'end': '2028-01-01T00:00:00Z', 'in_use': None}]
+    assert finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')['detail'] == (
+        'a client secret is valid for 399 more day(s)' + UNKNOWN)
     assert finding(judge(healthy()), 'APP-SECRET-EXPIRY', 'tenant')['detail'] == (
-        'a client secret is valid for 399 more day(s)')
+        'the client secret ECE holds (hint abc) is valid for 399 more day(s)')
+
+
+@pytest.mark.parametrize('ece_end, status, detail', [
+    # was: pass ("a client secret is valid"), judged on the newest secret whichever ECE holds
+    ('2026-11-20T00:00:00Z', 'fail', 'the client secret ECE holds (hint abc) expired on 2026-11-20 (AADSTS7000222 '
+                                     'follows)'),
+    ('2026-12-08T00:00:00Z', 'warn', 'the client secret ECE holds (hint abc) expires in 10 day(s)'),
+    ('2027-12-31T00:00:00Z', 'pass', 'the client secret ECE holds (hint abc) is valid for 398 more day(s)'),
+])
+def test_secret_expiry_judges_the_secret_ece_uses_not_the_newest(ece_end, status, detail):
+    document = healthy()
+    _app(document)['secrets'] = [{'display_name': 'new', 'hint': 'xyz', 'end': '2029-01-01T00:00:00Z', 'in_use': False},
+                                 {'display_name': 'ece', 'hint': 'abc', 'end': ece_end, 'in_use': True}]
+    result = finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')
+    assert (result['status'], result['detail']) == (status, detail)
+
+
+def test_secret_expiry_fails_when_no_secret_of_the_app_is_the_one_ece_holds():
+    """Was: pass. ECE's secret was deleted, or belongs to another app: every secret read is in_use False."""
+    document = healthy()
+    _app(document)['secrets'] = [{'display_name': 'a', 'hint': 'xyz', 'end': '2029-01-01T00:00:00Z', 'in_use': False},
+                                 {'display_name': 'b', 'hint': 'Q~1', 'end': '2028-01-01T00:00:00Z', 'in_use': False}]
+    _app(document)['certificates'] = [{'end': '2030-01-01'}]
+    result = finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')
+    assert (result['status'], result['detail']) == (
+        'fail', 'none of the app\'s 2 client secret(s) is the one ECE holds (hints Q~1, xyz): it was deleted, or it '
+                'belongs to another app (AADSTS7000215 follows)')
+    assert result['remediation'] == 'Certificates & secrets > New client secret on this app (app), and put its value ' \
+        'in ECE'
 
 
 def test_no_secret_fails_unless_a_certificate_authenticates():
@@ -252,21 +392,47 @@ def test_no_secret_fails_unless_a_certificate_authenticates():
     assert (result['status'], result['evidence']['certificates']) == ('pass', 1)
 
 
-# kills: TOKEN-LIFETIME made never to fail (the code's rule: from 60 min - 300 s to 90 min + 300 s)
+# kills: TOKEN-LIFETIME made never to fail. Entra back-dates iat by 300 s, so exp - iat is judged less 300 s, at
+# the real edges (60 and 90 minutes, 60 s slack for the time expires_in took to arrive).
 @pytest.mark.parametrize('lifetime, verdict', [
-    (3299, 'fail'), (3300, 'pass'), (4200, 'pass'), (5700, 'pass'), (5701, 'fail'), (86400, 'fail'), (600, 'fail')])
+    (3839, 'fail'), (3840, 'pass'), (3900, 'pass'), (4200, 'pass'), (5760, 'pass'), (5761, 'fail'), (86400, 'fail'),
+    (600, 'fail')])
 def test_kills_token_lifetime_never_failing_both_edges(lifetime, verdict):
     document = healthy()
-    document['tenant']['mailbox_protocols']['tokens'][0]['lifetime_seconds'] = lifetime
+    token = document['tenant']['mailbox_protocols']['tokens'][0]
+    token['lifetime_seconds'] = lifetime
+    del token['expires_in']
     context = _checks.Context(document, {'today': TODAY})
     assert _checks.by_id()['TOKEN-LIFETIME'].judge(context, SUPPORT)[0] == verdict
     result = finding(judge(document), 'TOKEN-LIFETIME', SUPPORT)
     assert result['status'] == {'fail': 'warn', 'pass': 'pass'}[verdict], 'a warning check: its failure is a warn'
-    assert result['evidence'] == {'lifetime_seconds': lifetime, 'expected': [3600, 5400]}
+    assert result['evidence'] == {'lifetime_seconds': lifetime - 300, 'basis': 'exp - iat - 300',
+                                  'expected': [3600, 5400]}
     if verdict == 'fail':
-        assert result['detail'] == ('access tokens live %d s, outside Entra\'s 60-90 minutes: a token lifetime policy '
-                                    'applies' % lifetime)
+        assert result['detail'] == ('access tokens live %d s (exp - iat - 300), outside Entra\'s 60-90 minutes: a token '
+                                    'lifetime policy applies' % (lifetime - 300))
         assert _checks.summarize(judge(document), fail_on_warn=True)['blocking'] == 1
+
+
+@pytest.mark.parametrize('expires_in, verdict', [(3539, 'fail'), (3540, 'pass'), (3599, 'pass'), (5460, 'pass'),
+                                                 (5461, 'fail')])
+def test_token_lifetime_judges_expires_in_first_at_the_real_edge(expires_in, verdict):
+    document = healthy()
+    token = document['tenant']['mailbox_protocols']['tokens'][0]
+    token.update(expires_in=expires_in, lifetime_seconds=expires_in + 300)
+    context = _checks.Context(document, {'today': TODAY})
+    assert _checks.by_id()['TOKEN-LIFETIME'].judge(context, SUPPORT)[0] == verdict
+
+
+def test_a_policy_of_55_minutes_passed_the_old_tolerance_and_now_warns():
+    """Was: pass (exp - iat = 3600 s was read as 60 minutes, 300 s of tolerance). Entra back-dates iat by 5 minutes:
+    exp - iat = 3600 s is a 55-minute token, which only a token lifetime policy gives."""
+    document = healthy()
+    token = document['tenant']['mailbox_protocols']['tokens'][0]
+    token.update(lifetime_seconds=3600, expires_in=None)
+    assert finding(judge(document), 'TOKEN-LIFETIME', SUPPORT)['status'] == 'warn'
+    token.update(lifetime_seconds=3900)  # Microsoft's own sample: a 60-minute token
+    assert finding(judge(document), 'TOKEN-LIFETIME', SUPPORT)['status'] == 'pass'
 
 
 def test_token_lifetime_from_expires_in_and_not_observed_is_an_error():
@@ -274,7 +440,7 @@ def test_token_lifetime_from_expires_in_and_not_observed_is_an_error():
     token = document['tenant']['mailbox_protocols']['tokens'][0]
     del token['lifetime_seconds']
     token['expires_in'] = 3599
-    assert finding(judge(document), 'TOKEN-LIFETIME', SUPPORT)['detail'] == 'access token lifetime 3599 s'
+    assert finding(judge(document), 'TOKEN-LIFETIME', SUPPORT)['detail'] == 'access token lifetime 3599 s (expires_in)'
     del token['expires_in']
     result = finding(judge(document), 'TOKEN-LIFETIME', SUPPORT)
     assert (result['status'], result['detail']) == ('error', 'not read: the token\'s lifetime was not observed')
@@ -310,10 +476,13 @@ def test_token_facts_are_joined_by_address_whatever_the_case():
 
 
 @pytest.mark.parametrize('claims, status', [
-    ({'token_owner': None, 'upn': SUPPORT.upper()}, 'pass'),
-    ({'token_owner': None, 'preferred_username': SUPPORT}, 'pass'),
-    ({'token_owner': None, 'preferred_username': 'jdoe@contoso.com'}, 'fail'),
-    ({'token_owner': None}, 'error'),
+    ({'token_owner': None, 'oid': None, 'upn': SUPPORT.upper()}, 'pass'),
+    ({'token_owner': None, 'oid': None, 'preferred_username': SUPPORT}, 'pass'),
+    ({'token_owner': None, 'oid': None, 'unique_name': SUPPORT}, 'pass'),
+    ({'token_owner': None, 'oid': None, 'preferred_username': 'jdoe@contoso.com'}, 'fail'),
+    ({'token_owner': None, 'oid': None}, 'error'),
+    ({'token_owner': None, 'oid': None, 'token_kind': 'app-only'}, 'error'),
+    ({'token_kind': 'app-only'}, 'error'),
 ])
 def test_token_owner_read_from_any_claim_and_an_app_only_token_is_an_error(claims, status):
     document = healthy()
@@ -323,14 +492,52 @@ def test_token_owner_read_from_any_claim_and_an_app_only_token_is_an_error(claim
     if status == 'fail':
         assert result['detail'].startswith('the token for %s belongs to jdoe@contoso.com, not %s' % (SUPPORT, SUPPORT))
     if status == 'error':
-        assert result['detail'] == 'not read: the token does not say whose it is (an app-only token)'
+        assert result['detail'] == {
+            None: 'not read: the token names no user (no oid, upn, preferred_username or unique_name claim)',
+            'app-only': 'not read: the token is app-only (roles, no scp): it belongs to no user'}[claims.get('token_kind')]
+
+
+def test_a_token_without_upn_but_with_an_oid_is_not_app_only():
+    """Was: 'an app-only token' (error) for a delegated v1 token without upn (guests): the oid decides."""
+    document = healthy()
+    document['tenant']['mailbox_protocols']['tokens'][0].update(token_owner=None, token_kind='delegated')
+    result = finding(judge(document), 'TOKEN-OWNER', SUPPORT)
+    assert (result['status'], result['detail']) == ('pass', 'the token belongs to object id id-%s' % SUPPORT)
+
+
+def test_token_owner_compares_object_ids_not_names():
+    """Was: fail ('wrong user (Kerberos SSO)') when the token's upn is not the address ECE was given for the account,
+    although both are one user (a hybrid tenant: the mailbox address is not the UPN)."""
+    document = healthy()
+    users = document['tenant']['tenant_info']['users']
+    users[0].update(user_principal_name='s.upport@contoso.onmicrosoft.com', resolved_by='mail')
+    document['tenant']['mailbox_protocols']['tokens'][0]['token_owner'] = 's.upport@contoso.onmicrosoft.com'
+    result = finding(judge(document), 'TOKEN-OWNER', SUPPORT)
+    assert (result['status'], result['evidence']['compared_by']) == ('pass', 'object id')
+    assert result['detail'] == 'the token belongs to s.upport@contoso.onmicrosoft.com'
+    document['tenant']['mailbox_protocols']['tokens'][0]['oid'] = 'id-jdoe'  # same name, another user
+    document['tenant']['mailbox_protocols']['tokens'][0]['token_owner'] = SUPPORT
+    result = finding(judge(document), 'TOKEN-OWNER', SUPPORT)
+    assert result['status'] == 'fail' and 'belongs to %s, not %s' % (SUPPORT, SUPPORT) in result['detail']
+
+
+def test_token_owner_by_name_when_no_object_id_was_read_knows_the_aliases():
+    document = healthy()
+    document['tenant']['tenant_info']['users'][0].update(user_principal_name='s.upport@contoso.onmicrosoft.com',
+                                                         proxy_addresses=[SUPPORT, 'help@contoso.com'])
+    document['tenant']['mailbox_protocols']['tokens'][0].update(oid=None, token_owner='help@contoso.com')
+    result = finding(judge(document), 'TOKEN-OWNER', SUPPORT)
+    assert (result['status'], result['evidence']['compared_by']) == ('pass', 'name')
+    document['tenant']['mailbox_protocols']['tokens'][0].update(token_owner='jdoe@contoso.com')
+    assert finding(judge(document), 'TOKEN-OWNER', SUPPORT)['status'] == 'fail'
 
 
 def test_token_owner_of_a_shared_account_and_a_refused_token_waits():
     findings = judge(healthy())
     owner = finding(findings, 'TOKEN-OWNER', SALES)
     assert owner['detail'] == 'the token belongs to %s' % SVC
-    assert owner['evidence'] == {'expected': SVC, 'token_owner': SVC}
+    assert owner['evidence'] == {'expected': SVC, 'token_owner': SVC, 'oid': 'id-' + SVC, 'account_id': 'id-' + SVC,
+                                 'compared_by': 'object id'}
     document = healthy()
     document['tenant']['mailbox_protocols']['tokens'][1]['acquired'] = False
     for check_id in ('TOKEN-OWNER', 'TOKEN-LIFETIME'):
@@ -338,9 +545,13 @@ def test_token_owner_of_a_shared_account_and_a_refused_token_waits():
         assert (waiting['status'], waiting['blocked_by']) == ('skip', 'TOKEN-REFRESH')
 
 
+BLOCKED = 'sign-in is blocked on %s, as Microsoft recommends for a shared mailbox: ECE signs in as %s' % (SALES, SVC)
+
+
 @pytest.mark.parametrize('user_facts, status, detail', [
     ({'exists': False}, 'fail', '%s does not exist in the tenant (AADSTS50034)' % SVC),
-    ({'enabled': None}, 'pass', '%s enabled, %s enabled' % (SALES, SVC)),
+    ({'enabled': False}, 'fail', '%s is disabled (AADSTS50057)' % SVC),
+    ({'enabled': None}, 'pass', '%s exists, %s enabled; %s' % (SALES, SVC, BLOCKED)),
     ({'exists': None}, 'skip', None),
 ])
 def test_user_account_of_the_shared_account(user_facts, status, detail):
@@ -355,6 +566,47 @@ def test_user_account_of_the_shared_account(user_facts, status, detail):
         assert result['blocked_by'] == 'PREFLIGHT-TENANT-READ'
 
 
+def test_a_shared_mailbox_with_sign_in_blocked_passes_when_reached_through_a_delegate():
+    """Was: fail ('sales@ is disabled'). Microsoft recommends blocking sign-in on a shared mailbox's account."""
+    result = finding(judge(healthy()), 'USER-ACCOUNT', SALES)
+    assert (result['status'], result['detail']) == ('pass', '%s exists, %s enabled; %s' % (SALES, SVC, BLOCKED))
+    document = healthy()
+    document['tenant']['tenant_info']['users'][1]['exists'] = False
+    result = finding(judge(document), 'USER-ACCOUNT', SALES)
+    assert (result['status'], result['detail']) == ('fail', '%s does not exist in the tenant (AADSTS50034)' % SALES)
+
+
+def test_a_mailbox_that_signs_in_as_itself_must_be_enabled_whatever_name_the_account_is_given():
+    document = healthy()
+    document['tenant']['tenant_info']['users'][0]['enabled'] = False
+    result = finding(judge(document), 'USER-ACCOUNT', SUPPORT)
+    assert (result['status'], result['detail']) == ('fail', '%s is disabled (AADSTS50057)' % SUPPORT)
+    document = healthy()
+    upn = 's.upport@contoso.onmicrosoft.com'
+    document['mailboxes'][SUPPORT]['account'] = upn  # the same user, by its UPN: not a delegate
+    document['tenant']['tenant_info']['users'].append(dict(document['tenant']['tenant_info']['users'][0], name=upn,
+                                                           address=upn, resolved_by='userPrincipalName'))
+    document['tenant']['tenant_info']['users'][0]['enabled'] = False
+    result = finding(judge(document), 'USER-ACCOUNT', SUPPORT)
+    assert (result['status'], result['detail']) == ('fail', '%s is disabled (AADSTS50057)' % SUPPORT)
+    document['tenant']['tenant_info']['users'][0]['enabled'] = True
+    result = finding(judge(document), 'USER-ACCOUNT', SUPPORT)
+    assert result['detail'] == '%s enabled (%s is the same user)' % (SUPPORT, upn)
+
+
+def test_a_mailbox_address_that_is_not_the_upn_is_found_by_its_proxy_address():
+    """Was: 'does not exist' (GET /users/{address} answers 404 when the address is not the UPN). tenant_info now
+    resolves by mail and proxyAddresses; and an alias read as not found is found on the user read under another name."""
+    document = healthy()
+    alias = 'ventas@contoso.com'
+    document['mailboxes'][alias] = dict(document['mailboxes'][SALES], address=alias, login=alias, sender=alias)
+    users = document['tenant']['tenant_info']['users']
+    users[1]['proxy_addresses'] = [SALES, alias]
+    users.append({'name': alias, 'address': alias, 'exists': False, 'id': None, 'enabled': None})
+    result = finding(judge(document), 'USER-ACCOUNT', alias)
+    assert result['status'] == 'pass' and result['evidence'][alias]['id'] == 'id-' + SALES
+
+
 def test_user_accounts_are_joined_by_address_or_name_and_one_missing_is_an_error():
     document = healthy()
     users = document['tenant']['tenant_info']['users']
@@ -362,7 +614,7 @@ def test_user_accounts_are_joined_by_address_or_name_and_one_missing_is_an_error
     users[0]['address'] = SUPPORT.upper()
     result = finding(judge(document), 'USER-ACCOUNT', SUPPORT)
     assert (result['status'], result['detail']) == ('pass', '%s enabled' % SUPPORT)
-    assert result['evidence'] == {SUPPORT: {'exists': True, 'enabled': True}}
+    assert result['evidence'] == {SUPPORT: {'exists': True, 'enabled': True, 'id': 'id-' + SUPPORT, 'resolved_by': 'mail'}}
     del users[2]
     missing = finding(judge(document), 'USER-ACCOUNT', SALES)
     assert (missing['status'], missing['detail']) == ('error', 'not read: tenant_info did not read %s' % SVC)
@@ -377,17 +629,24 @@ def _null(document, path):
     return document
 
 
+NO_CONSENT = ('no consent (admin, or the account\'s own) for %s: IMAP.AccessAsUser.All, SMTP.Send, offline_access; %s: '
+              'IMAP.AccessAsUser.All, POP.AccessAsUser.All, SMTP.Send, offline_access (AADSTS65001 follows)' % (
+                  SUPPORT, SVC))
+
+
 @pytest.mark.parametrize('path, check_id, subject, status, detail', [
     (('tenant_info', 'token'), 'APP-REGISTRATION', 'tenant', 'pass', 'app registration ECE (app)'),
     (('mailbox_protocols', 'tokens'), 'TOKEN-REFRESH', SUPPORT, 'error',
      'not read: mailbox_protocols returned no token facts for %s' % SUPPORT),
     (('tenant_info', 'users'), 'USER-ACCOUNT', SUPPORT, 'error', 'not read: tenant_info did not read %s' % SUPPORT),
     (('tenant_info', 'application', 'required_permissions'), 'APP-PERMISSIONS', 'tenant', 'fail',
-     'the app does not request IMAP.AccessAsUser.All or POP.AccessAsUser.All, SMTP.Send, offline_access'),
+     'the app does not request IMAP.AccessAsUser.All (needed by %s, %s), POP.AccessAsUser.All (needed by %s), '
+     'SMTP.Send (needed by %s, %s), offline_access (needed by %s, %s)' % (SALES, SUPPORT, SALES, SALES, SUPPORT, SALES,
+                                                                         SUPPORT)),
     (('tenant_info', 'application', 'service_principal', 'delegated_grants'), 'APP-CONSENT', 'tenant', 'fail',
-     'no admin consent for IMAP.AccessAsUser.All, SMTP.Send, offline_access (AADSTS65001 follows)'),
+     NO_CONSENT),
     (('tenant_info', 'application', 'service_principal', 'delegated_grants', 0, 'scopes'), 'APP-CONSENT', 'tenant',
-     'fail', 'no admin consent for IMAP.AccessAsUser.All, SMTP.Send, offline_access (AADSTS65001 follows)'),
+     'fail', NO_CONSENT),
     (('tenant_info', 'application', 'redirect_uris'), 'APP-REDIRECT-URI', 'tenant', 'fail',
      'no redirect URI of the app uses ece.contoso.com (ECE\'s External URL host); registered: none'),
     (('tenant_info', 'application', 'service_principal'), 'APP-CONSENT', 'tenant', 'fail',
@@ -395,7 +654,7 @@ def _null(document, path):
     (('tenant_info', 'application', 'secrets'), 'APP-SECRET-EXPIRY', 'tenant', 'fail',
      'the app has no client secret (ECE needs one to redeem its tokens)'),
     (('tenant_info', 'application', 'certificates'), 'APP-SECRET-EXPIRY', 'tenant', 'pass',
-     'a client secret is valid for 399 more day(s)'),
+     'the client secret ECE holds (hint abc) is valid for 399 more day(s)'),
 ])
 def test_a_null_part_of_the_tenant_record_is_read_as_empty_not_a_crash(path, check_id, subject, status, detail):
     result = finding(judge(_null(healthy(), path)), check_id, subject)

@@ -13,6 +13,9 @@ from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import 
 from .observations import SALES, SUPPORT, SVC, finding, healthy, judge, login_results, not_passing
 
 
+LICENCE_READ_OK = {'ok': True, 'source': 'licenseDetails', 'status': 200, 'error_class': None}
+
+
 def _settings(document, address):
     return [m for m in document['tenant']['mailbox_settings']['mailboxes'] if m['address'] == address][0]
 
@@ -97,7 +100,7 @@ def test_a_refused_token_makes_the_logins_wait_for_token_refresh():
     findings = judge(document)
     assert not_passing(findings) == {('TOKEN-REFRESH', SUPPORT): 'fail', ('TOKEN-OWNER', SUPPORT): 'skip',
                                      ('TOKEN-LIFETIME', SUPPORT): 'skip', ('MBX-LOGIN-IMAP', SUPPORT): 'skip',
-                                     ('MBX-LOGIN-POP3', SUPPORT): 'skip', ('MBX-LOGIN-SMTP', SUPPORT): 'skip'}
+                                     ('MBX-LOGIN-SMTP', SUPPORT): 'skip'}
 
 
 def test_a_failed_login_shows_the_reply_and_its_own_fix():
@@ -177,10 +180,11 @@ def test_a_mailbox_exchange_could_not_read_waits_for_tenant_read():
 
 
 def test_protocols_enabled_details_fix_and_unread_switches():
-    result = finding(judge(healthy()), 'MBX-PROTOCOLS', SUPPORT)
+    result = finding(judge(healthy()), 'MBX-PROTOCOLS', SALES)
     assert (result['detail'], result['evidence']) == ('IMAP, POP3 enabled, as ECE uses', {
         'imap_enabled': True, 'pop_enabled': True, 'used': ['imap', 'pop3']})
     document = healthy()
+    document['mailboxes'][SUPPORT]['protocols'] = ['imap', 'pop3', 'smtp']
     _settings(document, SUPPORT)['imap_enabled'] = False
     result = finding(judge(document), 'MBX-PROTOCOLS', SUPPORT)
     assert result['detail'] == 'IMAP is disabled on %s, and ECE uses it for this mailbox' % SUPPORT
@@ -229,7 +233,7 @@ def test_licence_from_exchange_first():
     document['tenant']['tenant_info']['users'][0]['licences'] = []
     result = finding(judge(document), 'MBX-LICENCE', SUPPORT)
     assert (result['status'], result['detail']) == ('pass', 'Exchange Online holds the mailbox')
-    assert result['evidence'] == {'exchange_plans': [], 'mailbox_exists': True}
+    assert result['evidence'] == {'exchange_plans': [], 'mailbox_exists': True, 'licence_read': LICENCE_READ_OK}
     _settings(document, SUPPORT)['exists'] = False
     document['tenant']['tenant_info']['users'][0]['licences'] = healthy()['tenant']['tenant_info']['users'][0]['licences']
     result = finding(judge(document), 'MBX-LICENCE', SUPPORT)
@@ -251,7 +255,7 @@ def test_licence_without_the_exchange_admin_api():
                                            {'name': 'TEAMS1', 'status': 'Success'}])
     assert (result['status'], result['detail']) == ('pass', 'an Exchange Online plan is provisioned (EXCHANGE_S_STANDARD)')
     assert result['evidence'] == {'exchange_plans': [{'name': 'EXCHANGE_S_STANDARD', 'status': 'Success', 'sku': 'SKU'}],
-                                  'mailbox_exists': None}
+                                  'mailbox_exists': None, 'licence_read': LICENCE_READ_OK}
     every = {'imap': 'auth_failed', 'pop3': 'auth_failed', 'smtp': 'auth_failed'}
     result = _without_exchange(healthy(), [{'name': 'EXCHANGE_S_ENTERPRISE', 'status': 'Disabled'}],
                                {'imap': 'auth_failed', 'smtp': 'auth_failed'})
@@ -278,20 +282,24 @@ def test_licence_when_exchange_could_not_read_the_mailbox_falls_back_to_the_plan
                                                 ('MBX-LOGIN-SMTP', 'smtp')])
 def test_each_login_is_judged_from_its_own_result(check_id, protocol):
     document = healthy()
+    document['mailboxes'][SUPPORT]['protocols'] = ['imap', 'pop3', 'smtp']
     document['tenant']['mailbox_protocols']['results'] = (
-        login_results(SUPPORT, SUPPORT, {protocol: 'auth_failed'}) + login_results(SALES, SALES, {}))
+        login_results(SUPPORT, SUPPORT, {protocol: 'auth_failed'}) + login_results(SALES, SALES, {}, SVC))
     findings = judge(document)
     failing = dict((k, v) for k, v in not_passing(findings).items())
     assert failing == {(check_id, SUPPORT): 'fail'}
     result = finding(findings, check_id, SUPPORT)
     assert result['detail'] == '%s auth_failed' % protocol and result['remediation'] == _checks.by_id()[check_id].remediation
     assert result['evidence'] == {'login': SUPPORT, 'host': None, 'port': None, 'authenticated': None,
-                                  'error_class': 'auth_failed', 'reply': None, 'followup': 'X'}
+                                  'error_class': 'auth_failed', 'reply': None, 'followup': 'X',
+                                  'mail_from': SUPPORT if protocol == 'smtp' else None,
+                                  'mechanisms_offered': ['XOAUTH2', 'OAUTHBEARER']}
     assert finding(findings, check_id, SALES)['detail'] == '%s ok' % protocol
 
 
 def test_a_login_not_tried_is_an_error_and_an_undeclared_protocol_a_skip():
     document = healthy()
+    document['mailboxes'][SUPPORT]['protocols'] = ['imap', 'pop3', 'smtp']
     document['tenant']['mailbox_protocols']['results'] = [
         r for r in login_results(SUPPORT, SUPPORT, {}) if r['protocol'] != 'pop3'] + login_results(SALES.upper(), SALES, {})
     findings = judge(document)
@@ -354,8 +362,8 @@ def test_null_login_results_are_not_a_login_and_a_null_followup_is_none():
     document = healthy()
     results = document['tenant']['mailbox_protocols']['results']
     results[0]['address'] = None  # support@'s IMAP login, unjoinable
-    results[1]['followup'] = None
+    results[1]['followup'] = None  # its SMTP login
     findings = judge(document)
     imap = finding(findings, 'MBX-LOGIN-IMAP', SUPPORT)
     assert (imap['status'], imap['detail']) == ('error', 'not read: no IMAP login was tried for %s' % SUPPORT)
-    assert finding(findings, 'MBX-LOGIN-POP3', SUPPORT)['evidence']['followup'] is None
+    assert finding(findings, 'MBX-LOGIN-SMTP', SUPPORT)['evidence']['followup'] is None
