@@ -135,7 +135,8 @@ def judge_licence(context, subject):
     if entry is not None and entry.get('exists'):  # the Exchange admin API is the authority on the mailbox
         return 'pass', 'Exchange Online holds the mailbox', evidence
     if entry is None and plans:
-        return 'pass', 'an Exchange Online plan is provisioned (%s)' % ', '.join(p.get('name') for p in plans), evidence
+        return 'pass', 'an Exchange Online plan is provisioned (%s)' % ', '.join(
+            str(p.get('name') or p.get('id')) for p in plans), evidence
     logins = context.tenant.get('mailbox_protocols') or {}
     worked = [r for r in logins.get('results') or [] if r.get('ok') and (r.get('address') or '').lower() == subject.lower()]
     if entry is None and worked:
@@ -144,7 +145,7 @@ def judge_licence(context, subject):
     if pending and not plans:
         return Verdict('fail', 'pending: %s has the mailbox plan %s in status %s: the licence is assigned, but Exchange '
                        'Online has not provisioned it yet%s' % (
-                           subject, pending[0].get('name'), pending[0].get('status'),
+                           subject, pending[0].get('name') or pending[0].get('id'), pending[0].get('status'),
                            ', and Exchange holds no mailbox yet' if entry is not None else ''),
                        evidence, _facts.FIX['licence_pending'])
     if entry is not None:

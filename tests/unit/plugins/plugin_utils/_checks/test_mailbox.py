@@ -367,3 +367,214 @@ def test_null_login_results_are_not_a_login_and_a_null_followup_is_none():
     imap = finding(findings, 'MBX-LOGIN-IMAP', SUPPORT)
     assert (imap['status'], imap['detail']) == ('error', 'not read: no IMAP login was tried for %s' % SUPPORT)
     assert finding(findings, 'MBX-LOGIN-SMTP', SUPPORT)['evidence']['followup'] is None
+
+
+# -- issue 12: identities by object id, Send As, licences by mailbox plan, the known cause of a refused login ----
+
+def test_full_access_granted_to_the_account_under_its_upn_is_the_account():
+    """Was: fail ('no grant'). Exchange shows the trustee by UPN; ECE was given the account by its mail address."""
+    document = healthy()
+    upn = 'svc.account@contoso.onmicrosoft.com'
+    document['tenant']['tenant_info']['users'][2].update(user_principal_name=upn)
+    _settings(document, SALES)['full_access'][1]['user'] = upn
+    result = finding(judge(document), 'MBX-FULLACCESS', SALES)
+    assert (result['status'], result['detail']) == ('pass', '%s holds FullAccess on %s (as %s)' % (SVC, SALES, upn))
+    _settings(document, SALES)['full_access'].append({'user': upn.upper(), 'access_rights': ['FullAccess'],
+                                                      'deny': True})
+    assert 'a Deny entry' in finding(judge(document), 'MBX-FULLACCESS', SALES)['detail']
+
+
+def test_full_access_the_account_is_the_mailbox_itself_by_object_id():
+    """Was: fail ('no grant'): the account was given by its UPN, the mailbox by its address, one user."""
+    document = healthy()
+    upn = 's.upport@contoso.onmicrosoft.com'
+    document['mailboxes'][SUPPORT]['account'] = upn
+    document['tenant']['tenant_info']['users'].append(dict(document['tenant']['tenant_info']['users'][0], name=upn,
+                                                           address=upn, resolved_by='userPrincipalName'))
+    _settings(document, SUPPORT)['full_access'] = []
+    result = finding(judge(document), 'MBX-FULLACCESS', SUPPORT)
+    assert (result['status'], result['detail']) == ('pass', '%s uses its own account' % SUPPORT)
+    document['tenant']['tenant_info']['users'].pop()  # the UPN unread: the Exchange admin API's object id tells
+    _settings(document, SUPPORT)['user_principal_name'] = upn
+    assert finding(judge(document), 'MBX-FULLACCESS', SUPPORT)['status'] == 'pass'
+
+
+def test_send_as_in_the_healthy_shared_model_and_not_applicable_when_the_account_sends_as_itself():
+    findings = judge(healthy())
+    result = finding(findings, 'MBX-SENDAS', SALES)
+    assert (result['status'], result['detail']) == ('pass', '%s holds Send As on %s' % (SVC, SALES))
+    assert result['evidence'] == {'account': SVC, 'account_id': 'id-' + SVC, 'sender': SALES, 'send_as': [SVC],
+                                  'denied': []}
+    own = finding(findings, 'MBX-SENDAS', SUPPORT)
+    assert (own['status'], own['blocked_by'], own['detail']) == (
+        'skip', None, '%s sends as itself (MAIL FROM %s): no Send As needed' % (SUPPORT, SUPPORT))
+
+
+def test_send_as_missing_fails_although_full_access_is_held():
+    """Was: no check at all (a pass: MAIL FROM + RSET is accepted; Exchange refuses the message at submission)."""
+    document = healthy()
+    _settings(document, SALES)['send_as'] = [{'trustee': 'NT AUTHORITY\\SELF', 'access_rights': ['SendAs'],
+                                              'deny': False}]
+    result = finding(judge(document), 'MBX-SENDAS', SALES)
+    assert result['status'] == 'fail'
+    assert result['detail'] == ('%s may not send as %s (no Send As grant; its FullAccess does not let it send): '
+                                'Exchange refuses the message when it is submitted (554 5.2.252 SendAsDenied)' % (
+                                    SVC, SALES))
+    assert result['remediation'] == 'Add-RecipientPermission -Identity %s -Trustee %s -AccessRights SendAs' % (SALES, SVC)
+    assert _checks.summarize(judge(document))['passed_gate'] is False
+
+
+@pytest.mark.parametrize('send_as, status, why', [
+    ([{'trustee': 'svc.account@contoso.onmicrosoft.com', 'access_rights': ['SendAs'], 'deny': False}], 'pass', None),
+    ([{'trustee': SVC, 'access_rights': ['SendAs'], 'deny': False},
+      {'trustee': SVC, 'access_rights': ['SendAs'], 'deny': True}], 'fail', 'a Deny entry'),
+    ([{'trustee': SVC, 'access_rights': ['ReadPermission'], 'deny': False}], 'fail', 'no Send As grant'),
+    ([{'trustee': 'jdoe@contoso.com', 'access_rights': ['SendAs'], 'deny': False}], 'fail', 'no Send As grant'),
+    ([{'trustee': None, 'access_rights': ['SendAs'], 'deny': False}], 'fail', 'no Send As grant'),
+])
+def test_send_as_table_trustees_resolved_to_the_account(send_as, status, why):
+    document = healthy()
+    document['tenant']['tenant_info']['users'][2]['user_principal_name'] = 'svc.account@contoso.onmicrosoft.com'
+    _settings(document, SALES).update(send_as=send_as, full_access=[])
+    result = finding(judge(document), 'MBX-SENDAS', SALES)
+    assert result['status'] == status
+    if why:
+        assert result['detail'].startswith('%s may not send as %s (%s):' % (SVC, SALES, why))
+
+
+def test_send_as_not_read_is_an_error_and_no_smtp_is_not_applicable():
+    document = healthy()
+    _settings(document, SALES)['send_as'] = None
+    result = finding(judge(document), 'MBX-SENDAS', SALES)
+    assert (result['status'], result['detail']) == (
+        'error', 'not read: the Send As entries of %s (Get-RecipientPermission) were not read' % SALES)
+    assert _checks.summarize(judge(document))['passed_gate'] is False, 'never a pass'
+    document['mailboxes'][SALES]['protocols'] = ['imap']
+    result = finding(judge(document), 'MBX-SENDAS', SALES)
+    assert (result['status'], result['detail']) == ('skip', 'ECE does not send from %s (ece_o365_mailboxes[].protocols)'
+                                                    % SALES)
+
+
+def test_send_as_for_a_sender_that_is_another_mailbox():
+    document = healthy()
+    document['mailboxes'][SUPPORT]['sender'] = SALES  # support@ sends MAIL FROM sales@, as itself
+    result = finding(judge(document), 'MBX-SENDAS', SUPPORT)
+    assert result['status'] == 'fail' and result['remediation'] == (
+        'Add-RecipientPermission -Identity %s -Trustee %s -AccessRights SendAs' % (SALES, SUPPORT))
+    document['mailboxes'][SUPPORT]['sender'] = 'noreply@contoso.com'
+    result = finding(judge(document), 'MBX-SENDAS', SUPPORT)
+    assert (result['status'], result['detail']) == ('error', 'not read: mailbox_settings returned nothing for the '
+                                                             'sender noreply@contoso.com')
+
+
+def test_licence_a_plan_counts_by_its_id_and_foundation_never():
+    result = _without_exchange(healthy(), [{'name': None, 'id': 'EFB87545-963C-4E0D-99DF-69C6916D9EB0',
+                                            'status': 'Success'}])
+    assert result['status'] == 'pass' and result['evidence']['exchange_plans'][0]['status'] == 'Success'
+    every = {'imap': 'auth_failed', 'pop3': 'auth_failed', 'smtp': 'auth_failed'}
+    result = _without_exchange(healthy(), [{'name': 'EXCHANGE_S_FOUNDATION', 'id': '113feb6c-3fe4-4440-bddc-54d774bf0318',
+                                            'status': 'Success'}], every)
+    assert result['status'] == 'skip' and result['evidence'] == {}
+
+
+@pytest.mark.parametrize('status', ['PendingProvisioning', 'PendingInput', 'PendingActivation'])
+def test_licence_pending_is_its_own_finding_not_assign_a_licence(status):
+    """Was: 'no provisioned Exchange Online plan' with the fix 'assign a licence'."""
+    every = {'imap': 'not_connected', 'pop3': 'not_connected', 'smtp': 'auth_failed'}
+    result = _without_exchange(healthy(), [{'name': 'EXCHANGE_S_ENTERPRISE', 'status': status}], every)
+    assert result['status'] == 'fail'
+    assert result['detail'] == ('pending: %s has the mailbox plan EXCHANGE_S_ENTERPRISE in status %s: the licence is '
+                                'assigned, but Exchange Online has not provisioned it yet' % (SUPPORT, status))
+    assert result['remediation'].startswith('wait for Exchange Online to provision the mailbox plan')
+    document = healthy()
+    _settings(document, SUPPORT)['exists'] = False
+    document['tenant']['tenant_info']['users'][0]['licences'][0]['service_plans'][0]['status'] = status
+    result = finding(judge(document), 'MBX-LICENCE', SUPPORT)
+    assert result['detail'].endswith('not provisioned it yet, and Exchange holds no mailbox yet')
+    assert 'assign a licence' not in result['remediation']
+
+
+def test_a_refused_licence_read_is_its_own_finding_and_does_not_take_user_account_down():
+    document = healthy()
+    document['tenant']['mailbox_settings'] = None
+    user = document['tenant']['tenant_info']['users'][0]
+    user.update(licences=None, licence_read={'ok': False, 'source': None, 'error_class': 'forbidden', 'status': 403,
+                                             'message': 'Authorization_RequestDenied'})
+    document['tenant']['mailbox_protocols']['results'] = login_results(
+        SUPPORT, SUPPORT, {'imap': 'not_connected', 'smtp': 'auth_failed'}, protocols=('imap', 'smtp')) + \
+        login_results(SALES, SALES, {}, SVC)
+    findings = judge(document)
+    result = finding(findings, 'MBX-LICENCE', SUPPORT)
+    assert (result['status'], result['detail']) == (
+        'fail', 'the licence read of %s was refused (403 Authorization_RequestDenied), and the Exchange admin API could '
+                'not tell whether it holds a mailbox either: nothing read says whether %s has one' % (SUPPORT, SUPPORT))
+    assert 'Exchange.ManageAsApp' in result['remediation'] and 'User.Read.All' in result['remediation']
+    assert result['evidence']['licence_read'] == {'ok': False, 'source': None, 'status': 403, 'error_class': 'forbidden'}
+    assert finding(findings, 'USER-ACCOUNT', SUPPORT)['status'] == 'pass'
+    document = healthy()  # Exchange tells: the refused licence read does not matter
+    document['tenant']['tenant_info']['users'][0].update(licences=None, licence_read={'ok': False, 'status': 403})
+    assert finding(judge(document), 'MBX-LICENCE', SUPPORT)['status'] == 'pass'
+
+
+def _refuse(document, address, protocol, error_class='auth_failed', reply='535 5.7.3 Authentication unsuccessful'):
+    for result in document['tenant']['mailbox_protocols']['results']:
+        if result['address'] == address and result['protocol'] == protocol:
+            result.update(ok=False, error_class=error_class, reply=reply, fix='the generic fix',
+                          message='the server refused the token: wrong audience or scope, expired, issued to another '
+                                  'user, IMAP/POP disabled for the mailbox, or no FullAccess on a shared mailbox')
+    return document
+
+
+def test_a_refused_login_names_the_protocol_disabled_on_the_mailbox():
+    """Was: the generic list ('wrong audience or scope, expired, ..., or no FullAccess') though POP is known off."""
+    document = _refuse(healthy(), SALES, 'pop3', reply='-ERR Authentication failure')
+    _settings(document, SALES)['pop_enabled'] = False
+    result = finding(judge(document), 'MBX-LOGIN-POP3', SALES)
+    assert (result['status'], result['detail']) == (
+        'fail', 'POP3 login refused (-ERR Authentication failure); this run already knows why: POP3 is disabled on the '
+                'mailbox (see MBX-PROTOCOLS)')
+    assert result['remediation'] == 'Set-CASMailbox -Identity %s -PopEnabled $true' % SALES
+    assert result['evidence']['known_causes'] == ['MBX-PROTOCOLS']
+    imap = finding(judge(_refuse(document, SALES, 'imap')), 'MBX-LOGIN-IMAP', SALES)
+    assert imap['remediation'] == 'the generic fix', 'IMAP is enabled: POP being off explains nothing about it'
+
+
+def test_a_refused_login_names_the_missing_full_access_and_send_as():
+    document = _refuse(_refuse(healthy(), SALES, 'imap', error_class='not_connected',
+                               reply='NO User is authenticated but not connected'), SALES, 'smtp',
+                       error_class='send_as_denied', reply='554 5.2.252 SendAsDenied')
+    _settings(document, SALES).update(full_access=[], send_as=[])
+    findings = judge(document)
+    imap = finding(findings, 'MBX-LOGIN-IMAP', SALES)
+    assert imap['detail'] == ('IMAP login refused (NO User is authenticated but not connected); this run already '
+                              'knows why: %s may not open %s (no grant) (see MBX-FULLACCESS)' % (SVC, SALES))
+    assert imap['remediation'] == ('Add-MailboxPermission -Identity %s -User %s -AccessRights FullAccess '
+                                   '-AutoMapping $false' % (SALES, SVC))
+    smtp = finding(findings, 'MBX-LOGIN-SMTP', SALES)
+    assert smtp['detail'].startswith('SMTP login refused (554 5.2.252 SendAsDenied); this run already knows why: %s may '
+                                     'not send as %s (no Send As grant)' % (SVC, SALES))
+    assert smtp['detail'].endswith('(see MBX-SENDAS)') and smtp['evidence']['known_causes'] == ['MBX-SENDAS']
+
+
+def test_a_refused_login_names_smtp_auth_off_consent_and_the_licence_together():
+    document = _refuse(healthy(), SUPPORT, 'smtp')
+    _settings(document, SUPPORT)['smtp_client_authentication_disabled'] = True
+    document['tenant']['tenant_info']['application']['service_principal']['delegated_grants'][0]['scopes'] = [
+        'IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'offline_access']
+    result = finding(judge(document), 'MBX-LOGIN-SMTP', SUPPORT)
+    assert result['evidence']['known_causes'] == ['MBX-SMTP-AUTH', 'APP-CONSENT']
+    assert result['detail'].endswith('SMTP AUTH is disabled for %s by the mailbox setting (535 5.7.139) (see '
+                                     'MBX-SMTP-AUTH); SMTP.Send is not consented for %s (see APP-CONSENT)' % (
+                                         SUPPORT, SUPPORT))
+    assert result['remediation'].count('; ') >= 1 and 'Grant admin consent' in result['remediation']
+
+
+def test_a_refused_login_without_a_known_cause_or_for_a_network_reason_keeps_its_own_message():
+    document = _refuse(healthy(), SALES, 'imap')
+    result = finding(judge(document), 'MBX-LOGIN-IMAP', SALES)
+    assert result['detail'].startswith('the server refused the token') and result['remediation'] == 'the generic fix'
+    assert 'known_causes' not in result['evidence']
+    document = _refuse(healthy(), SALES, 'imap', error_class='timeout', reply=None)
+    _settings(document, SALES)['imap_enabled'] = False
+    result = finding(judge(document), 'MBX-LOGIN-IMAP', SALES)
+    assert result['remediation'] == 'the generic fix', 'a timeout is not explained by IMAP being disabled'
