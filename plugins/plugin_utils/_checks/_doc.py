@@ -57,5 +57,7 @@ def catalogue_markdown():
         out.append('- Fix: %s.' % check_.remediation)
         if check_.code:
             out.append('- Microsoft code: `%s`.' % check_.code)
+        if check_.id in _facts.SOURCES:
+            out.append('- Microsoft sources: %s.' % ', '.join('<%s>' % url for url in _facts.SOURCES[check_.id]))
         out.append('- Skip: `%s`.' % check_.skip_variable())
     return '\n'.join(out) + '\n'

@@ -96,3 +96,24 @@ FIX = {
     'tenant_read': 'give the preflight\'s own app registration Application.Read.All and User.Read.All (Graph) and '
                    'Exchange.ManageAsApp with an Exchange administrator role, with admin consent',
 }
+
+# Where the Microsoft behaviour each check relies on is documented (docs/checks.md lists them per check).
+_LEARN = 'https://learn.microsoft.com/en-us/'
+SOURCES = {
+    'APP-REDIRECT-URI': (_LEARN + 'entra/identity-platform/reply-url',
+                         _LEARN + 'entra/identity-platform/how-to-add-redirect-uri'),
+    'APP-PERMISSIONS': (_LEARN + 'exchange/client-developer/legacy-protocols/'
+                                 'how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth',),
+    'APP-CONSENT': (_LEARN + 'graph/api/resources/oauth2permissiongrant',
+                    _LEARN + 'entra/identity-platform/reference-error-codes'),
+    'APP-SECRET-EXPIRY': (_LEARN + 'graph/api/resources/passwordcredential',),
+    'TOKEN-OWNER': (_LEARN + 'entra/identity-platform/access-token-claims-reference',),
+    'TOKEN-LIFETIME': (_LEARN + 'entra/identity-platform/access-tokens',),
+    'USER-ACCOUNT': (_LEARN + 'graph/api/user-get', _LEARN + 'microsoft-365/admin/email/about-shared-mailboxes',
+                     _LEARN + 'microsoft-365/lighthouse/m365-lighthouse-block-signin-shared-mailboxes'),
+    'MBX-LICENCE': (_LEARN + 'entra/identity/users/licensing-service-plan-reference',
+                    _LEARN + 'graph/api/resources/serviceplaninfo', _LEARN + 'graph/api/user-list-licensedetails'),
+    'MBX-FULLACCESS': (_LEARN + 'powershell/module/exchange/add-mailboxpermission',),
+    'MBX-SENDAS': (_LEARN + 'powershell/module/exchange/add-recipientpermission',
+                   _LEARN + 'powershell/module/exchange/get-recipientpermission'),
+}
