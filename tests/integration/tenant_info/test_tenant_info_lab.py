@@ -187,3 +187,65 @@ def test_certificate_credentials_for_graph_and_the_certificates_expiry(lab, scen
     certificates = result["application"]["certificates"]
     assert [(c["display_name"], c["custom_key_identifier"]) for c in certificates] == [("ece-cert", cert["sha1"])]
     assert 4 < days_left(certificates[0]["end"]) <= 5
+
+
+# -- issue 12 (graph) -----------------------------------------------------------------------------
+
+def test_a_proxy_address_resolves_to_the_user_and_its_id(lab, scenarios):
+    tenant = scenarios.use("graph-address-not-upn")
+    result = read(lab, tenant, users=["helpdesk@contoso.example", "support@contoso.example",
+                                      "11111111-aaaa-4bbb-8ccc-000000000003", "nobody@contoso.example"])
+    helpdesk, support, by_id, nobody = result["users"]
+    assert helpdesk["exists"] is True and helpdesk["resolved_by"] == "proxyAddresses"
+    assert helpdesk["id"] == support["id"] == "11111111-aaaa-4bbb-8ccc-000000000001"
+    assert helpdesk["user_principal_name"] == "support@contoso.example" and support["resolved_by"] == "mail"
+    assert helpdesk["proxy_addresses"] == ["support@contoso.example", "helpdesk@contoso.example"]
+    assert by_id["resolved_by"] == "id" and by_id["user_principal_name"] == "ece.service@contoso.example"
+    assert nobody["exists"] is False and nobody["resolved_by"] is None and result["errors"] == []
+
+
+def test_a_refused_licence_read_leaves_the_account_and_reads_assigned_plans(lab, scenarios):
+    tenant = scenarios.use("graph-licence-read-refused")
+    result = read(lab, tenant)
+    support = by_name(result)["support@contoso.example"]
+    assert support["exists"] is True and support["enabled"] is True and support["ok"] is True
+    assert support["licence_read"]["source"] == "assignedPlans" and support["licence_read"]["status"] == 403
+    assert support["licence_read"]["error_class"] == "forbidden" and support["licence_read"]["ok"] is True
+    assert ("EXCHANGE_S_ENTERPRISE", "Success") in plans(support)
+    assert result["ok"] is True and result["errors"] == []
+
+
+def test_foundation_only_and_pending_plans_as_read(lab, scenarios):
+    foundation = by_name(read(lab, scenarios.use("graph-foundation-only")))["support@contoso.example"]
+    assert plans(foundation) == {("EXCHANGE_S_FOUNDATION", "Success"), ("OFFICE_BUSINESS", "Success")}
+    assert foundation["licence_read"]["source"] == "licenseDetails"
+    pending = by_name(read(lab, scenarios.use("graph-licence-pending")))["support@contoso.example"]
+    assert ("EXCHANGE_S_ENTERPRISE", "PendingProvisioning") in plans(pending)
+
+
+def test_per_user_consent_and_no_mail_consent(lab, scenarios):
+    tenant = scenarios.use("graph-per-user-consent")
+    grants = read(lab, tenant)["application"]["service_principal"]["delegated_grants"]
+    assert {g["consent_type"] for g in grants} == {"Principal"}
+    assert {g["principal_id"] for g in grants} == {tenant.users["support@contoso.example"]["object_id"],
+                                                   tenant.users["ece.service@contoso.example"]["object_id"]}
+    app = read(lab, scenarios.use("graph-no-consent"))["application"]
+    assert admin_consented(app) == {"offline_access", "openid", "profile", "User.Read"}
+    assert not {p["name"] for p in app["required_permissions"]} & {"IMAP.AccessAsUser.All", "SMTP.Send"}
+
+
+def test_the_secret_ece_holds_is_marked_in_use_and_never_returned(lab, scenarios):
+    tenant = scenarios.use("graph-secret-in-use-expired")
+    held = tenant.ece["client_secret"]
+    result = read(lab, tenant, application_client_secret=held)
+    secrets = {s["display_name"]: s for s in result["application"]["secrets"]}
+    assert secrets["ece-2024"]["in_use"] is True and secrets["ece-2026-rotated"]["in_use"] is False
+    assert days_left(secrets["ece-2024"]["end"]) < 0 < days_left(secrets["ece-2026-rotated"]["end"])
+    assert held not in dumps(result) and held[3:] not in dumps(result)
+
+
+def test_redirect_uris_per_platform(lab, scenarios):
+    http = read(lab, scenarios.use("graph-redirect-http"))["application"]["redirect_uris"]
+    assert http["web"] == ["http://ece.contoso.example/system/oauth2/callback"]
+    spa = read(lab, scenarios.use("graph-redirect-spa"))["application"]["redirect_uris"]
+    assert spa == {"web": [], "spa": ["https://ece.contoso.example/system/oauth2/callback"], "public_client": []}

@@ -147,3 +147,66 @@ def test_secret_near_expiry_still_works_and_shows_its_end(use_scenario):
     end = datetime.datetime.fromisoformat(graph_app["passwordCredentials"][0]["endDateTime"].replace("Z", "+00:00"))
     left = end - datetime.datetime.now(datetime.timezone.utc)
     assert datetime.timedelta(days=9) < left <= datetime.timedelta(days=10)
+
+
+# -- issue 12 (graph): identities, licences, per-user consent, secrets, redirect platforms ----------
+
+def test_a_proxy_address_is_no_key_but_filters_find_it(use_scenario):
+    s = use_scenario("graph-address-not-upn")
+    token = s.preflight_token(GRAPH)
+    missing = s.lab.graph("/v1.0/users/helpdesk@contoso.example", token)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "Request_ResourceNotFound", \
+        "GET /users/{key} takes only an id or a UPN"
+    assert s.lab.graph("/v1.0/users?$filter=mail eq 'helpdesk@contoso.example'", token).json()["value"] == []
+    found = s.lab.graph("/v1.0/users?$filter=proxyAddresses/any(x:x eq 'smtp:HELPDESK@contoso.example')"
+                        "&$select=id,userPrincipalName,mail,proxyAddresses", token).json()["value"]
+    assert [u["userPrincipalName"] for u in found] == ["support@contoso.example"]
+    assert found[0]["proxyAddresses"] == ["SMTP:support@contoso.example", "smtp:helpdesk@contoso.example"]
+    bad = s.lab.graph("/v1.0/users?$filter=proxyAddresses/all(x:x eq 'a')", token)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "Request_UnsupportedQuery"
+
+
+def test_licence_details_refused_and_assigned_plans_with_microsofts_ids(use_scenario):
+    s = use_scenario("graph-licence-read-refused")
+    token = s.preflight_token(GRAPH)
+    user = s.lab.graph("/v1.0/users/support@contoso.example?$select=id,assignedPlans,provisionedPlans", token).json()
+    refused = s.lab.graph("/v1.0/users/%s/licenseDetails" % user["id"], token)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "Authorization_RequestDenied"
+    assert {"servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0", "service": "exchange",
+            "capabilityStatus": "Enabled"}.items() <= user["assignedPlans"][0].items()
+    assert {"service": "exchange", "provisioningStatus": "Success"}.items() <= user["provisionedPlans"][0].items()
+
+
+def test_plan_statuses_verbatim_and_foundation_gives_no_mailbox(use_scenario):
+    pending = use_scenario("graph-licence-pending")
+    token = pending.preflight_token(GRAPH)
+    uid = pending.lab.graph("/v1.0/users/support@contoso.example", token).json()["id"]
+    plans = {p["servicePlanName"]: p["provisioningStatus"] for lic in pending.lab.graph(
+        "/v1.0/users/%s/licenseDetails" % uid, token).json()["value"] for p in lic["servicePlans"]}
+    assert plans["EXCHANGE_S_ENTERPRISE"] == "PendingProvisioning"
+    foundation = use_scenario("graph-foundation-only")
+    user = foundation.tenant.user("support@contoso.example")
+    assert foundation.tenant.has_exchange_plan(user) is False and foundation.tenant.has_mailbox(user) is False
+
+
+def test_per_user_consent_is_a_principal_grant(use_scenario):
+    s = use_scenario("graph-per-user-consent")
+    token = s.preflight_token(GRAPH)
+    grants = s.lab.graph("/v1.0/servicePrincipals/%s/oauth2PermissionGrants" % s.app("ece-mail")["service_principal_id"],
+                         token).json()["value"]
+    assert [g["consentType"] for g in grants] == ["Principal", "Principal"], "no admin consent"
+    by_user = {g["principalId"]: g["scope"].split() for g in grants}
+    support = s.tenant.user("support@contoso.example")["object_id"]
+    assert "POP.AccessAsUser.All" in by_user[support]
+
+
+def test_secret_hints_are_the_first_three_characters_and_spa_uris_are_served(use_scenario):
+    s = use_scenario("graph-secret-in-use-expired")
+    token = s.preflight_token(GRAPH)
+    app = s.lab.graph("/v1.0/applications(appId='%s')" % s.app("ece-mail")["client_id"], token).json()
+    assert [c["hint"] for c in app["passwordCredentials"]] == ["lab", "Nw4"]
+    spa = use_scenario("graph-redirect-spa")
+    app = spa.lab.graph("/v1.0/applications(appId='%s')" % spa.app("ece-mail")["client_id"],
+                        spa.preflight_token(GRAPH)).json()
+    assert app["web"]["redirectUris"] == [] and app["spa"]["redirectUris"] == [
+        "https://ece.contoso.example/system/oauth2/callback"] and app["publicClient"]["redirectUris"] == []
