@@ -65,7 +65,21 @@ except ImportError:  # reported by the modules through missing_required_lib
 # endpoints of each Microsoft 365 instance). One place for these facts.
 #   authority_host: Entra ID's token service; graph: the Microsoft Graph resource and root;
 #   exchange: the Exchange Online resource (IMAP/POP/SMTP scopes, Exchange admin API);
-#   imap_host, pop3_host, smtp_host: the mail servers ECE connects to in that cloud (TO VERIFY: issue 12).
+#   imap_host, pop3_host, smtp_host: the mail servers ECE connects to in that cloud, checked against Microsoft's
+#   endpoint tables (issue 12):
+#   - public: outlook.office365.com (IMAP 993, POP 995) and smtp.office365.com (587),
+#     https://learn.microsoft.com/en-us/exchange/clients-and-mobile-in-exchange-online/pop3-and-imap4/pop3-and-imap4
+#   - usgov (GCC High): "outlook.office365.us | TCP: 143, 25, 587, 993, 995" (endpoint set 5); Microsoft lists no
+#     smtp.office365.us, so SMTP submission is outlook.office365.us:587 too,
+#     https://learn.microsoft.com/en-us/microsoft-365/enterprise/microsoft-365-u-s-government-gcc-high-endpoints
+#   - usgov_dod: "outlook-dod.office365.us, webmail.apps.mil | TCP: 143, 25, 587, 993, 995" (endpoint set 4); no
+#     smtp-dod host is listed, so SMTP is outlook-dod.office365.us:587,
+#     https://learn.microsoft.com/en-us/microsoft-365/enterprise/microsoft-365-u-s-government-dod-endpoints
+#     (EmailEngine, a public client, does the same: https://github.com/postalsys/emailengine/blob/master/lib/oauth2-apps.js)
+#   - china (21Vianet): Microsoft's table covers the mail ports only as "*.partner.outlook.cn | TCP: 587, 993, 995"
+#     (endpoint set 20 of the current table); partner.outlook.cn (IMAP 993, POP 995) and smtp.partner.outlook.cn
+#     (587) are the names public clients configure under it (field),
+#     https://learn.microsoft.com/en-us/microsoft-365/enterprise/urls-and-ip-address-ranges-21vianet
 CLOUDS = {
     'public': {
         'name': 'Microsoft Entra ID (global service)',
@@ -81,7 +95,7 @@ CLOUDS = {
         'graph': 'https://graph.microsoft.us',
         'exchange': 'https://outlook.office365.us',
         'mail_scope_resource': 'https://outlook.office365.us',
-        'imap_host': 'outlook.office365.us', 'pop3_host': 'outlook.office365.us', 'smtp_host': 'smtp.office365.us',
+        'imap_host': 'outlook.office365.us', 'pop3_host': 'outlook.office365.us', 'smtp_host': 'outlook.office365.us',
     },
     'usgov_dod': {
         'name': 'Microsoft 365 DoD (Azure Government)',
@@ -90,7 +104,7 @@ CLOUDS = {
         'exchange': 'https://outlook-dod.office365.us',
         'mail_scope_resource': 'https://outlook-dod.office365.us',
         'imap_host': 'outlook-dod.office365.us', 'pop3_host': 'outlook-dod.office365.us',
-        'smtp_host': 'smtp-dod.office365.us',
+        'smtp_host': 'outlook-dod.office365.us',
     },
     'china': {
         'name': 'Microsoft 365 operated by 21Vianet',
@@ -105,6 +119,9 @@ CLOUDS = {
 
 # The delegated permissions ECE's token carries (TAC checklist item 3), without the resource prefix.
 MAIL_PERMISSIONS = ('IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send')
+# What a delegated grant asks for by default: what ECE most often uses, IMAP and SMTP. Asking for a permission
+# nobody consented (often POP) gives AADSTS65001, so ask only for the protocols in use (issue 12).
+DEFAULT_MAIL_PERMISSIONS = ('IMAP.AccessAsUser.All', 'SMTP.Send')
 
 # Claims worth showing from an access token and an id_token. Values are checked for type and cut
 # to size: the token is the identity provider's, the module only reads it.
@@ -712,11 +729,11 @@ def _message(facts, authority, detail):
 
 
 def default_scopes(grant, cloud):
-    """The scopes asked for when the task names none: app-only Graph, or ECE's mail scopes."""
+    """The scopes asked for when the task names none: app-only Graph, or ECE's usual mail scopes (IMAP, SMTP)."""
     endpoints = CLOUDS[cloud or 'public']
     if grant == 'client_credentials':
         return ['%s/.default' % endpoints['graph']]
-    return ['%s/%s' % (endpoints['mail_scope_resource'], name) for name in MAIL_PERMISSIONS]
+    return ['%s/%s' % (endpoints['mail_scope_resource'], name) for name in DEFAULT_MAIL_PERMISSIONS]
 
 
 # -- app-only tokens for the read modules (tenant_info, mailbox_settings) ------------------------

@@ -47,9 +47,11 @@ options:
       - The scopes to ask for.
       - Default for V(client_credentials) - the cloud's Microsoft Graph C(/.default)
         (C(https://graph.microsoft.com/.default)).
-      - Default for the delegated grants - ECE's mail scopes, C(https://outlook.office.com/IMAP.AccessAsUser.All),
-        C(https://outlook.office.com/POP.AccessAsUser.All) and C(https://outlook.office.com/SMTP.Send) (the cloud's
+      - Default for the delegated grants - the mail scopes ECE most often uses,
+        C(https://outlook.office.com/IMAP.AccessAsUser.All) and C(https://outlook.office.com/SMTP.Send) (the cloud's
         Exchange host outside the public cloud). msal adds C(openid profile offline_access).
+      - Add C(https://outlook.office.com/POP.AccessAsUser.All) for a mailbox read over POP3. Entra ID refuses a request
+        for a permission nobody consented (AADSTS65001), also when the other permissions are consented.
     type: list
     elements: str
   refresh_token:
@@ -186,17 +188,20 @@ token_type:
   type: str
   sample: Bearer
 expires_in:
-  description: Seconds until the access token expires, as Entra ID said.
+  description:
+    - Seconds until the access token expires, as the token response said (C(expires_in)) - the real remaining
+      lifetime, 60-90 minutes for a new token. Judge a token's expiry by this (or RV(expires_at)).
   returned: when acquired
   type: int
   sample: 4726
 lifetime_seconds:
   description:
-    - The access token's whole lifetime, C(exp - iat) of its claims (Entra ID picks 60-90 minutes, 3600-5400 seconds),
-      else RV(expires_in).
+    - C(exp - iat) of the access token's claims as read, else RV(expires_in).
+    - Entra ID back-dates C(iat) and C(nbf) by about 5 minutes, so this is about 300 seconds more than RV(expires_in)
+      for a new token (Microsoft's sample tokens have C(exp - iat) = 3900 seconds for a 60-minute token).
   returned: when acquired
   type: int
-  sample: 4726
+  sample: 5026
 expires_at:
   description: When the access token expires, UTC ISO 8601.
   returned: when acquired
@@ -226,12 +231,31 @@ id_token_claims:
   sample: {"preferred_username": "support@contoso.com", "name": "Support", "oid": "11111111-aaaa-4bbb-8ccc-000000000001"}
 token_owner:
   description:
-    - Whose token it is - C(preferred_username) of the id_token, else C(preferred_username) or C(upn) of the
-      access token; V(null) for app-only tokens.
-    - A workstation user here instead of the mailbox account is TAC checklist item 5.
+    - Whose token it is - C(upn) (access token, else id_token), else C(preferred_username) (id_token, else access
+      token), else C(unique_name) (a v1.0 token of a guest or personal account has no C(upn)); V(null) for app-only
+      tokens.
+    - A workstation user here instead of the mailbox account is TAC checklist item 5. Compare accounts by RV(oid).
   returned: when acquired
   type: str
   sample: support@contoso.com
+token_owner_claim:
+  description: The claim RV(token_owner) was taken from, V(upn), V(preferred_username) or V(unique_name); else V(null).
+  returned: when acquired
+  type: str
+  sample: upn
+token_kind:
+  description:
+    - V(delegated) when the access token has C(scp) (a user's token), V(app-only) when it has C(roles) and no C(scp).
+      Without either, the C(idtyp) claim decides, else the grant (V(client_credentials) is app-only).
+    - Not decided by the absence of C(upn) - a delegated v1.0 token of a guest has C(unique_name) and no C(upn).
+  returned: when acquired
+  type: str
+  sample: delegated
+oid:
+  description: The C(oid) claim - the object id of the token's user (of the service principal for an app-only token).
+  returned: when acquired
+  type: str
+  sample: 11111111-aaaa-4bbb-8ccc-000000000001
 token_source:
   description: Where msal took the token from, V(identity_provider) (a network call) or V(cache).
   returned: when acquired
@@ -253,7 +277,9 @@ ok:
 error_class:
   description:
     - V(null) when a token was issued, V(aadsts) when Entra ID refused (see RV(aadsts)), V(throttled) when it kept
-      answering 429 or 503, else the class of the failure - V(dns), V(refused), V(timeout), V(reset),
+      answering 429 or 503, V(entra_outage) when Entra ID's sign-in service kept failing (AADSTS50000, HTTP 500
+      C(server_error)) after the retries - Microsoft's outage, not the tenant's configuration (retry later, check the
+      Microsoft 365 service health); else the class of the failure - V(dns), V(refused), V(timeout), V(reset),
       V(unreachable), V(tls_handshake), V(cert_untrusted), V(cert_hostname), V(cert_expired), V(proxy),
       V(http_status), V(protocol), V(deadline).
   returned: always
@@ -318,6 +344,13 @@ aadsts:
     error_uri:
       description: Entra ID's error page for the code.
       type: str
+retries:
+  description:
+    - How often the request was retried after a 429 or 503 (throttled) or a 500 AADSTS50000 (outage), within
+      O(timeout) from the first such answer.
+  returned: always
+  type: int
+  sample: 0
 requests:
   description: The HTTP requests made (method, URL without query, status, milliseconds), for troubleshooting.
   returned: always

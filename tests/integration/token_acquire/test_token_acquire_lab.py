@@ -43,7 +43,10 @@ def test_client_credentials_for_graph_and_exchange(lab, scenarios):
     assert set(graph["claims"]["roles"]) == {"Application.Read.All", "User.Read.All"}
     assert graph["token_owner"] is None and graph["id_token_claims"] is None
     assert graph["scopes"] == [GRAPH + "/.default"] and graph["token_source"] == "identity_provider"
-    assert 3600 <= graph["lifetime_seconds"] <= 5400 and graph["trust_store"] == lab["ca"]
+    # lifetime_seconds is exp - iat: Entra back-dates iat by 5 minutes; expires_in is the real 60-90 minutes
+    assert 3900 <= graph["lifetime_seconds"] <= 5700 and graph["trust_store"] == lab["ca"]
+    assert graph["lifetime_seconds"] - graph["expires_in"] in (300, 301)
+    assert graph["token_kind"] == "app-only" and graph["oid"] == tenant.applications["preflight"]["service_principal_id"]
     assert [r["status"] for r in graph["requests"]] == [200, 200]
     exchange = acquire(lab, tenant, "preflight", scopes=[EXO + "/.default"])
     assert exchange["claims"]["roles"] == ["Exchange.ManageAsApp"] and exchange["claims"]["aud"] == EXO
@@ -61,7 +64,9 @@ def test_ece_stored_refresh_token_works_and_is_the_mailboxs(lab, scenarios):
     assert set(result["claims"]["scp"].split()) == {"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send"}
     assert {"offline_access", "openid", "profile"} <= set(result["scopes"])
     assert result["refresh_token_returned"] and result["refresh_token_rotated"]
-    assert 3600 <= result["lifetime_seconds"] <= 5400
+    assert 3900 <= result["lifetime_seconds"] <= 5700 and 3600 <= result["expires_in"] <= 5400
+    assert result["token_kind"] == "delegated" and result["token_owner_claim"] == "upn"
+    assert result["oid"] == tenant.users["support@contoso.example"]["object_id"]
     expires = datetime.datetime.strptime(result["expires_at"], "%Y-%m-%dT%H:%M:%SZ")
     assert expires > datetime.datetime.utcnow() + datetime.timedelta(minutes=59)
     assert_secrets_absent(result, stored, "0.lab.", tenant.applications["ece-mail"]["secrets"][0]["value"], "eyJ")
@@ -289,3 +294,51 @@ def test_the_catalogue_explains_the_codes_the_lab_gives_outside_msals_grants(lab
 
 def base64url_sha1(hex_thumbprint):
     return base64.urlsafe_b64encode(bytes.fromhex(hex_thumbprint)).decode().rstrip("=")
+
+
+# -- issue 12 ------------------------------------------------------------------------------------------------
+IMAP_SMTP = ["https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send"]
+
+
+def test_partial_consent_asking_only_for_imap_and_smtp_works_pop_too_is_65001(lab, scenarios):
+    tenant = scenarios.use("entra-partial-consent")
+    stored = tenant.refresh_tokens["support"]["value"]
+    result = acquire(lab, tenant, refresh_token=stored, scopes=IMAP_SMTP)
+    assert result["acquired"] and result["scopes_requested"] == IMAP_SMTP
+    assert set(result["claims"]["scp"].split()) == {"IMAP.AccessAsUser.All", "SMTP.Send"}
+    refused = acquire(lab, tenant, refresh_token=stored, scopes=MAIL)
+    assert refused["error_class"] == "aadsts" and refused["aadsts"]["code"] == 65001
+    assert refused["aadsts"]["suberror"] == "consent_required" and "scopes_requested" in refused["aadsts"]["fix"]
+
+
+def test_per_user_consent_gives_the_token(lab, scenarios):
+    tenant = scenarios.use("entra-user-consent")
+    result = acquire(lab, tenant, refresh_token=tenant.refresh_tokens["ece-service"]["value"], scopes=IMAP_SMTP)
+    assert result["acquired"] and result["token_owner"] == "ece.service@contoso.example"
+
+
+def test_a_guests_v1_token_is_delegated_and_owned_by_its_sign_in_name(lab, scenarios):
+    tenant = scenarios.use("entra-guest-v1-token")
+    result = acquire(lab, tenant, refresh_token=tenant.refresh_tokens["guest"]["value"], scopes=IMAP_SMTP)
+    assert result["claims"]["ver"] == "1.0" and "upn" not in result["claims"]
+    assert result["token_kind"] == "delegated" and result["oid"] == "11111111-aaaa-4bbb-8ccc-000000000009"
+    assert result["token_owner"] == "pat.guest@outlook.example" and result["token_owner_claim"] == "preferred_username"
+    assert result["message"].startswith("token acquired for pat.guest@outlook.example")
+
+
+def test_one_outage_answer_is_retried_and_the_token_comes(lab, scenarios, tmp_path):
+    tenant = scenarios.use(variant(tmp_path, "lab:\n  login_outage: {count: 1}\n"))
+    result = acquire(lab, tenant, "preflight")
+    assert result["acquired"] and result["ok"] and result["error_class"] is None and result["retries"] == 1
+    assert [r["status"] for r in result["requests"] if r["url"].endswith("/token")] == [500, 200]
+
+
+def test_a_persistent_outage_is_microsofts_never_the_secret(lab, scenarios):
+    tenant = scenarios.use("entra-token-outage")
+    started = time.monotonic()
+    result = acquire(lab, tenant, "preflight", timeout=5)
+    assert time.monotonic() - started < 15
+    assert result["acquired"] is False and result["error_class"] == "entra_outage"
+    assert result["aadsts"]["code"] == 50000 and result["aadsts"]["name"] == "TokenIssuanceError"
+    assert result["retries"] >= 1 and "service health" in result["message"]
+    assert "secret" not in result["message"].split("Fix:")[0].lower()

@@ -69,6 +69,14 @@ def test_the_clouds_table_holds_the_documented_hosts():
     assert clouds['usgov_dod']['authority_host'] == 'login.microsoftonline.us'
     assert clouds['china']['graph'] == 'https://microsoftgraph.chinacloudapi.cn'
     assert clouds['china']['exchange'] == 'https://partner.outlook.cn'
+    # the mail hosts per cloud, as Microsoft's endpoint tables list them (issue 12)
+    assert [clouds['public'][k] for k in ('imap_host', 'pop3_host', 'smtp_host')] == [
+        'outlook.office365.com', 'outlook.office365.com', 'smtp.office365.com']
+    assert {clouds['usgov'][k] for k in ('imap_host', 'pop3_host', 'smtp_host')} == {'outlook.office365.us'}
+    assert {clouds['usgov_dod'][k] for k in ('imap_host', 'pop3_host', 'smtp_host')} == {'outlook-dod.office365.us'}
+    assert [clouds['china'][k] for k in ('imap_host', 'pop3_host', 'smtp_host')] == [
+        'partner.outlook.cn', 'partner.outlook.cn', 'smtp.partner.outlook.cn']
+    assert sorted(clouds) == ['china', 'public', 'usgov', 'usgov_dod']
     for cloud in clouds.values():
         assert '://' not in cloud['authority_host']
         assert all(cloud[key].startswith('https://') for key in ('graph', 'exchange', 'mail_scope_resource'))
@@ -103,9 +111,12 @@ def test_validation_without_a_client_only_checks_files_and_numbers():
 
 def test_default_scopes_per_grant_and_cloud():
     assert _auth.default_scopes('client_credentials', 'usgov') == ['https://graph.microsoft.us/.default']
+    # what ECE most often uses, IMAP and SMTP: asking for POP too would be AADSTS65001 where only IMAP and SMTP are
+    # consented (issue 12)
     assert _auth.default_scopes('refresh_token', 'public') == [
-        'https://outlook.office.com/IMAP.AccessAsUser.All', 'https://outlook.office.com/POP.AccessAsUser.All',
-        'https://outlook.office.com/SMTP.Send']
+        'https://outlook.office.com/IMAP.AccessAsUser.All', 'https://outlook.office.com/SMTP.Send']
+    assert _auth.default_scopes('password', 'usgov_dod') == [
+        'https://outlook-dod.office365.us/IMAP.AccessAsUser.All', 'https://outlook-dod.office365.us/SMTP.Send']
 
 
 def test_proxy_password_for_the_no_log_values():
