@@ -276,7 +276,7 @@ def read_mailbox(admin, address, account=None, errors=None):
     cas = cas[0]
     facts.update(exists=True, imap_enabled=cas.get('ImapEnabled'), pop_enabled=cas.get('PopEnabled'),
                  smtp_client_authentication_disabled=cas.get('SmtpClientAuthenticationDisabled'))
-    # Get-Mailbox's identity properties (the Minimum property set of Get-EXOMailbox:
+    # Get-Mailbox's identity properties (docs/exchange-admin-api.md;
     # https://learn.microsoft.com/powershell/module/exchangepowershell/get-exomailbox).
     found = admin.invoke('Get-Mailbox', Identity=address)
     mailbox = found[0] if found else {}

@@ -107,5 +107,5 @@ def test_the_anchor_header_is_recorded(use_scenario):
     s.lab.session.post(url, json=body, headers={"Authorization": "Bearer " + token, "X-AnchorMailbox": anchor})
     s.lab.exchange("Get-TransportConfig", token)  # without the header
     records = s.lab.session.get(s.lab.state["exchange_url"] + "/lab/invocations").json()["value"]
-    assert [(r["cmdlet"], r["anchor"]) for r in records[-2:]] == [("Get-TransportConfig", anchor),
-                                                                 ("Get-TransportConfig", None)]
+    assert [(r["cmdlet"], r["anchor"]) for r in records[-2:]] == [
+        ("Get-TransportConfig", anchor), ("Get-TransportConfig", None)]

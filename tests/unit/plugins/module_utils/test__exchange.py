@@ -201,8 +201,8 @@ NOT_FOUND = ("Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNo
 
 @pytest.mark.parametrize('body, cause', [
     ({'error': {'code': 'BadRequest', 'message': 'Invalid Operation',
-                'details': [{'code': 'Context', 'target': '', 'message': 'A parameter cannot be found that matches '
-                                                                          "parameter name 'Foo'."}]}},
+                'details': [{'code': 'Context', 'target': '',
+                             'message': "A parameter cannot be found that matches parameter name 'Foo'."}]}},
      "A parameter cannot be found that matches parameter name 'Foo'."),
     ({'error': {'code': 'InternalServerError', 'message': 'Invalid Operation',
                 'innererror': {'internalException': {'message': 'The mailbox is being moved.'}}}},
