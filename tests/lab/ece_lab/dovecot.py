@@ -31,6 +31,12 @@ REPLIES = {
     },
     "submission": {
         "auth_failed": "Authentication unsuccessful, the user credentials were incorrect.",
+        # XOAUTH2 as a mailbox other than the token's owner (a shared mailbox with a delegate's token): Exchange
+        # answers 535 5.7.3, FullAccess or not (IMAP and POP3 accept the same login).
+        # https://github.com/nextcloud/mail/issues/13667 https://github.com/nextcloud/mail/pull/13668
+        # https://github.com/frappe/frappe/issues/23079 https://github.com/jstedfast/MailKit/issues/1770
+        # https://github.com/simonrob/email-oauth2-proxy/pull/426
+        "not_owner": "5.7.3 Authentication unsuccessful",
         "not_connected": "STOREDRV.Submission.Exception:MailboxNotFound; the mailbox is not provisioned.",
         "disabled_tenant": "Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. "
                            "Visit https://aka.ms/smtp_auth_disabled for more information.",
@@ -97,6 +103,13 @@ function auth_passdb_lookup(req)
   if service == "submission" and not mailbox.smtp_auth then
     return refuse(mailbox.smtp_auth_source == "tenant" and replies.disabled_tenant or replies.disabled_mailbox)
   end
+  -- SMTP AUTH signs in as the token's owner only: a delegated token (scp) for another mailbox gets 535 5.7.3
+  -- whatever FullAccess it holds; the delegate sends as itself with MAIL FROM the shared address (Send As).
+  -- Exchange says 5.7.139 first while SMTP AUTH is off for that mailbox, 5.7.3 once it is on (nextcloud/mail #13668).
+  if service == "submission" and scp ~= "" and oid ~= mailbox.oid then
+    req:log_info("SMTP AUTH as " .. login .. " with the token of " .. (upn ~= "" and upn or oid))
+    return refuse(replies.not_owner)
+  end
   return dovecot.auth.PASSDB_RESULT_OK, { nopassword = "y" }
 end
 
@@ -123,7 +136,7 @@ ssl = required
 ssl_cert = <%(cert)s
 ssl_key = <%(key)s
 ssl_min_protocol = TLSv1.2
-auth_mechanisms = xoauth2 oauthbearer
+auth_mechanisms = %(mechanisms)s
 auth_failure_delay = 0
 auth_verbose = yes
 auth_verbose_passwords = no
@@ -275,6 +288,7 @@ def policy(tenant):
         smtp_source = "mailbox" if mailbox["smtp_client_authentication_disabled"] is not None else "tenant"
         granted = {oids.get(h, h): True for h in mailbox["full_access"] if h not in mailbox["full_access_deny"]}
         mailboxes[user["upn"]] = {
+            "oid": user["object_id"],
             "licensed": tenant.has_mailbox(user),
             "imap": mailbox["imap_enabled"], "pop3": mailbox["pop_enabled"],
             "smtp_auth": tenant.smtp_auth_enabled(mailbox), "smtp_auth_source": smtp_source,
@@ -319,6 +333,7 @@ def write(tenant, run_dir, issuer, ports, cert, key, signing_key, client_ids, au
             "log": os.path.join(run_dir, "logs", "dovecot.log"), "instance": os.path.basename(run_dir.rstrip("/")),
             "host": tenant.host, "mail_dir": paths["mail"], "cert": cert, "key": key,
             "auth_debug": "yes" if auth_debug else "no", "sink_port": ports["sink"],
+            "mechanisms": " ".join(tenant.mail_mechanisms),
             "greeting_imap": GREETINGS["imap"], "greeting_pop3": GREETINGS["pop3"],
             "greeting_submission": GREETINGS["submission"], "imaps_port": ports["imaps"],
             "pop3s_port": ports["pop3s"], "submission_port": ports["submission"],

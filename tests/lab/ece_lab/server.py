@@ -5,6 +5,11 @@
 
 Reads everything from the run directory's state.json. SIGHUP reloads the tenant file named
 there (``lab switch``); SIGTERM stops it.
+
+The sink is where Exchange Online's transport checks live: Dovecot's submission service relays
+each authenticated session to it and, trusting it, names the signed-in account in XCLIENT LOGIN=.
+Like Exchange, the sink accepts any MAIL FROM (250 2.1.0 Sender OK) and checks Send As when the
+message is submitted, after DATA.
 """
 
 import itertools
@@ -15,20 +20,62 @@ import threading
 import time
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from . import httpd
 from .identity import Issuer, SigningKey
 from .tenant import load
 
 
-class SinkHandler:
-    """Stores every message Dovecot's submission service relays, one .eml file each."""
+# Exchange Online's refusal of a sender the account may not send as, after DATA; MAIL FROM was accepted.
+# https://github.com/gophish/gophish/issues/2900 https://github.com/nextcloud/mail/pull/13668
+# https://github.com/MicrosoftDocs/OfficeDocs-Support/issues/1187
+SEND_AS_DENIED = ("554 5.2.252 SendAsDenied; %s not allowed to send as %s; "
+                  "STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process "
+                  "message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.")
+SENDER_OK = "250 2.1.0 Sender OK"
 
-    def __init__(self, directory):
+
+class SinkSMTP(SMTP):
+    """aiosmtpd with Postfix's XCLIENT, which Dovecot's submission relay sends to a trusted relay: the session
+    records LOGIN= (the account that signed in)."""
+
+    async def smtp_XCLIENT(self, arg):
+        fields = dict(item.split("=", 1) for item in (arg or "").split() if "=" in item)
+        self.session.xclient_login = fields.get("LOGIN")
+        await self.push("220 %s ESMTP" % self.hostname)
+
+
+class SinkController(Controller):
+    def factory(self):
+        return SinkSMTP(self.handler, **self.SMTP_kwargs)
+
+
+class SinkHandler:
+    """Stores every message Dovecot's submission service relays, one .eml file each, after Exchange's Send As
+    check: the signed-in account (XCLIENT LOGIN=) must be the sender's mailbox or hold Send As on it."""
+
+    def __init__(self, directory, lab=None):
         self.directory = directory
+        self.lab = lab
         self._counter = itertools.count(1)
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        # ENHANCEDSTATUSCODES: Dovecot then passes the sink's enhanced codes (2.1.0, 5.2.252) through unchanged.
+        return responses[:-1] + ["250-ENHANCEDSTATUSCODES", "250-XCLIENT ADDR PORT PROTO HELO LOGIN SESSION TTL "
+                                 "TIMEOUT"] + responses[-1:]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return SENDER_OK
+
     async def handle_DATA(self, server, session, envelope):
+        account = getattr(session, "xclient_login", None)
+        tenant = self.lab.tenant if self.lab is not None else None
+        if tenant is not None and account and not tenant.may_send_as(account, envelope.mail_from):
+            return SEND_AS_DENIED % (account, envelope.mail_from)
         name = "%d-%04d.eml" % (time.time() * 1000, next(self._counter))
         header = "X-Lab-Mail-From: %s\r\nX-Lab-Rcpt-To: %s\r\n" % (envelope.mail_from, ", ".join(envelope.rcpt_tos))
         tmp = os.path.join(self.directory, "." + name)
@@ -70,8 +117,8 @@ class _Lab:
 def main(run_dir):
     lab = _Lab(run_dir)
     lab.load()
-    sink = Controller(SinkHandler(os.path.join(run_dir, "sink")), hostname=lab.state["host"],
-                      port=lab.state["ports"]["sink"])
+    sink = SinkController(SinkHandler(os.path.join(run_dir, "sink"), lab), hostname=lab.state["host"],
+                          port=lab.state["ports"]["sink"])
     sink.start()
     stop = threading.Event()
     reload_wanted = threading.Event()

@@ -3,9 +3,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Dovecot as Exchange Online: XOAUTH2 logins with the issuer's tokens, and each scenario's refusal."""
 
+import base64
 import email
 import imaplib
 import os
+import poplib
+import smtplib
 import time
 
 import jwt
@@ -38,14 +41,84 @@ def test_healthy_end_to_end_msal_token_three_protocols_and_a_message_arrives(use
     assert message["Subject"] == subject and message["X-Lab-Rcpt-To"] == "support@contoso.example"
 
 
-def test_shared_mailbox_opens_with_the_delegates_token(use_scenario):
+def test_shared_mailbox_opens_with_the_delegates_token_over_imap_and_pop_not_smtp(use_scenario):
     s = use_scenario("healthy")
     token = s.refresh("ece-service")["access_token"]
     assert s.lab.imap_examine("sales@contoso.example", token)[:2] == ("examine", True)
     assert s.lab.pop3_stat("sales@contoso.example", token)[:2] == ("stat", True)
-    assert s.lab.smtp_auth("sales@contoso.example", token)[:2] == ("auth", True)
-    # ... but a delegate's token opens nothing it holds no grant on.
+    # SMTP AUTH as the shared mailbox with the delegate's token: Exchange's 535 5.7.3, FullAccess or not
+    # (https://github.com/nextcloud/mail/issues/13667, https://github.com/jstedfast/MailKit/issues/1770).
+    stage, ok, reply = s.lab.smtp_auth("sales@contoso.example", token)
+    assert (stage, ok) == ("auth", False) and "5.7.3 Authentication unsuccessful" in reply
+    # The delegate signs in as itself.
+    assert s.lab.smtp_auth("ece.service@contoso.example", token)[:2] == ("auth", True)
+    # ... and a delegate's token opens nothing it holds no grant on.
     assert s.lab.imap_examine("support@contoso.example", token)[:2] == ("auth", False)
+
+
+def _submit(s, account, token, sender, recipient="support@contoso.example"):
+    """AUTH XOAUTH2 as ACCOUNT, MAIL FROM SENDER, one message: the (code, reply) of MAIL FROM and of the message."""
+    with smtplib.SMTP(s.lab.host, s.lab.ports["submission"], timeout=10) as smtp:
+        smtp.ehlo("ece-lab-client")
+        smtp.starttls(context=s.lab.tls_context())
+        smtp.ehlo("ece-lab-client")
+        code, _reply = smtp.docmd("AUTH", "XOAUTH2")
+        code, reply = smtp.docmd(base64.b64encode(s.lab.xoauth2(account, token).encode()).decode())
+        assert code == 235, reply
+        mail_from = smtp.docmd("MAIL FROM:<%s>" % sender)
+        assert smtp.docmd("RCPT TO:<%s>" % recipient)[0] == 250
+        try:
+            sent = smtp.data(b"Subject: send as\r\n\r\nlab\r\n")
+        except smtplib.SMTPDataError as exc:
+            sent = (exc.smtp_code, exc.smtp_error)
+        return mail_from, (sent[0], sent[1].decode())
+
+
+def test_send_as_is_checked_at_submission_not_at_mail_from(use_scenario):
+    s = use_scenario("exchange-send-as-missing")
+    token = s.refresh("ece-service")["access_token"]
+    before = set(_sink_messages(s.run_dir))
+    mail_from, sent = _submit(s, "ece.service@contoso.example", token, "sales@contoso.example")
+    assert mail_from == (250, b"2.1.0 Sender OK"), "Exchange accepts MAIL FROM and checks Send As after DATA"
+    assert sent == (554, "5.2.252 SendAsDenied; ece.service@contoso.example not allowed to send as "
+                         "sales@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException."
+                         "MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with "
+                         "message [BeginDiagnosticData]Cannot submit message.")
+    assert set(_sink_messages(s.run_dir)) == before, "nothing was delivered"
+    # Its own address needs no grant.
+    assert _submit(s, "ece.service@contoso.example", token, "ece.service@contoso.example")[1][0] == 250
+
+
+def test_send_as_granted_in_the_tenant_file_lets_the_delegate_send_as_the_shared_mailbox(use_scenario):
+    s = use_scenario("healthy")  # sales@: send_as [ece.service@]
+    token = s.refresh("ece-service")["access_token"]
+    assert _submit(s, "ece.service@contoso.example", token, "sales@contoso.example")[1][0] == 250
+    # ... and only that one: support@ grants it nothing.
+    assert _submit(s, "ece.service@contoso.example", token, "support@contoso.example")[1][0] == 554
+
+
+def _mechanisms(s):
+    """What each service offers: IMAP CAPABILITY AUTH=, POP3 CAPA SASL, SMTP EHLO AUTH after STARTTLS."""
+    with imaplib.IMAP4_SSL(s.lab.host, s.lab.ports["imaps"], ssl_context=s.lab.tls_context(), timeout=10) as imap:
+        imap_mechs = sorted(c[5:] for c in imap.capabilities if c.startswith("AUTH="))
+    pop = poplib.POP3_SSL(s.lab.host, s.lab.ports["pop3s"], context=s.lab.tls_context(), timeout=10)
+    try:
+        pop_mechs = sorted(pop.capa().get("SASL", []))
+    finally:
+        pop.quit()
+    with smtplib.SMTP(s.lab.host, s.lab.ports["submission"], timeout=10) as smtp:
+        smtp.ehlo("x")
+        smtp.starttls(context=s.lab.tls_context())
+        smtp.ehlo("x")
+        smtp_mechs = sorted(smtp.esmtp_features.get("auth", "").upper().split())
+    return imap_mechs, pop_mechs, smtp_mechs
+
+
+def test_lab_switch_makes_dovecot_stop_and_start_offering_xoauth2(use_scenario):
+    s = use_scenario("mail-xoauth2-not-offered")
+    assert _mechanisms(s) == (["LOGIN", "PLAIN"], ["LOGIN", "PLAIN"], ["LOGIN", "PLAIN"])
+    s = use_scenario("healthy")
+    assert _mechanisms(s) == (["OAUTHBEARER", "XOAUTH2"], ["OAUTHBEARER", "XOAUTH2"], ["OAUTHBEARER", "XOAUTH2"])
 
 
 def test_banners_and_capabilities_look_like_exchange(use_scenario):
@@ -121,8 +194,11 @@ def test_smtp_auth_disabled_for_the_tenant(use_scenario):
 def test_mailbox_smtp_setting_overrides_the_tenant(use_scenario):
     s = use_scenario("smtp-auth-tenant-off-mailbox-on")
     assert s.lab.smtp_auth("support@contoso.example", s.refresh("support")["access_token"])[:2] == ("auth", True)
-    stage, ok, reply = s.lab.smtp_auth("sales@contoso.example", s.refresh("ece-service")["access_token"])
+    token = s.refresh("ece-service")["access_token"]
+    stage, ok, reply = s.lab.smtp_auth("ece.service@contoso.example", token)
     assert not ok and "disabled for the Tenant" in reply
+    # As the shared mailbox (SMTP AUTH at the tenant's setting, off) Exchange names SMTP AUTH first, not 5.7.3.
+    assert "disabled for the Tenant" in s.lab.smtp_auth("sales@contoso.example", token)[2]
 
 
 def test_shared_account_without_fullaccess_is_refused(use_scenario):
