@@ -266,8 +266,8 @@ def judge_send_as(context, subject):
 # -- the logins, and the cause this run already knows when one is refused -------------------------
 
 # Refusals a known setting explains; a network failure or a server without XOAUTH2 is not one of them.
-EXPLAINED_CLASSES = tuple(c for c in _mail.MAIL_CLASSES if c not in ('basic_auth_blocked', 'mailbox_unavailable',
-                                                                      'auth_unsupported'))
+UNEXPLAINED = ('basic_auth_blocked', 'mailbox_unavailable', 'auth_unsupported')
+EXPLAINED_CLASSES = tuple(c for c in _mail.MAIL_CLASSES if c not in UNEXPLAINED)
 SWITCH = {'imap': 'imap_enabled', 'pop3': 'pop_enabled'}
 CAUSES = {  # the checks that can explain a refused login, per protocol, in the order they are named
     'imap': ('MBX-LICENCE', 'MBX-PROTOCOLS', 'MBX-FULLACCESS', 'APP-CONSENT'),

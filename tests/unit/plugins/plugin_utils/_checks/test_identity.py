@@ -641,8 +641,8 @@ NO_CONSENT = ('no consent (admin, or the account\'s own) for %s: IMAP.AccessAsUs
     (('tenant_info', 'users'), 'USER-ACCOUNT', SUPPORT, 'error', 'not read: tenant_info did not read %s' % SUPPORT),
     (('tenant_info', 'application', 'required_permissions'), 'APP-PERMISSIONS', 'tenant', 'fail',
      'the app does not request IMAP.AccessAsUser.All (needed by %s, %s), POP.AccessAsUser.All (needed by %s), '
-     'SMTP.Send (needed by %s, %s), offline_access (needed by %s, %s)' % (SALES, SUPPORT, SALES, SALES, SUPPORT, SALES,
-                                                                         SUPPORT)),
+     'SMTP.Send (needed by %s, %s), offline_access (needed by %s, %s)' % (
+         SALES, SUPPORT, SALES, SALES, SUPPORT, SALES, SUPPORT)),
     (('tenant_info', 'application', 'service_principal', 'delegated_grants'), 'APP-CONSENT', 'tenant', 'fail',
      NO_CONSENT),
     (('tenant_info', 'application', 'service_principal', 'delegated_grants', 0, 'scopes'), 'APP-CONSENT', 'tenant',
