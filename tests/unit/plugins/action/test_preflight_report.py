@@ -207,7 +207,7 @@ def test_the_tenant_record_of_another_host_of_the_run_is_read_and_a_stale_one_is
 def test_check_tenant_false_skips_the_tenant_and_the_mailboxes_without_waits():
     result = run({'gate': True, 'today': '2026-11-28', 'check_tenant': False}, _vars(ALL))
     tenant_side = [f for f in result['findings'] if f['scope'] in ('tenant', 'mailbox')]
-    assert len(tenant_side) == 6 + 11 * 2, 'the tenant checks once, the mailbox checks per declared mailbox'
+    assert len(tenant_side) == 6 + 12 * 2, 'the tenant checks once, the mailbox checks per declared mailbox'
     assert set((f['status'], f['blocked_by']) for f in tenant_side) == {('skip', None)}
     assert all(f['detail'] == 'left out of this run by ece_o365_check_tenant: false' for f in tenant_side)
     assert result['coverage']['tenant'] == 'left out (ece_o365_check_tenant: false)'
