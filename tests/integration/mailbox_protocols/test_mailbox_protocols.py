@@ -43,10 +43,13 @@ def token_for(tenant, client, refresh_key):
     return reply["access_token"]
 
 
-def logins(client, login, token, protocols=("imap", "pop3", "smtp"), address=None, **settings):
+def logins(client, login, token, protocols=("imap", "pop3", "smtp"), address=None, smtp_login=None, sender=None,
+           **settings):
+    """As ECE logs in: IMAP/POP3 as LOGIN, SMTP as SMTP_LOGIN (the account; default LOGIN) with MAIL FROM SENDER."""
     ports = {"imap": client.ports["imaps"], "pop3": client.ports["pop3s"], "smtp": client.ports["submission"]}
-    jobs = [dict(protocol=p, host="127.0.0.1", port=ports[p], address=address or login, login=login, token=token,
-                 mechanism="xoauth2", timeout=10) for p in protocols]
+    jobs = [dict(protocol=p, host="127.0.0.1", port=ports[p], address=address or login,
+                 login=(smtp_login or login) if p == "smtp" else login, token=token, mechanism="xoauth2", timeout=10,
+                 settings={"sender": sender or address or login}) for p in protocols]
     results = _mail.login_all(jobs, dict(settings, ca_path=client.state["ca"]), 30)
     assert token not in json.dumps(results), "the token never appears in a result"
     assert {r["address"] for r in results} == {address or login}
@@ -77,11 +80,55 @@ def test_healthy_all_three_and_a_message_arrives(scenario):
 
 def test_shared_model_with_and_without_fullaccess(scenario):
     tenant, client = scenario("healthy")
-    assert errors(logins(client, "sales@contoso.example", token_for(tenant, client, "ece-service"))) == \
-        {"imap": None, "pop3": None, "smtp": None}
+    token = token_for(tenant, client, "ece-service")
+    results = logins(client, "sales@contoso.example", token, smtp_login="ece.service@contoso.example")
+    assert errors(results) == {"imap": None, "pop3": None, "smtp": None}
+    assert (results["smtp"]["login"], results["smtp"]["mail_from"]) == ("ece.service@contoso.example",
+                                                                        "sales@contoso.example")
+    assert results["smtp"]["followup"]["reply"] == "250 2.1.0 Sender OK"
     tenant, client = scenario("shared-no-fullaccess")
-    assert errors(logins(client, "sales@contoso.example", token_for(tenant, client, "ece-service"))) == \
-        {"imap": "auth_failed", "pop3": "auth_failed", "smtp": "auth_failed"}
+    assert errors(logins(client, "sales@contoso.example", token_for(tenant, client, "ece-service"),
+                         smtp_login="ece.service@contoso.example")) == \
+        {"imap": "auth_failed", "pop3": "auth_failed", "smtp": None}, "SMTP needs Send As, not FullAccess"
+
+
+def test_smtp_as_the_shared_mailbox_with_the_delegates_token_is_refused_535_5_7_3(scenario):
+    """What the collection did before issue 12, and what Exchange answers to it
+    (https://github.com/nextcloud/mail/issues/13667, https://github.com/frappe/frappe/issues/23079)."""
+    tenant, client = scenario("healthy")
+    result = logins(client, "sales@contoso.example", token_for(tenant, client, "ece-service"), protocols=("smtp",))
+    assert result["smtp"]["error_class"] == "auth_failed" and "5.7.3 Authentication unsuccessful" in \
+        result["smtp"]["reply"]
+
+
+@pytest.mark.parametrize("name, error_class", [("healthy", None), ("exchange-send-as-missing", "send_as_denied")])
+def test_send_as_shows_only_when_a_message_is_submitted(scenario, name, error_class):
+    tenant, client = scenario(name)
+    token = token_for(tenant, client, "ece-service")
+    shared = dict(protocols=("smtp",), smtp_login="ece.service@contoso.example", address="sales@contoso.example")
+    assert logins(client, "sales@contoso.example", token, **shared)["smtp"]["error_class"] is None, \
+        "MAIL FROM then RSET proves no Send As"
+    result = logins(client, "sales@contoso.example", token, send_test_message=True,
+                    test_recipient="support@contoso.example", **shared)["smtp"]
+    assert result["error_class"] == error_class and result["followup"]["reply"] == "250 2.1.0 Sender OK"
+    if error_class:
+        assert result["reply"].startswith("554 5.2.252 SendAsDenied; ece.service@contoso.example not allowed to "
+                                          "send as sales@contoso.example; STOREDRV.Submission.Exception:")
+        assert ("Add-RecipientPermission -Identity sales@contoso.example -Trustee ece.service@contoso.example "
+                "-AccessRights SendAs") in result["message"]
+        assert result["test_message"]["accepted"] is False
+
+
+def test_xoauth2_not_offered_is_auth_unsupported_on_every_protocol(scenario):
+    tenant, client = scenario("mail-xoauth2-not-offered")
+    results = logins(client, "support@contoso.example", token_for(tenant, client, "support"))
+    assert errors(results) == {"imap": "auth_unsupported", "pop3": "auth_unsupported", "smtp": "auth_unsupported"}
+    for result in results.values():
+        assert sorted(result["mechanisms_offered"]) == ["LOGIN", "PLAIN"] and result["authenticated"] is False
+        assert "not XOAUTH2" in result["message"] and "refused the token" not in result["message"]
+    tenant, client = scenario("healthy")
+    results = logins(client, "support@contoso.example", token_for(tenant, client, "support"))
+    assert all("XOAUTH2" in r["mechanisms_offered"] for r in results.values())
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -170,9 +217,10 @@ def test_module_through_ansible_playbook_never_shows_the_token(scenario, tmp_pat
       ansible.builtin.assert:
         that:
           - mail is not changed
-          - mail.summary.ok == 3
+          - mail.summary.ok == 2
+          - mail.results | map(attribute='protocol') | list == ['imap', 'smtp']
           - mail.results | map(attribute='address') | unique | list == ['support@contoso.example']
-          - mail.results | map(attribute='ok') | list == [true, true, true]
+          - mail.results | map(attribute='ok') | list == [true, true]
 """ % dict(client.ports, ca=client.state["ca"]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_LOCALHOST_WARNING="false",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable, LAB_TOKEN=token)
@@ -201,9 +249,14 @@ def test_module_redeems_the_stored_refresh_token_itself(scenario):
     refresh = tenant.refresh_tokens["ece-service"]["value"]
     result = run_module(mailbox_protocols, _module_args(client, tenant, mailboxes=[
         {"address": "sales@contoso.example", "account": "ece.service@contoso.example", "refresh_token": refresh}]))
-    assert result["summary"] == {"total": 3, "ok": 3, "failed": 0, "errors": {}}, result
-    assert [(r["address"], r["login"], r["ok"]) for r in result["results"]] == [("sales@contoso.example",) * 2 + (True,)] * 3
+    assert result["summary"] == {"total": 2, "ok": 2, "failed": 0, "errors": {}}, result
+    assert [(r["protocol"], r["login"], r["mail_from"], r["ok"]) for r in result["results"]] == [
+        ("imap", "sales@contoso.example", None, True),
+        ("smtp", "ece.service@contoso.example", "sales@contoso.example", True)]
     token = result["tokens"][0]
+    assert token["scopes_requested"] == ["https://outlook.office.com/IMAP.AccessAsUser.All",
+                                         "https://outlook.office.com/SMTP.Send", "offline_access", "openid", "profile"]
+    assert not any("POP.AccessAsUser.All" in scope for scope in token["scopes"]), "the token has what was asked"
     assert (token["address"], token["account"], token["token_owner"]) == (
         "sales@contoso.example", "ece.service@contoso.example", "ece.service@contoso.example")
     assert token["source"] == "refresh_token" and token["ok"] is True and token["error_class"] is None
@@ -235,4 +288,23 @@ def test_module_shared_model_logs_in_as_each_mailbox_with_the_delegates_token(sc
         ("sales@contoso.example", "imap"), ("support@contoso.example", "smtp")]
     assert result["results"][0]["ok"] is True, result["results"][0]["message"]
     assert [t["address"] for t in result["tokens"]] == ["sales@contoso.example", "support@contoso.example"]
-    assert len({t["token_owner"] for t in result["tokens"]}) == 1, "the refresh token was redeemed once"
+    assert len({t["token_owner"] for t in result["tokens"]}) == 1, "one account's token for both"
+    assert [t["scopes_requested"][0].rsplit("/", 1)[1] for t in result["tokens"]] == [
+        "IMAP.AccessAsUser.All", "SMTP.Send"], "each refresh asks for its mailbox's protocols only"
+    assert result["results"][1]["login"] == "ece.service@contoso.example"
+
+
+@pytest.mark.parametrize("protocols, error_class", [(["imap", "smtp"], None), (["imap", "pop3", "smtp"], "aadsts")])
+def test_partial_consent_passes_for_the_protocols_used_and_fails_only_when_pop_is_asked(scenario, protocols,
+                                                                                        error_class):
+    """Admin consent for IMAP and SMTP only (entra-partial-consent): a refresh that asks for POP too gets
+    AADSTS65001; one that asks for what the mailbox uses gets its token."""
+    from identity_helpers import run_module
+    from ansible_collections.ece_o365.preflight.plugins.modules import mailbox_protocols
+    tenant, client = scenario("entra-partial-consent")
+    result = run_module(mailbox_protocols, _module_args(client, tenant, mailboxes=[
+        {"address": "support@contoso.example", "refresh_token": tenant.refresh_tokens["support"]["value"],
+         "protocols": protocols}]))
+    assert {r["error_class"] for r in result["results"]} == {error_class}, result["results"]
+    if error_class:
+        assert result["tokens"][0]["aadsts"]["code"] == 65001
