@@ -57,7 +57,7 @@ options:
   application_client_secret:
     description:
       - The client secret ECE uses for O(application_id) (its value, as ECE holds it), to tell which of the app's
-        secrets ECE holds - RV(application.secrets[].in_use).
+        secrets ECE holds - C(in_use) in RV(application.secrets).
       - Graph shows only each secret's first three characters (C(hint)); the module computes the hint of this
         secret and compares. The value is never returned or logged.
     type: str
@@ -335,8 +335,8 @@ users:
         - Licences (C(sku), C(sku_id)) with every service plan as read (C(name), C(id), C(status) the provisioning
           status verbatim - C(Success), C(PendingProvisioning), C(PendingInput), C(PendingActivation), C(Disabled),
           C(Error) - and C(applies_to)); V(null) when they could not be read.
-        - Read from C(assignedPlans) (RV(users[].licence_read.source)), there is one entry with C(sku) V(null); each
-          plan is named from its id for the Exchange plans, and carries C(service), C(capability_status)
+        - Read from C(assignedPlans) (C(source) of RV(users[].licence_read)), there is one entry with C(sku)
+          V(null); each plan is named from its id for the Exchange plans, and carries C(service), C(capability_status)
           (C(Enabled), C(Warning), C(Suspended), C(Deleted), C(LockedOut)) and the C(status) of its service's
           C(provisionedPlans) (V(null) when they disagree).
       type: list

@@ -375,8 +375,8 @@ def test_an_address_is_resolved_by_mail_then_proxy_addresses_then_as_a_upn():
 
 def test_a_guid_is_read_by_id_and_a_name_nobody_has_does_not_exist():
     routes = tenant_routes()
-    routes['/v1.0/users/6c0b9f1e-0000-4000-8000-000000000001'] = [Response(200, {'id': '6c0b9f1e-0000-4000-8000-'
-                                                                                   '000000000001'})]
+    guid = '6c0b9f1e-0000-4000-8000-000000000001'
+    routes['/v1.0/users/' + guid] = [Response(200, {'id': guid})]
     g, session, _clock = graph(routes)
     by_id = _graph.read_user(g, '6c0b9f1e-0000-4000-8000-000000000001')
     assert by_id['resolved_by'] == 'id' and by_id['exists'] is True
