@@ -184,9 +184,10 @@ def _b64(text):
 
 def _require_mechanism(protocol, mechanism, offered, result):
     """Record the mechanisms the server offers; raise auth_unsupported (the token is never sent) when MECHANISM
-    is not among them. Exchange Online offers XOAUTH2 in EHLO after STARTTLS, in IMAP CAPABILITY (AUTH=XOAUTH2)
-    and in POP3 CAPA (SASL ... XOAUTH2):
-    https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+    is not among them. Exchange Online offers XOAUTH2 in EHLO after STARTTLS (250-AUTH LOGIN XOAUTH2:
+    https://github.com/jstedfast/MailKit/issues/1770), in IMAP CAPABILITY before the login (AUTH=PLAIN AUTH=XOAUTH2:
+    https://github.com/zone-eu/wildduck/pull/943, https://github.com/jstedfast/MailKit/issues/2016) and in POP3 CAPA
+    (SASL PLAIN XOAUTH2: https://github.com/kisli/vmime/issues/267); not OAUTHBEARER.
     """
     result['mechanisms_offered'] = [m.upper() for m in offered]
     if mechanism.upper() not in result['mechanisms_offered']:
