@@ -27,7 +27,7 @@ description:
   - The shared-account model is one mailbox entry per shared mailbox with the delegate's (O(mailboxes[].account)'s)
     token, logged in to as a client like ECE does it. IMAP and POP3 sign in with C(user=) the mailbox
     (O(mailboxes[].login)); FullAccess lets the delegate's token open it. SMTP signs in with C(user=) the
-    account (the token's owner) and sends with C(MAIL FROM) the mailbox's address (O(mailboxes[].sender)):
+    account (the token's owner) and sends with C(MAIL FROM) the mailbox's address (O(mailboxes[].sender));
     Exchange Online refuses XOAUTH2 as the shared mailbox with C(535 5.7.3 Authentication unsuccessful), and
     checks Send As (not FullAccess) when a message is submitted, after C(DATA). Without a test message
     (C(MAIL FROM) then C(RSET)) Send As is therefore not proven; read it with M(ece_o365.preflight.mailbox_settings).
@@ -329,7 +329,7 @@ tokens:
     - C(address), C(login), C(account) (as given), C(source) (V(given), V(refresh_token) or V(client_credentials)),
       C(acquired), C(ok), C(error_class), C(message) (with the AADSTS code, meaning and fix when Entra refused),
       C(aadsts), C(token_owner), C(oid), C(token_kind) (V(delegated) or V(app-only)), C(audience), C(scopes),
-      C(scopes_requested) (what the refresh asked for: the permissions of the mailbox's protocols and what msal
+      C(scopes_requested) (what the refresh asked for, the permissions of the mailbox's protocols and what msal
       adds; V(null) for a given token), C(expires_in), C(lifetime_seconds), C(refresh_token_rotated),
       and the C(upn), C(preferred_username), C(app_id) and C(roles) claims where the token has them.
   returned: always
