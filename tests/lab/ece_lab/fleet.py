@@ -381,7 +381,9 @@ def lab_variables(state, report_dir=None, connection="ssh"):
         "ece_o365_ece_external_url": ece.get("external_url", ""),
         "ece_o365_ece_admin_login_fqdn": ece.get("admin_login_fqdn", ""),
         "ece_o365_ece_app_client_id": ece_app["client_id"],
-        "ece_o365_ece_app_client_secret": ece_app["secrets"][0]["value"] if ece_app["secrets"] else "",
+        # The secret ECE holds: ece.client_secret when the tenant file names it, else the app's first.
+        "ece_o365_ece_app_client_secret": ece.get("client_secret") or (
+            ece_app["secrets"][0]["value"] if ece_app["secrets"] else ""),
         "ece_o365_preflight_client_id": preflight_app["client_id"],
         "ece_o365_preflight_client_secret": preflight_app["secrets"][0]["value"] if preflight_app["secrets"] else "",
         "ece_o365_mailboxes": mailboxes,
