@@ -140,8 +140,8 @@ options:
   smtp_host:
     description:
       - SMTP submission server. Defaults to the O(cloud)'s (C(smtp.office365.com) in the public cloud,
-        C(smtp.office365.us) in V(usgov), C(smtp-dod.office365.us) in V(usgov_dod), C(smtp.partner.outlook.cn)
-        in V(china)).
+        C(outlook.office365.us) in V(usgov), C(outlook-dod.office365.us) in V(usgov_dod),
+        C(smtp.partner.outlook.cn) in V(china)).
     type: str
   smtp_port:
     description: SMTP submission port (STARTTLS).
