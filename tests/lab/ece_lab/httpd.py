@@ -22,7 +22,6 @@ import jwt
 from .aadsts import EntraError
 
 
-
 class HTTPError(Exception):
     def __init__(self, status, body, headers=None):
         super().__init__(status)
@@ -224,7 +223,8 @@ class LabHTTPServer(ThreadingHTTPServer):
 
 def serve(tenant, issuer, host, ports, cert, key, log):
     """Start the three listeners; return the servers (each serving in its own daemon thread)."""
-    from .exchange import ExchangeAdminApp  # pylint: disable=import-outside-toplevel  (they import this module)
+    # exchange.py and graph.py import this module, so they are imported here, not at the top.
+    from .exchange import ExchangeAdminApp  # pylint: disable=import-outside-toplevel
     from .graph import GraphApp  # pylint: disable=import-outside-toplevel
 
     login = LoginApp(tenant, issuer, "https://%s:%d" % (host, ports["login"]))

@@ -273,8 +273,8 @@ def test_microsofts_v2_sample_is_owned_by_its_preferred_username():
     (None, None, 'refresh_token', 'delegated', None, None),
     (None, None, None, None, None, None),
 ])
-def test_owner_facts_kind_by_scp_and_roles_owner_by_upn_preferred_username_unique_name(claims, id_claims, grant,
-                                                                                     kind, owner, claim):
+def test_owner_facts_kind_by_scp_and_roles_owner_by_upn_preferred_username_unique_name(
+        claims, id_claims, grant, kind, owner, claim):
     facts = _auth.owner_facts(claims, id_claims, grant)
     assert (facts['token_kind'], facts['token_owner'], facts['token_owner_claim']) == (kind, owner, claim)
 
