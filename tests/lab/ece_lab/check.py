@@ -14,8 +14,12 @@ import time
 from .clients import Lab
 from .tenant import load
 
-MAIL_SCOPES = ["https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/POP.AccessAsUser.All",
-               "https://outlook.office.com/SMTP.Send"]
+# The scope each protocol needs; a client asks only for those of the protocols it uses (asking for one more
+# than was consented is AADSTS65001), IMAP and SMTP when the mailbox names none - as ECE and the collection do.
+PROTOCOL_SCOPES = {"imap": "https://outlook.office.com/IMAP.AccessAsUser.All",
+                   "pop3": "https://outlook.office.com/POP.AccessAsUser.All",
+                   "smtp": "https://outlook.office.com/SMTP.Send"}
+DEFAULT_PROTOCOLS = ("imap", "smtp")
 
 
 def _error_text(reply):
@@ -54,7 +58,8 @@ def run_check(run_dir):
     app = lab.msal_app(ece_app["client_id"], ece_app["secrets"][0]["value"] if ece_app["secrets"] else None)
     for mailbox in tenant.ece.get("mailboxes", []):
         refresh = tenant.refresh_tokens[mailbox["refresh_token"]]
-        reply = app.acquire_token_by_refresh_token(refresh["value"], scopes=MAIL_SCOPES)
+        protocols = mailbox.get("protocols") or DEFAULT_PROTOCOLS
+        reply = app.acquire_token_by_refresh_token(refresh["value"], scopes=[PROTOCOL_SCOPES[p] for p in protocols])
         who = "%s (token %s)" % (mailbox["login"], mailbox["refresh_token"])
         if "access_token" not in reply:
             record("login", "refresh token " + who, False, _error_text(reply))
@@ -62,12 +67,17 @@ def run_check(run_dir):
         owner = reply.get("id_token_claims", {}).get("preferred_username", "?")
         record("login", "refresh token " + who, True, "owner %s, expires_in %s" % (owner, reply["expires_in"]))
         token = reply["access_token"]
-        for service, probe in (("imaps", lambda: lab.imap_examine(mailbox["login"], token)),
-                               ("pop3s", lambda: lab.pop3_stat(mailbox["login"], token)),
-                               ("submission", lambda: lab.smtp_auth(mailbox["login"], token,
-                                                                    send_to=mailbox["address"]))):
+        # IMAP and POP3 open the mailbox as its login (a delegate with FullAccess may); SMTP signs in as the
+        # account whose token it is and sends from the mailbox's address (Send As), as Exchange requires.
+        account = mailbox.get("account", mailbox["login"])
+        probes = {"imap": ("imaps", mailbox["login"], lambda: lab.imap_examine(mailbox["login"], token)),
+                  "pop3": ("pop3s", mailbox["login"], lambda: lab.pop3_stat(mailbox["login"], token)),
+                  "smtp": ("submission", account, lambda: lab.smtp_auth(account, token, send_to=mailbox["address"],
+                                                                        mail_from=mailbox["address"]))}
+        for protocol in protocols:
+            service, user, probe = probes[protocol]
             stage, ok, detail = probe()
-            record(service, "XOAUTH2 %s %s" % (stage, mailbox["login"]), ok, detail)
+            record(service, "XOAUTH2 %s %s" % (stage, user), ok, detail)
     sink = os.path.join(run_dir, "sink")
     deadline = time.monotonic() + 5
     sent = sum(1 for r in results if r[0] == "submission" and r[2])

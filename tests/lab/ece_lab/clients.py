@@ -106,8 +106,9 @@ class Lab:
         finally:
             pop.close()
 
-    def smtp_auth(self, user, token, send_to=None, subject="ece_o365 preflight lab test"):
-        """EHLO, STARTTLS, EHLO, AUTH XOAUTH2 (token after 334); optionally send one message."""
+    def smtp_auth(self, user, token, send_to=None, subject="ece_o365 preflight lab test", mail_from=None):
+        """EHLO, STARTTLS, EHLO, AUTH XOAUTH2 as USER (token after 334); optionally send one message from
+        MAIL_FROM (default USER: a shared mailbox's delegate signs in as itself and sends as the shared address)."""
         with smtplib.SMTP(self.host, self.ports["submission"], timeout=TIMEOUT) as smtp:
             smtp.ehlo("ece-lab-client")
             smtp.starttls(context=self.tls_context())
@@ -123,7 +124,7 @@ class Lab:
                 smtp.rset()
                 return "auth", True, "%d %s" % (code, reply.decode())
             message = email.message.EmailMessage()
-            message["From"], message["To"], message["Subject"] = user, send_to, subject
+            message["From"], message["To"], message["Subject"] = mail_from or user, send_to, subject
             message.set_content("Sent by the ece_o365.preflight lab to prove SMTP XOAUTH2 end to end.\n")
             try:
                 smtp.send_message(message)
