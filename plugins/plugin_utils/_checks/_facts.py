@@ -82,9 +82,13 @@ FIX = {
     # https://learn.microsoft.com/en-us/powershell/module/exchange/add-recipientpermission
     'send_as': 'Add-RecipientPermission -Identity %s -Trustee %s -AccessRights SendAs',
     # provisioningStatus: https://learn.microsoft.com/en-us/graph/api/resources/serviceplaninfo
-    'licence_pending': 'wait for Exchange Online to provision the mailbox plan, then check the user in the Microsoft '
-                       '365 admin center (Users > Active users > the user > Licenses and apps); a plan that stays '
-                       'pending or shows an error needs Microsoft support, not another licence',
+    # serviceplaninfo's provisioningStatus: PendingProvisioning = "Microsoft has added a new service to the product
+    # SKU and it isn't activated in the tenant"; PendingActivation = provisioned, an admin must activate it;
+    # PendingInput = waiting for the service (https://learn.microsoft.com/en-us/graph/api/resources/serviceplaninfo).
+    'licence_pending': 'check the user in the Microsoft 365 admin center (Users > Active users > the user > Licenses '
+                       'and apps): the Exchange Online plan must be switched on and show as provisioned; a plan '
+                       'pending activation needs an administrator to activate the service, one that stays pending '
+                       'needs Microsoft support - not another licence',
     # GET /users/{id}/licenseDetails: "Application: Not supported"
     # (https://learn.microsoft.com/en-us/graph/api/user-list-licensedetails); the user's assignedPlans are readable
     # with User.Read.All (https://learn.microsoft.com/en-us/graph/api/resources/user)

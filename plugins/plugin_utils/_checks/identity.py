@@ -137,9 +137,16 @@ def resolves_to(context, name, account, account_id):
     return bool(account_id) and object_id(context, name) == account_id
 
 
+def _own_token_refused(result):
+    """Whether a tenant module got no token of its own (nothing it reads was read: PREFLIGHT-TENANT-READ says why)."""
+    return (result.get('token') or {}).get('acquired') is False
+
+
 def user(context, name):
     entry = directory_entry(context, name)
     if entry is None:
+        if _own_token_refused(context.tenant['tenant_info']):
+            raise Blocked(TENANT_READ, 'not judged: the preflight\'s own Graph token was refused (see %s)' % TENANT_READ)
         raise Missing('not read: tenant_info did not read %s' % name)
     if entry.get('exists') is None:
         raise Blocked(TENANT_READ, 'not judged: %s could not be read (see %s)' % (name, TENANT_READ))

@@ -33,6 +33,9 @@ def settings(context, address):
                 raise Blocked(TENANT_READ, 'not judged: the Exchange admin API could not read %s (see %s)' % (
                     address, TENANT_READ))
             return entry, read
+    if (read.get('token') or {}).get('acquired') is False:
+        raise Blocked(TENANT_READ, 'not judged: the preflight\'s own Exchange admin API token was refused (see %s)'
+                      % TENANT_READ)
     raise Missing('not read: mailbox_settings returned nothing for %s' % address)
 
 
@@ -143,8 +146,9 @@ def judge_licence(context, subject):
         return 'pass', 'a %s login succeeded, so Exchange holds the mailbox (a shared mailbox needs no licence)' % (
             worked[0].get('protocol', '').upper()), evidence
     if pending and not plans:
-        return Verdict('fail', 'pending: %s has the mailbox plan %s in status %s: the licence is assigned, but Exchange '
-                       'Online has not provisioned it yet%s' % (
+        # Microsoft's words for the statuses: https://learn.microsoft.com/en-us/graph/api/resources/serviceplaninfo
+        return Verdict('fail', 'pending: %s has the mailbox plan %s in status %s, not Success: the plan is assigned but '
+                       'not active for the user yet, so it gives no mailbox%s' % (
                            subject, pending[0].get('name') or pending[0].get('id'), pending[0].get('status'),
                            ', and Exchange holds no mailbox yet' if entry is not None else ''),
                        evidence, _facts.FIX['licence_pending'])
@@ -196,6 +200,9 @@ def judge_smtp_auth(context, subject):
                 'mailbox_setting': entry.get('smtp_client_authentication_disabled'),
                 'tenant_setting': (read.get('transport_config') or {}).get('smtp_client_authentication_disabled')}
     if enabled is None:
+        if (read.get('transport_config') or {}).get('ok') is False:  # a refused read, reported once by TENANT-READ
+            raise Blocked(TENANT_READ, 'not judged: %s defers to the tenant\'s SmtpClientAuthenticationDisabled, and '
+                          'Get-TransportConfig could not be read (see %s)' % (subject, TENANT_READ))
         raise Missing('not read: neither the mailbox\'s nor the tenant\'s SmtpClientAuthenticationDisabled was read')
     if not enabled:
         return 'fail', 'SMTP AUTH is disabled for %s by the %s setting (535 5.7.139)' % (subject, source), evidence
@@ -245,6 +252,9 @@ def judge_send_as(context, subject):
         raise NotApplicable('%s sends as itself (MAIL FROM %s): no Send As needed' % (account, sender))
     entry = _sender_settings(context, subject, sender)
     if entry.get('send_as') is None:
+        if (entry.get('send_as_read') or {}).get('ok') is False:  # a refused read, reported once by TENANT-READ
+            raise Blocked(TENANT_READ, 'not judged: the Send As entries of %s (Get-RecipientPermission) could not be '
+                          'read (see %s)' % (sender, TENANT_READ))
         raise Missing('not read: the Send As entries of %s (Get-RecipientPermission) were not read' % sender)
     allowed, denied = _grants(entry.get('send_as'), 'trustee', 'SendAs')
     account_id = object_id(context, account)
@@ -265,14 +275,16 @@ def judge_send_as(context, subject):
 
 # -- the logins, and the cause this run already knows when one is refused -------------------------
 
-# Refusals a known setting explains; a network failure or a server without XOAUTH2 is not one of them.
+# Refusals a known setting explains; a network failure or a server without XOAUTH2 is not one of them. A store
+# that is not there (MailboxNotFound, "mailbox unavailable") is explained by a missing mailbox plan only.
 UNEXPLAINED = ('basic_auth_blocked', 'mailbox_unavailable', 'auth_unsupported')
 EXPLAINED_CLASSES = tuple(c for c in _mail.MAIL_CLASSES if c not in UNEXPLAINED)
+EXPLAINED_BY_LICENCE_ONLY = ('mailbox_unavailable',)
 SWITCH = {'imap': 'imap_enabled', 'pop3': 'pop_enabled'}
 CAUSES = {  # the checks that can explain a refused login, per protocol, in the order they are named
-    'imap': ('MBX-LICENCE', 'MBX-PROTOCOLS', 'MBX-FULLACCESS', 'APP-CONSENT'),
-    'pop3': ('MBX-LICENCE', 'MBX-PROTOCOLS', 'MBX-FULLACCESS', 'APP-CONSENT'),
-    'smtp': ('MBX-LICENCE', 'MBX-SMTP-AUTH', 'MBX-SENDAS', 'APP-CONSENT'),
+    'imap': ('TOKEN-OWNER', 'MBX-LICENCE', 'MBX-PROTOCOLS', 'MBX-FULLACCESS', 'APP-CONSENT'),
+    'pop3': ('TOKEN-OWNER', 'MBX-LICENCE', 'MBX-PROTOCOLS', 'MBX-FULLACCESS', 'APP-CONSENT'),
+    'smtp': ('TOKEN-OWNER', 'MBX-LICENCE', 'MBX-SMTP-AUTH', 'MBX-SENDAS', 'APP-CONSENT'),
 }
 
 
@@ -288,10 +300,13 @@ def _verdict_of(context, check_id, subject):
         return None
 
 
-def known_causes(context, subject, protocol):
-    """[(what, check id, fix)]: the failures this run already knows that refuse PROTOCOL's login to SUBJECT."""
+def known_causes(context, subject, protocol, only=None):
+    """[(what, check id, fix)]: the failures this run already knows that refuse PROTOCOL's login to SUBJECT
+    (of the checks in ONLY, when given)."""
     causes = []
     for check_id in CAUSES[protocol]:
+        if only is not None and check_id not in only:
+            continue
         verdict = _verdict_of(context, check_id, subject)
         if verdict is None or verdict[0] not in ('fail', HARD_FAIL):
             continue
@@ -332,7 +347,10 @@ def _login_judge(protocol):
                 evidence[key] = result.get(key)
         if result.get('ok'):
             return 'pass', result.get('message'), evidence
-        causes = known_causes(context, subject, protocol) if result.get('error_class') in EXPLAINED_CLASSES else []
+        error_class = result.get('error_class')
+        causes = (known_causes(context, subject, protocol) if error_class in EXPLAINED_CLASSES else
+                  known_causes(context, subject, protocol, only=('MBX-LICENCE',))
+                  if error_class in EXPLAINED_BY_LICENCE_ONLY else [])
         if causes:
             evidence['known_causes'] = [c[1] for c in causes]
             fixes = []

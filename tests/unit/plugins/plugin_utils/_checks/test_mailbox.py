@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import mailbox
 
-from .observations import SALES, SUPPORT, SVC, finding, healthy, judge, login_results, not_passing
+from .observations import SALES, SUPPORT, SVC, finding, healthy, judge, login_results, not_passing, refused_token
 
 
 LICENCE_READ_OK = {'ok': True, 'source': 'licenseDetails', 'status': 200, 'error_class': None}
@@ -483,14 +483,14 @@ def test_licence_pending_is_its_own_finding_not_assign_a_licence(status):
     every = {'imap': 'not_connected', 'pop3': 'not_connected', 'smtp': 'auth_failed'}
     result = _without_exchange(healthy(), [{'name': 'EXCHANGE_S_ENTERPRISE', 'status': status}], every)
     assert result['status'] == 'fail'
-    assert result['detail'] == ('pending: %s has the mailbox plan EXCHANGE_S_ENTERPRISE in status %s: the licence is '
-                                'assigned, but Exchange Online has not provisioned it yet' % (SUPPORT, status))
-    assert result['remediation'].startswith('wait for Exchange Online to provision the mailbox plan')
+    assert result['detail'] == ('pending: %s has the mailbox plan EXCHANGE_S_ENTERPRISE in status %s, not Success: the '
+                                'plan is assigned but not active for the user yet, so it gives no mailbox' % (SUPPORT, status))
+    assert result['remediation'].startswith('check the user in the Microsoft 365 admin center')
     document = healthy()
     _settings(document, SUPPORT)['exists'] = False
     document['tenant']['tenant_info']['users'][0]['licences'][0]['service_plans'][0]['status'] = status
     result = finding(judge(document), 'MBX-LICENCE', SUPPORT)
-    assert result['detail'].endswith('not provisioned it yet, and Exchange holds no mailbox yet')
+    assert result['detail'].endswith('so it gives no mailbox, and Exchange holds no mailbox yet')
     assert 'assign a licence' not in result['remediation']
 
 
@@ -578,3 +578,56 @@ def test_a_refused_login_without_a_known_cause_or_for_a_network_reason_keeps_its
     _settings(document, SALES)['imap_enabled'] = False
     result = finding(judge(document), 'MBX-LOGIN-IMAP', SALES)
     assert result['remediation'] == 'the generic fix', 'a timeout is not explained by IMAP being disabled'
+
+
+def test_reads_refused_as_a_whole_are_blocked_by_the_tenant_read_not_errors_of_their_own():
+    """Was (fleet scenario entra-token-outage): every user and mailbox check an error 'not read', beside
+    PREFLIGHT-TENANT-READ's failure that already says why."""
+    document = healthy()
+    document['tenant']['tenant_info'] = refused_token('tenant_info', 'AADSTS50000: outage')
+    document['tenant']['mailbox_settings'] = refused_token('mailbox_settings', 'AADSTS50000: outage')
+    findings = judge(document)
+    for check_id in ('USER-ACCOUNT', 'MBX-LICENCE', 'MBX-PROTOCOLS', 'MBX-SMTP-AUTH', 'MBX-FULLACCESS'):
+        result = finding(findings, check_id, SALES)
+        assert (result['status'], result['blocked_by']) == ('skip', 'PREFLIGHT-TENANT-READ'), result
+
+
+def test_a_refused_send_as_or_transport_read_is_blocked_by_the_tenant_read():
+    document = healthy()
+    sales = [m for m in document['tenant']['mailbox_settings']['mailboxes'] if m['address'] == SALES][0]
+    sales.update(send_as=None, send_as_read={'ok': False, 'error_class': 'forbidden', 'message': '401'})
+    document['tenant']['mailbox_settings']['errors'] = [{'error_class': 'forbidden', 'message': '401 Get-RecipientPermission'}]
+    result = finding(judge(document), 'MBX-SENDAS', SALES)
+    assert (result['status'], result['blocked_by']) == ('skip', 'PREFLIGHT-TENANT-READ')
+    sales.pop('send_as_read')
+    document['tenant']['mailbox_settings']['errors'] = []
+    assert finding(judge(document), 'MBX-SENDAS', SALES)['status'] == 'error', 'not read, and no reason: an error'
+    document = healthy()
+    document['tenant']['mailbox_settings']['transport_config'] = {
+        'smtp_client_authentication_disabled': None, 'ok': False, 'error_class': 'forbidden', 'message': '401'}
+    document['tenant']['mailbox_settings']['errors'] = [{'error_class': 'forbidden', 'message': '401 Get-TransportConfig'}]
+    result = finding(judge(document), 'MBX-SMTP-AUTH', SUPPORT)
+    assert (result['status'], result['blocked_by']) == ('skip', 'PREFLIGHT-TENANT-READ')
+
+
+def test_a_refused_login_names_the_wrong_token_owner_and_a_missing_store_names_the_licence():
+    document = healthy()
+    token = [t for t in document['tenant']['mailbox_protocols']['tokens'] if t['address'] == SUPPORT][0]
+    token.update(oid='id-someone-else', token_owner='jdoe@contoso.com')
+    document['tenant']['mailbox_protocols']['results'] = [
+        dict(r, ok=False, error_class='auth_failed', reply='NO AUTHENTICATE failed.') if r['address'] == SUPPORT else r
+        for r in document['tenant']['mailbox_protocols']['results']]
+    result = finding(judge(document), 'MBX-LOGIN-IMAP', SUPPORT)
+    assert result['status'] == 'fail' and 'this run already knows why' in result['detail'] and \
+        '(see TOKEN-OWNER)' in result['detail'], result['detail']
+    document = healthy()
+    _settings(document, SUPPORT)['exists'] = False
+    for user_ in document['tenant']['tenant_info']['users']:
+        if user_['name'] == SUPPORT:
+            user_['licences'] = []
+    document['tenant']['mailbox_protocols']['results'] = [
+        dict(r, ok=False, error_class='mailbox_unavailable', reply='525 5.7.13 MailboxNotFound')
+        if r['address'] == SUPPORT and r['protocol'] == 'smtp' else r
+        for r in document['tenant']['mailbox_protocols']['results']]
+    result = finding(judge(document), 'MBX-LOGIN-SMTP', SUPPORT)
+    assert '(see MBX-LICENCE)' in result['detail'], result['detail']
