@@ -86,7 +86,7 @@ function auth_passdb_lookup(req)
     req:log_info("no mailbox " .. login)
     return refuse(replies.auth_failed)
   end
-  if upn ~= login and not mailbox.full_access[oid] then
+  if oid ~= mailbox.oid and not mailbox.full_access[oid] then
     req:log_info("token of " .. (upn ~= "" and upn or oid) .. " holds no FullAccess on " .. login)
     return refuse(replies.auth_failed)
   end
@@ -245,20 +245,29 @@ def _oauth2_passdbs(tenant, root, keys_dir, issuer):
     variants = [("self", "upn", "%Lu")]
     for user in tenant.users.values():
         mailbox = user["mailbox"]
-        for holder in (mailbox or {}).get("full_access", []):
+        if mailbox is None:
+            continue
+        # Exchange takes any of a mailbox's SMTP addresses as the login (a hybrid tenant's address is often not
+        # its UPN): each alias maps to the owner's upn, and to each delegate's for the grants below.
+        names = [user["upn"]] + [a for a in user.get("proxy_addresses") or [] if a != user["upn"]]
+        for alias in names[1:]:
+            variants.append(("alias-%d" % len(variants), "upn", "%%{if;%%Lu;eq;%s;%s;%%Lu}" % (user["upn"], alias)))
+        for holder in mailbox.get("full_access", []):
             if holder in mailbox["full_access_deny"]:
                 continue
             attribute, value = ("oid", sp_ids[holder]) if holder in sp_ids else ("upn", holder)
-            variants.append(("grant-%d" % len(variants), attribute,
-                             "%%{if;%%Lu;eq;%s;%s;%%Lu}" % (value, user["upn"])))
+            for name in names:
+                variants.append(("grant-%d" % len(variants), attribute,
+                                 "%%{if;%%Lu;eq;%s;%s;%%Lu}" % (value, name)))
     blocks = []
-    for index, (name, attribute, fmt) in enumerate(variants):
+    for name, attribute, fmt in variants:
         args = os.path.join(root, "oauth2-%s.conf.ext" % name)
         with open(args, "w", encoding="utf-8") as handle:
             handle.write(OAUTH2_CONF % {"keys_dir": keys_dir, "issuer": issuer, "username_attribute": attribute,
                                         "username_format": fmt})
-        last = index == len(variants) - 1
-        blocks.append(OAUTH2_PASSDB % {"args": args, "on_failure": "return-fail" if last else "continue"})
+        # A variant that does not apply fails without undoing one that did (continue keeps the status); when none
+        # applied, nothing authenticated and the Lua passdb (skip = unauthenticated) is skipped: the login fails.
+        blocks.append(OAUTH2_PASSDB % {"args": args, "on_failure": "continue"})
     return "".join(blocks)
 
 
@@ -287,13 +296,15 @@ def policy(tenant):
             continue
         smtp_source = "mailbox" if mailbox["smtp_client_authentication_disabled"] is not None else "tenant"
         granted = {oids.get(h, h): True for h in mailbox["full_access"] if h not in mailbox["full_access_deny"]}
-        mailboxes[user["upn"]] = {
+        entry = mailboxes[user["upn"]] = {
             "oid": user["object_id"],
             "licensed": tenant.has_mailbox(user),
             "imap": mailbox["imap_enabled"], "pop3": mailbox["pop_enabled"],
             "smtp_auth": tenant.smtp_auth_enabled(mailbox), "smtp_auth_source": smtp_source,
             "full_access": granted,
         }
+        for alias in user.get("proxy_addresses") or []:  # the same mailbox under each of its SMTP addresses
+            mailboxes.setdefault(alias, entry)
     return {
         "audiences": {aud: True for aud in OUTLOOK_AUDIENCES},
         "scopes": PROTOCOL_SCOPE,
@@ -325,7 +336,8 @@ def write(tenant, run_dir, issuer, ports, cert, key, signing_key, client_ids, au
     with open(users_file, "w", encoding="utf-8") as handle:
         for user in tenant.users.values():
             if user["mailbox"] is not None:
-                handle.write("%s:::::%s::\n" % (user["upn"], os.path.join(paths["mail"], user["upn"])))
+                for name in [user["upn"]] + [a for a in user.get("proxy_addresses") or [] if a != user["upn"]]:
+                    handle.write("%s:::::%s::\n" % (name, os.path.join(paths["mail"], user["upn"])))
     config = os.path.join(root, "dovecot.conf")
     with open(config, "w", encoding="utf-8") as handle:
         handle.write(CONFIG % {
