@@ -141,8 +141,8 @@ def test_send_as_is_refused_at_submission_with_microsofts_text_when_a_test_messa
     read fails MBX-SENDAS, and a test message, when asked for, is refused after DATA with Exchange's text."""
     preflight_fleet.switch("exchange-send-as-missing")
     lab = preflight_fleet.lab_state()
-    run = preflight_fleet.run(report_dir, extra_vars={"ece_o365_send_test_message": True,
-                                                     "ece_o365_test_recipient": "support@contoso.example"})
+    run = preflight_fleet.run(report_dir, extra_vars={
+        "ece_o365_send_test_message": True, "ece_o365_test_recipient": "support@contoso.example"})
     assert run.not_passing() == _fail((["MBX-SENDAS", "MBX-LOGIN-SMTP"], [SALES])), run.tail(3000)
     login = [f for f in run.findings if (f["id"], f["subject"]) == ("MBX-LOGIN-SMTP", SALES)][0]
     assert login["evidence"]["error_class"] == "send_as_denied", login
