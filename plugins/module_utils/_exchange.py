@@ -327,4 +327,22 @@ def read_settings(admin, mailboxes):
             exc = _graph.as_graph_error(exc, admin, 'POST')
             out['mailboxes'].append(_graph.failed(new_mailbox(address, item.get('account')), exc))
             out['errors'].append(exc.facts())
+    # SMTP AUTH is the setting of the mailbox that signs in: in the shared-account model that is the delegate's
+    # (the account), not the shared mailbox's (nextcloud/mail #13668: 5.7.139 turned into 5.7.3 once SMTP AUTH was
+    # enabled on the identity signing in, https://github.com/nextcloud/mail/pull/13668). Read each account that is
+    # not one of the mailboxes too, as an entry of its own with role 'account'.
+    known = set(str(m.get('address') or '').lower() for m in out['mailboxes'])
+    for item in mailboxes:
+        account = item.get('account')
+        if not account or account.lower() in known:
+            continue
+        known.add(account.lower())
+        try:
+            entry = _graph.succeeded(read_mailbox(admin, account, account, out['errors']))
+        except (_graph.GraphError, _graph.NotFound) + _graph.SHAPE_ERRORS as exc:
+            exc = _graph.as_graph_error(exc, admin, 'POST')
+            entry = _graph.failed(new_mailbox(account, account), exc)
+            out['errors'].append(exc.facts())
+        entry['role'] = 'account'
+        out['mailboxes'].append(entry)
     return out

@@ -148,7 +148,10 @@ transport_config:
   sample: {"smtp_client_authentication_disabled": true, "identity": "contoso.onmicrosoft.com", "ok": true,
            "error_class": null, "message": null, "graph_error": null}
 mailboxes:
-  description: One entry per mailbox, in the order given. Every key is present; facts are V(null) when unread.
+  description:
+    - One entry per mailbox, in the order given, then one per O(mailboxes[].account) that is not one of the mailboxes
+      (with C(role) V(account)) - SMTP AUTH is the setting of the mailbox that signs in, the delegate's in the
+      shared-account model. Every key is present; facts are V(null) when unread.
   returned: always
   type: list
   elements: dict
@@ -157,6 +160,10 @@ mailboxes:
       description: The mailbox's address as given - the key the judge joins on.
       type: str
       sample: sales@contoso.com
+    role:
+      description: V(account) for an entry read because a mailbox's account signs in with it; absent otherwise.
+      type: str
+      returned: for an account that is not one of the mailboxes
     account:
       description: O(mailboxes[].account) as given (the mailbox's address when not given).
       type: str

@@ -188,25 +188,42 @@ def judge_protocols_enabled(context, subject):
     return 'pass', '%s enabled, as ECE uses' % ', '.join(p.upper() for p in used), evidence
 
 
-@check('MBX-SMTP-AUTH', 'SMTP AUTH effectively enabled for the mailbox', 'error', 'mailbox', ('mailbox', 'smtp'),
-       'mailbox_settings: Get-CASMailbox SmtpClientAuthenticationDisabled, else Get-TransportConfig\'s',
+# SmtpClientAuthenticationDisabled is the setting of the mailbox that signs in to SMTP: in the shared-account
+# model ECE signs in as the delegate (the account) and sends as the shared address, so the delegate's setting is
+# the one Exchange applies (field: https://github.com/nextcloud/mail/pull/13668, 5.7.139 until SMTP AUTH was enabled
+# on the identity signing in); $null defers to Get-TransportConfig
+# (https://learn.microsoft.com/en-us/powershell/module/exchange/set-casmailbox).
+@check('MBX-SMTP-AUTH', 'SMTP AUTH effectively enabled for the mailbox that signs in', 'error', 'mailbox',
+       ('mailbox', 'smtp'),
+       'mailbox_settings: Get-CASMailbox SmtpClientAuthenticationDisabled of the account ECE signs in to SMTP with (the '
+       'mailbox itself, or the delegate in the shared-account model), else Get-TransportConfig\'s',
        _facts.FIX['smtp_auth'], item=6, code='5.7.139', requires=('tenant', 'mailbox_settings'))
 def judge_smtp_auth(context, subject):
     if 'smtp' not in context.mailbox(subject)['protocols']:
         raise NotApplicable('ECE does not send from %s (ece_o365_mailboxes[].protocols)' % subject)
-    entry, read = existing_mailbox(context, subject)
+    account = context.mailbox(subject)['account']
+    who = subject if same_identity(context, account, subject) else account
+    entry, read = existing_mailbox(context, who) if who == subject else settings(context, who)
+    if not entry.get('exists'):
+        return Verdict('fail', '%s signs in to SMTP for %s but Exchange holds no mailbox for it, so it has no SMTP AUTH '
+                       'setting to sign in with' % (who, subject), {'signs_in': who},
+                       'give %s an Exchange Online mailbox (a licence), or let ECE sign in as a mailbox' % who)
     enabled, source = effective_smtp_auth(entry, read)
-    evidence = {'smtp_auth_enabled': enabled, 'source': source,
+    evidence = {'smtp_auth_enabled': enabled, 'source': source, 'signs_in': who.lower(),
                 'mailbox_setting': entry.get('smtp_client_authentication_disabled'),
                 'tenant_setting': (read.get('transport_config') or {}).get('smtp_client_authentication_disabled')}
     if enabled is None:
         if (read.get('transport_config') or {}).get('ok') is False:  # a refused read, reported once by TENANT-READ
             raise Blocked(TENANT_READ, 'not judged: %s defers to the tenant\'s SmtpClientAuthenticationDisabled, and '
-                          'Get-TransportConfig could not be read (see %s)' % (subject, TENANT_READ))
+                          'Get-TransportConfig could not be read (see %s)' % (who, TENANT_READ))
         raise Missing('not read: neither the mailbox\'s nor the tenant\'s SmtpClientAuthenticationDisabled was read')
+    whose = '' if who == subject else ' (the account ECE signs in to SMTP with for %s)' % subject
     if not enabled:
-        return 'fail', 'SMTP AUTH is disabled for %s by the %s setting (535 5.7.139)' % (subject, source), evidence
-    return 'pass', 'SMTP AUTH enabled (from the %s setting)' % source, evidence
+        return Verdict('fail', 'SMTP AUTH is disabled for %s%s by the %s setting (535 5.7.139)' % (
+            who, whose, source), evidence, _facts.FIX['smtp_auth'].replace('<mailbox>', who))
+    if who == subject:
+        return 'pass', 'SMTP AUTH enabled (from the %s setting)' % source, evidence
+    return 'pass', 'SMTP AUTH enabled for %s%s (from the %s setting)' % (who, whose, source), evidence
 
 
 @check('MBX-FULLACCESS', 'The shared account holds FullAccess', 'error', 'mailbox', ('mailbox', 'rights'),

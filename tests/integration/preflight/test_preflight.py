@@ -90,6 +90,8 @@ EXPECTED = {
     # SMTP signs in as ece.service@ itself (Send As, not FullAccess, lets it send as sales@): only IMAP fails.
     "shared-no-fullaccess": _fail((["MBX-FULLACCESS", "MBX-LOGIN-IMAP"], [SALES])),
     "smtp-auth-disabled-tenant": _fail((["MBX-SMTP-AUTH", "MBX-LOGIN-SMTP"], [SUPPORT, SALES])),
+    # SMTP AUTH on for the shared mailbox, off (by the tenant) for the delegate that signs in: the delegate's counts.
+    "smtp-auth-off-for-the-delegate": _fail((["MBX-SMTP-AUTH", "MBX-LOGIN-SMTP"], [SALES])),
     "smtp-auth-tenant-off-mailbox-on": _fail((["MBX-SMTP-AUTH", "MBX-LOGIN-SMTP"], [SALES])),
     "token-wrong-owner": _fail((("TOKEN-OWNER",) + LOGINS, [SUPPORT])),
 }

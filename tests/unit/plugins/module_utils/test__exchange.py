@@ -97,6 +97,7 @@ def test_a_refused_send_as_read_is_recorded_not_fatal():
     answers = _answers('sales@x', permissions=PERMISSIONS)
     answers[('Get-RecipientPermission', 'sales@x')] = error
     answers[('Get-TransportConfig', None)] = [{'SmtpClientAuthenticationDisabled': True}]
+    answers.update(_answers('svc@x'))  # the account, read for its own SMTP AUTH setting
     out = _exchange.read_settings(FakeAdmin(answers), [{'address': 'sales@x', 'account': 'svc@x'}])
     sales = out['mailboxes'][0]
     assert sales['ok'] is True and sales['exists'] is True and len(sales['full_access']) == 4
@@ -110,11 +111,15 @@ def test_a_refused_send_as_read_is_recorded_not_fatal():
 def test_settings_carry_the_address_the_account_and_the_transport_config_as_read():
     answers = _answers('a@x', cas=[{'ImapEnabled': False, 'PopEnabled': True, 'SmtpClientAuthenticationDisabled': False}])
     answers[('Get-TransportConfig', None)] = [{'SmtpClientAuthenticationDisabled': True, 'Identity': 'contoso'}]
+    answers.update(_answers('svc@x', cas=[{'ImapEnabled': True, 'PopEnabled': True,
+                                           'SmtpClientAuthenticationDisabled': True}]))
     out = _exchange.read_settings(FakeAdmin(answers), [{'address': 'a@x'}, {'mailbox': 'a@x', 'account': 'svc@x'}])
     assert out['transport_config'] == {'smtp_client_authentication_disabled': True, 'identity': 'contoso', 'ok': True,
                                        'error_class': None, 'message': None, 'graph_error': None}
-    assert [(m['address'], m['account'], m['ok']) for m in out['mailboxes']] == [
-        ('a@x', 'a@x', True), ('a@x', 'svc@x', True)]
+    # svc@x signs in to SMTP for a mailbox: its own SMTP AUTH setting is read, once, as an entry with role account.
+    assert [(m['address'], m['account'], m['ok'], m.get('role')) for m in out['mailboxes']] == [
+        ('a@x', 'a@x', True, None), ('a@x', 'svc@x', True, None), ('svc@x', 'svc@x', True, 'account')]
+    assert out['mailboxes'][2]['smtp_client_authentication_disabled'] is True
     assert out['mailboxes'][0]['smtp_client_authentication_disabled'] is False and out['errors'] == []
     assert out['mailboxes'][0]['send_as'] == [], 'read and empty: no Send As at all'
 

@@ -65,7 +65,8 @@ def test_mailboxes_by_address_with_the_old_key_as_an_alias(run_module, monkeypat
                                                          {'mailbox': 'support@contoso.com'}]})
     assert 'failed' not in result and result['ok'] is True and result['error_class'] is None
     assert result['transport_config']['smtp_client_authentication_disabled'] is True
-    sales, support = result['mailboxes']
+    sales, support, account = result['mailboxes']
+    assert (account['address'], account['role']) == ('svc@contoso.com', 'account'), 'the account that signs in to SMTP'
     assert (sales['address'], sales['account'], support['address'], support['account']) == (
         'sales@contoso.com', 'svc@contoso.com', 'support@contoso.com', 'support@contoso.com')
     assert sales['full_access'] == [
@@ -76,7 +77,7 @@ def test_mailboxes_by_address_with_the_old_key_as_an_alias(run_module, monkeypat
         assert removed not in sales, removed
     assert sales['recipient_type_details'] == 'SharedMailbox' and sales['external_directory_object_id'] == 'oid-1'
     assert [e['trustee'] for e in sales['send_as']] == ['NT AUTHORITY\\SELF', 'svc@contoso.com']
-    assert result['calls']['calls'] == 9 and 'opaque-token' not in str(result), '1 + 4 cmdlets a mailbox'
+    assert result['calls']['calls'] == 13 and 'opaque-token' not in str(result), '1 + 4 cmdlets a mailbox, 3 mailboxes'
     session = _Admin.sessions[-1]
-    assert session.anchors == ['APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com'] * 9, \
+    assert session.anchors == ['APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com'] * 13, \
         'an opaque token has no tid: the anchor names the tenant given'

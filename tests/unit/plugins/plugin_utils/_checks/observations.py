@@ -115,7 +115,9 @@ TENANT = {
     'mailbox_settings': {
         'transport_config': {'smtp_client_authentication_disabled': False},
         'mailboxes': [_settings(SUPPORT, SUPPORT),
-                      _settings(SALES, SVC, holders=[SVC], kind='SharedMailbox', send_as=[SVC])],
+                      _settings(SALES, SVC, holders=[SVC], kind='SharedMailbox', send_as=[SVC]),
+                      # svc@ signs in to SMTP for sales@: its own SMTP AUTH setting is the one Exchange applies.
+                      dict(_settings(SVC, SVC), role='account')],
         'errors': [],
         'token': {'source': 'acquired', 'acquired': True, 'ok': True, 'error_class': None, 'message': None},
     },

@@ -52,10 +52,29 @@ def test_a_login_that_differs_from_the_address_is_joined_by_address():
 def test_effective_smtp_auth_mailbox_setting_over_tenant():
     document = healthy()
     document['tenant']['mailbox_settings']['transport_config']['smtp_client_authentication_disabled'] = True
-    _settings(document, SALES)['smtp_client_authentication_disabled'] = False
+    _settings(document, SUPPORT)['smtp_client_authentication_disabled'] = False
     findings = judge(document)
-    assert finding(findings, 'MBX-SMTP-AUTH', SUPPORT)['status'] == 'fail'
-    assert finding(findings, 'MBX-SMTP-AUTH', SALES)['status'] == 'pass'
+    assert finding(findings, 'MBX-SMTP-AUTH', SUPPORT)['status'] == 'pass'
+    assert finding(findings, 'MBX-SMTP-AUTH', SALES)['status'] == 'fail'
+
+
+def test_smtp_auth_is_the_setting_of_the_account_that_signs_in_not_of_the_shared_mailbox():
+    """Was: sales@'s own setting was judged, though ECE signs in to SMTP as svc@ (the delegate): SMTP AUTH on for the
+    shared mailbox and off for the delegate passed, and Exchange answered 5.7.139 (nextcloud/mail #13668)."""
+    document = healthy()
+    document['tenant']['mailbox_settings']['transport_config']['smtp_client_authentication_disabled'] = True
+    _settings(document, SALES)['smtp_client_authentication_disabled'] = False
+    result = finding(judge(document), 'MBX-SMTP-AUTH', SALES)
+    assert (result['status'], result['evidence']['signs_in']) == ('fail', SVC)
+    assert result['detail'] == ('SMTP AUTH is disabled for %s (the account ECE signs in to SMTP with for %s) by the '
+                                'tenant setting (535 5.7.139)' % (SVC, SALES))
+    assert 'Set-CASMailbox -Identity %s -SmtpClientAuthenticationDisabled $false' % SVC in result['remediation']
+    _settings(document, SVC)['smtp_client_authentication_disabled'] = False
+    result = finding(judge(document), 'MBX-SMTP-AUTH', SALES)
+    assert result['status'] == 'pass' and result['detail'].startswith('SMTP AUTH enabled for %s (the account' % SVC)
+    _settings(document, SVC)['exists'] = False
+    result = finding(judge(document), 'MBX-SMTP-AUTH', SALES)
+    assert result['status'] == 'fail' and 'Exchange holds no mailbox for it' in result['detail']
 
 
 def test_smtp_auth_that_could_not_be_read_is_an_error_not_a_pass():
@@ -127,7 +146,7 @@ def test_kills_smtp_auth_not_read_is_an_error_not_a_pass(transport_config):
     result = finding(judge(document), 'MBX-SMTP-AUTH', SUPPORT)
     assert (result['status'], result['detail']) == ('pass', 'SMTP AUTH enabled (from the mailbox setting)')
     assert result['evidence'] == {'smtp_auth_enabled': True, 'source': 'mailbox', 'mailbox_setting': False,
-                                  'tenant_setting': None}
+                                  'tenant_setting': None, 'signs_in': SUPPORT}
 
 
 @pytest.mark.parametrize('own, tenant, status, source', [
@@ -173,7 +192,7 @@ def test_a_mailbox_exchange_could_not_read_waits_for_tenant_read():
     _settings(document, SALES)['exists'] = None
     document['tenant']['mailbox_settings']['errors'] = [{'message': 'Get-CASMailbox sales@: 500'}]
     findings = judge(document)
-    for check_id in ('MBX-PROTOCOLS', 'MBX-SMTP-AUTH', 'MBX-FULLACCESS'):
+    for check_id in ('MBX-PROTOCOLS', 'MBX-FULLACCESS'):  # MBX-SMTP-AUTH reads svc@'s, which was read
         result = finding(findings, check_id, SALES)
         assert (result['status'], result['blocked_by']) == ('skip', 'PREFLIGHT-TENANT-READ')
     assert finding(findings, 'MBX-LICENCE', SALES)['detail'].startswith('an Exchange Online plan is provisioned')
