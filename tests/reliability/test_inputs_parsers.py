@@ -339,7 +339,12 @@ def _exchange_property(case, drawn):
                                     sleep=clock.sleep, clock=clock)
     facts = _timed(case, _exchange.read_settings, admin, mailboxes)
     json.dumps(facts)
-    assert [m['address'] for m in facts['mailboxes']] == [m['address'] for m in mailboxes]
+    # One entry per mailbox, in order, then one per account that is not one of them (role account: SMTP AUTH).
+    declared = [m for m in facts['mailboxes'] if m.get('role') != 'account']
+    assert [m['address'] for m in declared] == [m['address'] for m in mailboxes]
+    extra = [m['address'] for m in facts['mailboxes'] if m.get('role') == 'account']
+    assert all(m.get('account') and m['account'].lower() not in [x['address'].lower() for x in mailboxes]
+               for m in mailboxes if m.get('account') in extra)
     _assert_errors(facts['errors'])
     _assert_failure_vocabulary(facts['mailboxes'] + [facts['transport_config']])
 

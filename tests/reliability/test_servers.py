@@ -72,7 +72,8 @@ COVERAGE = (
                ("token-429-tenant-info", "tenant_info"))
     + _meeting("token endpoint answers 429 with Retry-After: 1 once, then a token", "ok",
                ("token-429-once-retried", "token_acquire"), bound=BOUND + 1)
-    + _meeting("token endpoint answers 500 with an AADSTS body", "aadsts", ("token-500", "token_acquire"))
+    # A 5xx from the token endpoint is Microsoft's outage (entra_outage, retried), never the tenant's configuration.
+    + _meeting("token endpoint answers 500 with an AADSTS body", "entra_outage", ("token-500", "token_acquire"))
     + _meeting("token endpoint answers 200 with HTML instead of JSON", "protocol", ("token-html", "token_acquire"))
     + _meeting("token endpoint never answers", "timeout",
                ("token-never", "token_acquire"), ("token-never-tenant-info", "tenant_info"))
@@ -159,6 +160,9 @@ SMTP_GREETING = b"220 smtp.example Microsoft ESMTP MAIL Service ready\r\n"
 SMTP_EHLO = b"250-smtp.example Hello\r\n250-SIZE 157286400\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
 IMAP_GREETING = b"* OK The Microsoft Exchange IMAP4 service is ready.\r\n"
 POP3_GREETING = b"+OK The Microsoft Exchange POP3 service is ready.\r\n"
+IMAP_CAPABILITY = ("CAPABILITY", b"* CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS ID UNSELECT "
+                                 b"CHILDREN IDLE NAMESPACE LITERAL+\r\n{tag} OK CAPABILITY completed.\r\n")
+POP3_CAPA = ("CAPA", b"+OK\r\nTOP\r\nUIDL\r\nSASL PLAIN XOAUTH2\r\nUSER\r\n.\r\n")
 
 
 def _handlers(certs):
@@ -175,13 +179,14 @@ def _handlers(certs):
         "pop3_stls_refused": dialogue(POP3_GREETING, [
             ("CAPA", b"+OK\r\nSTLS\r\nSASL XOAUTH2\r\nUSER\r\n.\r\n"), ("STLS", b"-ERR TLS is not available\r\n")]),
         "smtp_tls_cut": dialogue(SMTP_GREETING, [("EHLO", SMTP_EHLO), ("STARTTLS", _then_tls(good, _cut_handshake))]),
-        "imap_auth_silent": dialogue(IMAP_GREETING, [("AUTHENTICATE", hold)], good),
+        # The client reads the mechanisms first (CAPABILITY / CAPA, as Exchange answers them), then misbehaves.
+        "imap_auth_silent": dialogue(IMAP_GREETING, [IMAP_CAPABILITY, ("AUTHENTICATE", hold)], good),
         "imap_auth_endless": dialogue(IMAP_GREETING, [
-            ("AUTHENTICATE", _endless(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n"))], good),
-        "imap_auth_garbage": dialogue(IMAP_GREETING, [("AUTHENTICATE", garbage)], good),
-        "imap_auth_refused": dialogue(IMAP_GREETING, [("AUTHENTICATE", b"+ \r\n"),
+            IMAP_CAPABILITY, ("AUTHENTICATE", _endless(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n"))], good),
+        "imap_auth_garbage": dialogue(IMAP_GREETING, [IMAP_CAPABILITY, ("AUTHENTICATE", garbage)], good),
+        "imap_auth_refused": dialogue(IMAP_GREETING, [IMAP_CAPABILITY, ("AUTHENTICATE", b"+ \r\n"),
                                                       ("", b"a1 NO Login denied by policy\r\n")], good),
-        "pop3_auth_reset": dialogue(POP3_GREETING, [("AUTH", reset_now)], good),
+        "pop3_auth_reset": dialogue(POP3_GREETING, [POP3_CAPA, ("AUTH", reset_now)], good),
         "smtp_auth_closed": dialogue(SMTP_GREETING, [("EHLO", SMTP_EHLO),
                                                      ("STARTTLS", _then_tls(good, _smtp_until_auth))]),
     })

@@ -56,8 +56,9 @@ def test_ports_moved_off_the_defaults_are_judged_by_purpose(preflight_fleet, rep
     """Was: NET-PORT-993 and NET-PORT-995 skip (found by port number) and the gate PASSED."""
     preflight_fleet.switch("healthy")
     run = preflight_fleet.run(report_dir, extra_vars={"network_imap_port": 1993, "network_pop3_port": 1995})
-    assert run.not_passing() == {("NET-PORT-993", "ece-svc01"): "fail", ("NET-PORT-995", "ece-svc01"): "fail"}, \
-        run.tail()
+    # Cisco TAC's checklist (the default network model): every ECE server probes the moved ports.
+    assert run.not_passing() == dict(((check, host), "fail") for check in ("NET-PORT-993", "NET-PORT-995")
+                                     for host in ("ece-svc01", "ece-app01", "ece-app02")), run.tail()
     assert _finding(run, "NET-PORT-993", "ece-svc01")["evidence"][0]["port"] == 1993
     assert "1995" in _finding(run, "NET-PORT-995", "ece-svc01")["detail"]
     assert run.returncode == 2 and not run.report["summary"]["passed_gate"]
@@ -112,7 +113,8 @@ def test_pop_declared_and_disabled_fails_and_imap_declared_passes(preflight_flee
     second = tmp_path / "second"
     second.mkdir()
     imap_only = preflight_fleet.run(second, extra_vars={"ece_o365_mailboxes": mailboxes,
-                                                        "ece_o365_mail_protocols": ["imap", "smtp"]})
+                                                        "ece_o365_mail_protocols": ["imap", "smtp"],
+                                                        "ece_o365_network_model": "per_role"})
     assert imap_only.returncode == 0 and imap_only.not_passing() == {}, imap_only.tail()
     skipped = _finding(imap_only, "NET-PORT-995", "ece-svc01")
     assert skipped["status"] == "skip" and "does not use POP3" in skipped["detail"]
