@@ -55,17 +55,6 @@ def effective_smtp_auth(entry, read):
     return (None if tenant is None else not tenant), 'tenant'
 
 
-def full_access(entry):
-    """(holders, denied): who holds FullAccess on the mailbox, Deny entries apart (lower-case)."""
-    holders, denied = [], []
-    for grant in entry.get('full_access') or []:
-        name = str(grant.get('user') or '')
-        if name.upper() == SELF or 'FullAccess' not in (grant.get('access_rights') or ['FullAccess']):
-            continue
-        (denied if grant.get('deny') else holders).append(name.lower())
-    return holders, denied
-
-
 def _is_mailbox_plan(plan):
     name, plan_id = plan.get('name') or '', (plan.get('id') or '').lower()
     if name in _licences.NO_MAILBOX_PLANS or plan_id in _licences.NO_MAILBOX_PLANS.values():

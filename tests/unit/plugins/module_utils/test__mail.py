@@ -912,3 +912,27 @@ def test_imap_mechanisms_from_the_greetings_capability_code_need_no_capability_c
 def test_imap_capability_refused_is_a_protocol_error():
     _result, error, _received = _dialogue('imap', [b'* OK ready\r\n', b'a0 BAD no\r\n'], capa=False)
     assert error.error_class == 'protocol' and 'CAPABILITY' in error.detail
+
+
+def test_the_mechanisms_come_from_the_capability_line_not_an_untagged_line_before_it():
+    """Kills: the first untagged line taken as CAPABILITY whatever it says (an '* OK' before it offers nothing)."""
+    result, error, _received = _dialogue('imap', [
+        b'* OK The Microsoft Exchange IMAP4 service is ready.\r\n',
+        b'* OK [ALERT] maintenance tonight\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2\r\na0 OK CAPABILITY '
+        b'completed.\r\n', b'+ \r\n', b'a1 OK AUTHENTICATE completed.\r\n',
+        b'* 1 EXISTS\r\na2 OK [READ-ONLY] EXAMINE completed.\r\n', b'* BYE\r\na3 OK\r\n'], capa=False)
+    assert error is None and result['authenticated'], (error, result)
+    assert result['mechanisms_offered'] == ['PLAIN', 'XOAUTH2']
+
+
+@pytest.mark.parametrize('protocol, mail_from', [('smtp', 'sales@contoso.com'), ('imap', None), ('pop3', None)])
+def test_only_an_smtp_login_has_a_mail_from_and_it_is_the_sender(monkeypatch, protocol, mail_from):
+    """Kills: mail_from set for IMAP/POP3 and left out for SMTP (the shared model: SMTP signs in as the account and
+    sends as the sender)."""
+    client, server = socket.socketpair()
+    server.close()  # the dialogue fails at once; the result's identity facts are what this test reads
+    monkeypatch.setattr(_mail, '_connect_tls', lambda *args: (client, _probe._Line(client, time.monotonic() + 2), None))
+    result = _mail.login(protocol, 'h', 1, 'svc@contoso.com', TOKEN, 'xoauth2', {'sender': 'sales@contoso.com'}, 2.0,
+                         address='sales@contoso.com')
+    client.close()
+    assert (result['login'], result['mail_from']) == ('svc@contoso.com', mail_from)

@@ -650,3 +650,29 @@ def test_a_refused_login_names_the_wrong_token_owner_and_a_missing_store_names_t
         for r in document['tenant']['mailbox_protocols']['results']]
     result = finding(judge(document), 'MBX-LOGIN-SMTP', SUPPORT)
     assert '(see MBX-LICENCE)' in result['detail'], result['detail']
+
+
+def test_a_server_without_xoauth2_keeps_its_own_message_whatever_else_is_known():
+    """Kills: auth_unsupported explained by a known cause (the token owner's) - the server never saw the token."""
+    document = healthy()
+    token = [t for t in document['tenant']['mailbox_protocols']['tokens'] if t['address'] == SUPPORT][0]
+    token.update(oid='id-someone-else', token_owner='jdoe@contoso.com')
+    document['tenant']['mailbox_protocols']['results'] = [
+        dict(r, ok=False, error_class='auth_unsupported', message='the server offers PLAIN, not XOAUTH2')
+        if r['address'] == SUPPORT and r['protocol'] == 'imap' else r
+        for r in document['tenant']['mailbox_protocols']['results']]
+    result = finding(judge(document), 'MBX-LOGIN-IMAP', SUPPORT)
+    assert (result['status'], result['detail']) == ('fail', 'the server offers PLAIN, not XOAUTH2')
+
+
+def test_a_fullaccess_grant_shown_by_the_primary_address_resolves_through_mail():
+    """Kills: a grant named by the user's mail (not its UPN, not a proxy address read) not recognised."""
+    document = healthy()
+    svc = [u for u in document['tenant']['tenant_info']['users'] if u['name'] == SVC][0]
+    svc.update(user_principal_name='svc@contoso.onmicrosoft.com', mail='ece.svc@contoso.com', proxy_addresses=[],
+               name='svc@contoso.onmicrosoft.com', address='svc@contoso.onmicrosoft.com')
+    sales = _settings(document, SALES)
+    sales['full_access'][1]['user'] = 'ECE.SVC@contoso.com'
+    document['mailboxes'][SALES]['account'] = 'svc@contoso.onmicrosoft.com'
+    result = finding(judge(document), 'MBX-FULLACCESS', SALES)
+    assert result['status'] == 'pass', result
