@@ -79,7 +79,11 @@ CATALOGUE = {
         5),
     50173: (
         'FreshTokenNeeded',
-        'the grant was revoked: the password was reset or sessions were revoked after the token was issued',
+        # A confidential client's refresh token survives the user changing the password, not an administrator's reset
+        # in the Entra admin center nor a revocation (https://learn.microsoft.com/en-us/entra/identity-platform/
+        # refresh-tokens, the revocation table).
+        'the grant was revoked after the token was issued: an administrator reset the password or sessions were '
+        'revoked',
         REGENERATE + " (ECE: Partition > Apps > Email > token)",
         4),
     50194: (
