@@ -175,3 +175,19 @@ def test_an_unresolvable_proxy_is_named_as_the_cause(preflight_fleet, report_dir
     assert port["evidence"][0]["proxy"] == "http://proxy.invalid:3128"
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in json.dumps(run.findings)
     assert lab["host"] not in port["detail"] or "proxy" in port["detail"]
+
+
+def test_the_dod_cloud_can_be_chosen(preflight_fleet, report_dir, tmp_path):
+    """Was: the tenant role accepted 'usgovdod' and the modules 'usgov_dod', so no spelling passed both and the
+    DoD cloud could not be chosen at all. Now the run goes through and every module asks the DoD cloud's resources;
+    the lab is a public-cloud tenant, so its token endpoint refuses them (AADSTS70011), naming each scope."""
+    preflight_fleet.switch("healthy")
+    run = preflight_fleet.run(report_dir, extra_vars={"ece_o365_cloud": "usgov_dod"})
+    assert run.report is not None, run.tail()
+    read = _finding(run, "PREFLIGHT-TENANT-READ", "tenant")["detail"]
+    assert "https://dod-graph.microsoft.us/.default" in read and "https://outlook-dod.office365.us/.default" in read
+    assert "https://outlook-dod.office365.us/IMAP.AccessAsUser.All" in _finding(run, "TOKEN-REFRESH", SUPPORT)["detail"]
+    second = tmp_path / "second"
+    second.mkdir()
+    refused = preflight_fleet.run(second, extra_vars={"ece_o365_cloud": "usgovdod"})
+    assert refused.returncode != 0 and refused.report is None and "usgovdod" in refused.output, refused.tail()
