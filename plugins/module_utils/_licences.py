@@ -55,7 +55,10 @@ NO_MAILBOX_PLANS = {
 # servicePlanId -> name, for the plans read by id (assignedPlans carry the id and the service, no name).
 PLAN_NAMES = dict((plan_id, name) for table in (MAILBOX_PLANS, NO_MAILBOX_PLANS) for name, plan_id in table.items())
 
-# provisioningStatus values (provisionedPlan resource): Success gives the mailbox; these mean it is on its way.
+# provisioningStatus values: Success gives the mailbox; these mean the plan is assigned but not active for the user:
+# PendingProvisioning "Microsoft has added a new service to the product SKU and it isn't activated in the tenant",
+# PendingActivation "provisioned but requires explicit activation by an administrator", PendingInput "awaiting
+# service confirmation" (https://learn.microsoft.com/en-us/graph/api/resources/serviceplaninfo).
 PENDING_STATUSES = ('PendingProvisioning', 'PendingInput', 'PendingActivation')
 PROVISIONED = 'Success'
 # capabilityStatus values (assignedPlan resource) of a plan still assigned; Suspended, Deleted and LockedOut are
