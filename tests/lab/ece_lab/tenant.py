@@ -149,20 +149,18 @@ def _certificate_pem(cert, where, base_dir):
         raise TenantFileError("%s.path: cannot read %s: %s" % (where, path, exc))
 
 
-class _Throttle:
-    """lab.graph_throttle: Graph answers STATUS with Retry-After the first COUNT requests after a load."""
+class _FirstRequests:
+    """The first COUNT requests after a load get a failure (and are counted), under a lock: the lab's switches
+    for answers Microsoft gives for a while (throttling, an outage)."""
 
-    def __init__(self, spec, where):
-        spec = dict(spec or {})
-        self.status = int(spec.get("status", 429))
-        if self.status not in (429, 503):
-            raise TenantFileError("%s.status: 429 or 503, not %s" % (where, self.status))
-        self.remaining = int(spec.get("count", 0))
-        self.retry_after = spec.get("retry_after", 1)
+    def __init__(self, count, where):
+        self.remaining = int(count or 0)
+        if self.remaining < 0:
+            raise TenantFileError("%s.count: 0 or more, not %s" % (where, self.remaining))
         self._lock = threading.Lock()
 
     def take(self):
-        """True when this request is to be throttled (and counts it)."""
+        """True when this request is to fail (and counts it)."""
         with self._lock:
             if self.remaining <= 0:
                 return False
@@ -170,25 +168,26 @@ class _Throttle:
             return True
 
 
-class _LoginOutage:
+class _Throttle(_FirstRequests):
+    """lab.graph_throttle: Graph answers STATUS with Retry-After the first COUNT requests after a load."""
+
+    def __init__(self, spec, where):
+        spec = dict(spec or {})
+        super().__init__(spec.get("count", 0), where)
+        self.status = int(spec.get("status", 429))
+        if self.status not in (429, 503):
+            raise TenantFileError("%s.status: 429 or 503, not %s" % (where, self.status))
+        self.retry_after = spec.get("retry_after", 1)
+
+
+class _LoginOutage(_FirstRequests):
     """lab.login_outage: the token endpoint answers HTTP 500 AADSTS50000 (Microsoft's own outage) to the first
     COUNT token requests after a load."""
 
     def __init__(self, spec, where):
         spec = dict(spec or {})
-        self.remaining = int(spec.get("count", 0))
-        if self.remaining < 0:
-            raise TenantFileError("%s.count: 0 or more, not %s" % (where, self.remaining))
+        super().__init__(spec.get("count", 0), where)
         self.retry_after = spec.get("retry_after")
-        self._lock = threading.Lock()
-
-    def take(self):
-        """True when this token request is to fail (and counts it)."""
-        with self._lock:
-            if self.remaining <= 0:
-                return False
-            self.remaining -= 1
-            return True
 
 
 # The Entra roles app-only Exchange access supports
