@@ -72,7 +72,8 @@ def test_the_anchor_header_goes_with_every_call(lab, scenarios):
     result, _boxes = read(lab, tenant)
     records = _invocations(lab)
     calls = result["calls"]["calls"]
-    assert calls == 9 and len(records) - before == calls, "every InvokeCommand recorded (it keeps the last 500)"
+    # 1 transport config + 4 cmdlets for support@, sales@ and ece.service@ (the account that signs in to SMTP)
+    assert calls == 13 and len(records) - before == calls, "every InvokeCommand recorded (it keeps the last 500)"
     anchor = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@" + tenant.tenant_id
     assert [r["anchor"] for r in records[-calls:]] == [anchor] * calls
     assert [r["cmdlet"] for r in records[-4:]] == ["Get-CASMailbox", "Get-Mailbox", "Get-MailboxPermission",
@@ -108,7 +109,7 @@ def test_global_reader_reads_all_but_send_as(lab, scenarios):
     assert sales["send_as_read"]["graph_error"]["status"] == 401
     assert "Exchange Recipient Administrator" in sales["send_as_read"]["message"]
     assert result["ok"] is False and result["error_class"] == "forbidden"
-    assert [e["cmdlet"] for e in result["errors"]] == ["Get-RecipientPermission"] * 2
+    assert [e["cmdlet"] for e in result["errors"]] == ["Get-RecipientPermission"] * 3, "with the account's own"
 
 
 def test_recipient_administrator_reads_all_but_the_transport_config(lab, scenarios):
@@ -190,7 +191,8 @@ def test_paging(lab, scenarios, tmp_path):
     assert result["error_class"] is None and len(boxes["sales@contoso.example"]["full_access"]) == 2
     assert len(boxes["sales@contoso.example"]["send_as"]) == 2
     # 1 transport config + support@ 4 (one entry each) + sales@ 6 (two pages of FullAccess and of Send As)
-    assert result["calls"]["calls"] == 11, "Get-MailboxPermission and Get-RecipientPermission page one entry at a time"
+    # + ece.service@ 4 (the account that signs in to SMTP for sales@, read for its own SMTP AUTH setting)
+    assert result["calls"]["calls"] == 15, "Get-MailboxPermission and Get-RecipientPermission page one entry at a time"
 
 
 def test_the_old_mailbox_key_still_works(lab, scenarios):
