@@ -232,7 +232,10 @@ PLAYBOOK = r"""---
         timeout: "{{ peer_timeout }}"
       loop: "{{ peer_users }}"
       register: peer_accounts
-      failed_when: peer_accounts.status != 200 or not peer_accounts.json.accountEnabled
+      # Only the accounts that sign in must be enabled: a shared mailbox's own sign-in may be blocked.
+      failed_when: >-
+        peer_accounts.status != 200
+        or (item in ece_o365_mailboxes | map(attribute='account') and not peer_accounts.json.accountEnabled)
       ignore_errors: true
       tags: [tenant]
 
@@ -309,7 +312,8 @@ PLAYBOOK = r"""---
       ansible.builtin.command:
         argv: >-
           {{ ['curl', '--silent', '--show-error', '--max-time', peer_timeout, '--cacert', ece_o365_ca_path,
-              '--noproxy', '*', '--user', item.0.item.login ~ ':', '--oauth2-bearer', item.0.json.access_token,
+              '--noproxy', '*', '--user', (item.0.item.account if item.1 == 'smtp' else item.0.item.login) ~ ':',
+              '--oauth2-bearer', item.0.json.access_token,
               peer_login_urls[item.1]] + (['--ssl-reqd', '--request', 'NOOP'] if item.1 == 'smtp' else []) }}
       loop: "{{ peer_mail_tokens.results | product(['imap', 'pop3', 'smtp']) | list }}"
       loop_control: {label: "{{ item.0.item.login }} {{ item.1 }}"}
