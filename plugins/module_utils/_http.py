@@ -63,6 +63,12 @@ from ansible_collections.ece_o365.preflight.plugins.module_utils import _contrac
 from ansible_collections.ece_o365.preflight.plugins.module_utils._errors import ERROR_CLASSES, describe
 
 METHODS = ('GET', 'HEAD', 'OPTIONS')  # read-only: url_reach never sends a method that changes state
+# The one POST url_reach sends: a form to an OAuth2 token endpoint (a refresh-token redemption, as ECE's
+# services server makes it). It reads a token and changes nothing the preflight could see; its answer's
+# refresh and ID tokens are never returned, nor is its body's text (RV(results[].json) keeps the access token
+# for the caller, whose task is no_log).
+FORM_METHOD = 'POST'
+NEVER_RETURNED_KEYS = ('refresh_token', 'id_token')
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 SECRET_HEADERS = ('authorization', 'proxy-authorization', 'cookie', 'set-cookie')
 SECRET_HEADER_WORDS = re.compile(r'auth|token|secret|password|passwd|api-?key|session|cookie', re.I)
@@ -129,6 +135,22 @@ def _headers(value, where):
             raise ArgumentError('%s.%s: the value must not contain line breaks or NUL' % (where, name))
         headers[name] = content
     return headers
+
+
+def _form(value, where):
+    """A form's fields as strings, or None; a field that is None is left out."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise ArgumentError('%s: must be a non-empty dictionary of form fields' % where)
+    fields = {}
+    for name, content in value.items():
+        if content is None:
+            continue
+        if not isinstance(name, str) or isinstance(content, (bool, dict, list)):
+            raise ArgumentError('%s.%s: each field must be a string' % (where, name))
+        fields[name] = str(content)
+    return fields
 
 
 def _merge_headers(base, override):
@@ -278,7 +300,13 @@ def normalise(params, environ=None):
             'follow_redirects': (bool(item['follow_redirects']) if item.get('follow_redirects') is not None
                                  else options['follow_redirects']),
             'verify': options['verify'] is not False,
+            'form': _form(item.get('form'), where + '.form'),
         }
+        if target['form'] is not None:
+            if item.get('method') is not None and str(item['method']).upper() != FORM_METHOD:
+                raise ArgumentError('%s: a form is sent with POST, not %s' % (where, item['method']))
+            # A token request is answered where it is sent: a redirect is the answer, not a place to resend a secret.
+            target['method'], target['follow_redirects'] = FORM_METHOD, False
         if not isinstance(target['name'], str):
             target['name'] = str(target['name'])
         targets.append(target)
@@ -340,6 +368,9 @@ def secret_values(params, environ=None):
             for name, value in headers.items():
                 if isinstance(name, str) and _is_secret_header(name) and value is not None:
                     add(str(value))
+    # A form's secret-looking fields (client_secret, refresh_token, password, client_assertion) by the same
+    # rule as headers; its other fields (grant_type, scope, client_id) are shown.
+    add_form = add_headers
 
     params = params if isinstance(params, dict) else {}
     add_headers(params.get('headers'))
@@ -349,6 +380,7 @@ def secret_values(params, environ=None):
     for item in params.get('urls') or []:
         if isinstance(item, dict):
             add_headers(item.get('headers'))
+            add_form(item.get('form'))
             add_url(item.get('url'))
         else:
             add_url(item)
@@ -665,7 +697,7 @@ def _run(attempt, options, budget_end, secrets):
             attempt.connect_seconds = 0.0
             attempt.phase = 'connect'
             sent_wall, sent = time.time(), time.monotonic()
-            response = session.request(method, url, headers=headers, timeout=(remaining, remaining),
+            response = session.request(method, url, headers=headers, timeout=(remaining, remaining), data=target.get('form'),
                                        allow_redirects=False, stream=True, verify=options['verify'], proxies=proxies)
             received = time.monotonic()
             attempt.status, attempt.reason = response.status_code, response.reason
@@ -893,7 +925,7 @@ def _result(attempt, error_class, detail, secrets):
     tls = _tls_facts(attempt)
     elapsed = time.monotonic() - attempt.started if attempt.started is not None else 0.0
     body_excerpt = None
-    if attempt.body:
+    if attempt.body and target.get('form') is None:  # a token endpoint's answer carries tokens: only its JSON, filtered
         body_excerpt = attempt.body[:EXCERPT_CHARS * 4].decode('utf-8', 'replace')[:EXCERPT_CHARS]
     headers = attempt.headers if attempt.headers is not None else {}
     result = {
@@ -928,6 +960,9 @@ def _result(attempt, error_class, detail, secrets):
         'json': (parse_json_body(attempt.body, headers.get('Content-Type'), attempt.truncated)
                  if error_class is None else None),
     }
+    if target.get('form') is not None and isinstance(result['json'], dict):
+        for key in NEVER_RETURNED_KEYS:
+            result['json'].pop(key, None)
     return scrub(result, secrets)
 
 

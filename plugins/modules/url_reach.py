@@ -31,7 +31,9 @@ description:
     O(deadline); a URL still running at the deadline gets the error class V(deadline). No result is lost and the call
     never hangs.
   - Only reads. The methods are limited to V(GET), V(HEAD) and V(OPTIONS), which do not change anything on a
-    server. C(changed) is always V(false).
+    server, and one V(POST), for a URL with O(urls[].form), which sends that form to an OAuth2 token endpoint (the
+    refresh-token redemption ECE's services server makes; it reads a token and changes nothing the preflight sees).
+    C(changed) is always V(false).
 extends_documentation_fragment:
   - ece_o365.preflight.attributes
   - ece_o365.preflight.attributes.info_module
@@ -98,6 +100,16 @@ options:
         description:
           - Whether to follow redirects for this URL. Defaults to O(follow_redirects).
         type: bool
+      form:
+        description:
+          - Form fields to POST as C(application/x-www-form-urlencoded), for an OAuth2 token request such as
+            C(grant_type=refresh_token). The request is then a V(POST) (leave O(urls[].method) unset) and
+            redirects are not followed.
+          - The values of secret-looking fields (names containing C(token), C(secret), C(password), C(auth) and the
+            other words listed under O(headers)) are never returned. The answer's C(refresh_token) and C(id_token)
+            are left out of RV(results[].json) and no RV(results[].body_excerpt) is kept; the C(access_token) stays
+            in RV(results[].json) for the caller, so run such a task with C(no_log).
+        type: dict
   method:
     description:
       - The HTTP method. Only methods that change nothing are allowed.
@@ -624,6 +636,8 @@ URL_OPTIONS = dict(
     headers=dict(type='dict'),
     timeout=dict(type='float'),
     follow_redirects=dict(type='bool'),
+    # Not no_log as a whole: its secret-looking fields are (_http.secret_values), grant_type and scope are shown.
+    form=dict(type='dict', no_log=False),
 )
 
 ARGUMENT_SPEC = dict(

@@ -18,7 +18,7 @@ $spec = @{
                     choices = 'token_endpoint', 'smtp_submission', 'imap', 'pop3', 'oidc_discovery', 'ece_external_url', 'extra'
                 }
                 expect = @{ type = 'dict'; options = @{ status = @{ type = 'list'; elements = 'int' }; assertions = @{ type = 'list'; elements = 'str' } } }
-                headers = @{ type = 'dict' }; timeout = @{ type = 'float' }; follow_redirects = @{ type = 'bool' }
+                headers = @{ type = 'dict' }; timeout = @{ type = 'float' }; follow_redirects = @{ type = 'bool' }; form = @{ type = 'dict'; no_log = $false }
             }
         }
         method = @{ type = 'str'; choices = 'GET', 'HEAD', 'OPTIONS'; default = 'GET' }; headers = @{ type = 'dict'; default = @{} }
@@ -119,8 +119,11 @@ function Invoke-UrlReachTarget {
                 $request += "`r`nAuthorization: Basic " + [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes([Uri]::UnescapeDataString($uri.UserInfo)))
             }
             foreach ($name in @($headers.Keys)) { $request += "`r`n{0}: {1}" -f $name, $headers[$name] }
+            # A token request (url_reach.py's form): the fields URL-encoded, after the blank line.
+            $form = @(foreach ($name in @($target.form.Keys)) { [Uri]::EscapeDataString($name) + '=' + [Uri]::EscapeDataString([string]$target.form[$name]) }) -join '&'
+            if ($target.form) { $request += "`r`nContent-Type: application/x-www-form-urlencoded`r`nContent-Length: $([Text.Encoding]::UTF8.GetByteCount($form))" }
             $sentAt, $sent = [DateTime]::UtcNow, (Get-WinProbeClock)
-            $lines = Invoke-WinProbeExchange -Reader $reader -Text ($request + "`r`nConnection: close`r`n") -Until '^$'
+            $lines = Invoke-WinProbeExchange -Reader $reader -Text ($request + "`r`nConnection: close`r`n" + $(if ($target.form) { "`r`n" + $form })) -Until '^$'
             while ($lines[0] -match '^HTTP/\S+ 1(?!01)\d\d') { $lines = Invoke-WinProbeExchange -Reader $reader -Text $null -Until '^$' }
             $received = Get-WinProbeClock
             if ($lines[0] -notmatch '^HTTP/\d(?:\.\d)? (\d{3})(?: (.*))?$') {
@@ -166,6 +169,8 @@ function Invoke-UrlReachTarget {
                 catch { $Result.json = $null }
                 if ($null -ne $Result.json -and $text.TrimStart().StartsWith('[')) { $Result.json = @($Result.json) }
             }
+            # A token endpoint's answer: its JSON without the refresh and ID tokens, and no excerpt.
+            if ($target.form) { $Result.body_excerpt = $null; foreach ($key in 'refresh_token', 'id_token') { if ($Result.json) { $Result.json.PSObject.Properties.Remove($key) } } }
         }
         $Result.ok = $true
     }
@@ -190,7 +195,7 @@ $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $params, $started = $module.Params, (Get-WinProbeClock)
 $secret = '^(proxy-)?authorization$|auth|token|secret|password|passwd|api-?key|session|cookie'
 $caPath = @($params.ca_path, $env:REQUESTS_CA_BUNDLE, $env:CURL_CA_BUNDLE | Where-Object { $_ })[0]
-$sources = @($params.headers) + @($params.urls | ForEach-Object { $_.headers }) | Where-Object { $_ }
+$sources = @($params.headers) + @($params.urls | ForEach-Object { $_.headers; $_.form }) | Where-Object { $_ }
 $secrets = @($sources | ForEach-Object { $source = $_; @($source.Keys) -match $secret | ForEach-Object { [string]$source[$_] } }) -match '^.{4,}$'
 $items = @(foreach ($entry in $params.urls) {
         $headers, $expect, $given = [ordered]@{}, $null, $entry.expect
@@ -200,9 +205,9 @@ $items = @(foreach ($entry in $params.urls) {
         if ($given) { $expect = [ordered]@{}; $given.Keys | Where-Object { $null -ne $given[$_] } | ForEach-Object { $expect[$_] = @($given[$_]) } }
         $target = @{ url = $entry.url; purpose = $entry.purpose; expect = $expect; headers = $headers; verify = $params.validate_certs
             name = $(if ($entry.name) { $entry.name } else { ConvertTo-WinProbeRedacted $entry.url })
-            method = $(if ($entry.method) { $entry.method } else { $params.method })
+            method = $(if ($entry.form) { 'POST' } elseif ($entry.method) { $entry.method } else { $params.method }); form = $entry.form
             timeout = $(if ($entry.timeout) { $entry.timeout } else { $params.timeout })
-            follow_redirects = $(if ($null -ne $entry.follow_redirects) { $entry.follow_redirects } else { $params.follow_redirects })
+            follow_redirects = $(if ($entry.form) { $false } elseif ($null -ne $entry.follow_redirects) { $entry.follow_redirects } else { $params.follow_redirects })
         }
         @{ target = $target; proxy = $params.proxy; no_proxy = $params.no_proxy; ca_path = $(if ($params.validate_certs) { $caPath }); secret = $secret
             max_redirects = $params.max_redirects; max_body_bytes = $params.max_body_bytes

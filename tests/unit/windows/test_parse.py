@@ -78,7 +78,8 @@ def test_a_broken_copy_of_a_module_is_caught(tmp_path):
 
 # --- the budget: the twins observe, so they stay small -------------------------------------------
 
-MAX_POWERSHELL_LINES = 800
+# 800 until issue 16; +5 for the one POST (the token refresh from the services server, a form and its answer's tokens left out).
+MAX_POWERSHELL_LINES = 805
 
 
 def _line_counts():

@@ -10,6 +10,7 @@ The last tests run reach() against throw-away servers on 127.0.0.1 that answer w
 """
 
 import json
+import re
 import socket
 import ssl
 import threading
@@ -484,3 +485,79 @@ def test_random_server_bytes_give_a_result_not_a_traceback(reply):
     assert result['expect'] == {'assertions': ['@']}
     assert result['ok'] or result['json'] is None
     json.dumps(outcome, allow_nan=False)
+
+
+class Recorder(Replier):
+    """A Replier that keeps what each connection sent (one recv is enough for a small form)."""
+
+    def __init__(self, reply):
+        self.received = []
+        super(Recorder, self).__init__(reply)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, dummy = self.sock.accept()
+            except OSError:
+                return
+            try:
+                conn.settimeout(2.0)
+                data = b''
+                while b'\r\n\r\n' not in data or len(data.partition(b'\r\n\r\n')[2]) < int(
+                        (re.search(br'Content-Length: (\d+)', data, re.I) or [0, b'0'])[1]):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.received.append(data)
+                conn.sendall(self.reply)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+
+def test_a_form_is_posted_and_the_answers_tokens_stay_out_except_the_access_token():
+    """The token refresh from a services server (issue 16): the one POST, its secrets hidden, its refresh and ID tokens
+    never returned; the access token stays in json for the caller's no_log task."""
+    answer = json.dumps({'token_type': 'Bearer', 'scope': 'https://outlook.office365.com/IMAP.AccessAsUser.All',
+                         'expires_in': 3599, 'access_token': 'eyJ.access.token', 'refresh_token': 'NEW-RT-0.AXYZ',
+                         'id_token': 'eyJ.id.token'}).encode()
+    server = Recorder(http_reply(headers=[('Content-Type', 'application/json')], body=answer))
+    form = {'grant_type': 'refresh_token', 'client_id': 'app-id', 'client_secret': 'cs~SECRET-VALUE',
+            'refresh_token': 'OLD-RT-0.SECRET', 'scope': 'https://outlook.office365.com/IMAP.AccessAsUser.All offline_access'}
+    try:
+        outcome = _http.reach(args(urls=[{'url': 'http://127.0.0.1:%d/tenant/oauth2/v2.0/token' % server.port,
+                                          'purpose': 'token_endpoint', 'form': form}]), environ={})
+    finally:
+        server.close()
+    request = server.received[0].decode()
+    assert request.startswith('POST /tenant/oauth2/v2.0/token HTTP/1.1')
+    assert 'application/x-www-form-urlencoded' in request
+    assert 'grant_type=refresh_token' in request and 'refresh_token=OLD-RT-0.SECRET' in request
+    result = outcome['results'][0]
+    assert result['method'] == 'POST' and result['status'] == 200 and result['ok']
+    assert result['json'] == {'token_type': 'Bearer', 'scope': 'https://outlook.office365.com/IMAP.AccessAsUser.All',
+                              'expires_in': 3599, 'access_token': 'eyJ.access.token'}
+    assert result['body_excerpt'] is None
+    text = json.dumps(outcome)
+    for secret in ('NEW-RT-0.AXYZ', 'eyJ.id.token', 'cs~SECRET-VALUE', 'OLD-RT-0.SECRET'):
+        assert secret not in text
+    assert {'cs~SECRET-VALUE', 'OLD-RT-0.SECRET'} <= _http.secret_values({'urls': [{'url': 'x', 'form': form}]})
+    assert 'refresh_token' not in _http.secret_values({'urls': [{'url': 'x', 'form': form}]})  # grant_type is shown
+
+
+@pytest.mark.parametrize('item, message', [
+    ({'url': 'http://x/', 'form': {}}, 'non-empty dictionary'),
+    ({'url': 'http://x/', 'form': 'a=b'}, 'non-empty dictionary'),
+    ({'url': 'http://x/', 'form': {'a': ['b']}}, 'each field must be a string'),
+    ({'url': 'http://x/', 'form': {'a': 'b'}, 'method': 'GET'}, 'a form is sent with POST'),
+])
+def test_a_bad_form_is_named(item, message):
+    with pytest.raises(_http.ArgumentError, match=message):
+        _http.normalise(args(urls=[item]))
+
+
+def test_a_form_is_not_redirected():
+    targets, dummy = _http.normalise(args(urls=[{'url': 'http://x/', 'form': {'a': 'b'}, 'follow_redirects': True}]))
+    assert targets[0]['method'] == 'POST' and targets[0]['follow_redirects'] is False
