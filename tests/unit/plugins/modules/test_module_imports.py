@@ -27,6 +27,7 @@ ALLOWED = {
     'url_reach': {'requests', 'jmespath', 'cryptography'},           # HTTPS, JSON assertions, issuer facts
     'token_acquire': {'msal', 'requests', 'cryptography'},           # msal over its own session; certificates
     'tenant_info': {'msal', 'requests', 'cryptography'},             # app-only token, Graph, secret/cert dates
+    'signin_activity': {'msal', 'requests', 'cryptography'},         # app-only token, Graph sign-in logs
     'mailbox_settings': {'msal', 'requests', 'cryptography'},        # app-only token, Exchange admin API
     'mailbox_protocols': {'msal', 'requests', 'cryptography'},       # redeems ECE's refresh token; TLS facts
     'runtime_info': set(),                                           # reports the libraries without importing them
