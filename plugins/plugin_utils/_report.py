@@ -51,12 +51,20 @@ REPORT_SCHEMA = {
                 'remediation': {'type': 'string'},
                 'code': {'type': ['string', 'null']},
                 'waiver': {'type': ['object', 'null']},
+                # what the verdict rests on: 'declared' = only the inventory's values (shown "as declared in the
+                # inventory" beside the check in every format), 'observed' = what this run read
+                'basis': {'enum': list(_checks.BASES)},
             },
         }},
     },
 }
 
 STATUS_MARK = {'pass': 'PASS', 'warn': 'WARN', 'fail': 'FAIL', 'skip': 'SKIP', 'error': 'ERROR'}
+
+
+def basis_label(finding):
+    """' (as declared in the inventory)' for a finding of a declared-basis check, else ''."""
+    return ' (%s)' % _checks.DECLARED_PHRASE if finding.get('basis') == 'declared' else ''
 
 
 def build(findings, summary, drift, hosts, run, generated):
@@ -93,8 +101,11 @@ def to_junit(report):
             quoteattr(report['generated'])))
         for case in cases:
             lines.append('    <testcase classname=%s name=%s>' % (
-                quoteattr('ece_o365.preflight.%s' % subject), quoteattr('%s %s' % (case['id'], case['title']))))
+                quoteattr('ece_o365.preflight.%s' % subject),
+                quoteattr('%s %s%s' % (case['id'], case['title'], basis_label(case)))))
             text = '%s\nFix: %s\nSkip: %s' % (case['detail'] or '', case['remediation'], case['skip_with'])
+            if basis_label(case):
+                text += '\nBasis: %s' % _checks.DECLARED_PHRASE
             waiver = case.get('waiver') or {}
             if waiver.get('active'):
                 lines.append('      <skipped message=%s/>' % quoteattr('waived until %s: %s' % (
@@ -139,8 +150,9 @@ def to_markdown(report):
                 '- Still failing: %d' % len(drift['still_failing'])]
     out += ['', '## Findings', '', '| Status | Check | Subject | Detail | Fix |', '| --- | --- | --- | --- | --- |']
     for finding in _ordered(report['findings']):
-        out.append('| %s | %s %s | %s | %s | %s |' % (
-            _status_text(finding), finding['id'], _md(finding['title']), _md(finding['subject']),
+        out.append('| %s | %s %s%s | %s | %s | %s |' % (
+            _status_text(finding), finding['id'], _md(finding['title']), _md(basis_label(finding)),
+            _md(finding['subject']),
             _md(finding['detail']), _md(finding['remediation'] if finding['status'] in ('fail', 'warn', 'error') else '')))
     out += ['', 'To skip a check: set `ece_o365_skip_checks: [ID]`. To waive one with a reason and an expiry: '
             '`ece_o365_waivers: [{id: ID, subject: HOST, reason: ..., expires: YYYY-MM-DD}]`.', '']
@@ -165,7 +177,8 @@ def to_html(report):
     for finding in _ordered(report['findings']):
         rows.append('<tr class="%s"><td>%s</td><td><code>%s</code><br>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
             finding['status'], html.escape(_status_text(finding)), html.escape(finding['id']),
-            html.escape(finding['title']), html.escape(finding['subject']), html.escape(finding['detail'] or ''),
+            html.escape(finding['title'] + basis_label(finding)), html.escape(finding['subject']),
+            html.escape(finding['detail'] or ''),
             html.escape(finding['remediation'] if finding['status'] in ('fail', 'warn', 'error') else '')))
     return '''<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ECE OAuth2 mail preflight</title>
@@ -237,7 +250,8 @@ def summary_table(report):
     lines = []
     numbered = [f for f in _ordered(report['findings']) if f['status'] in ('fail', 'error', 'warn')]
     for number, finding in enumerate(numbered, 1):
-        lines.append('%2d. %-5s %-24s %s' % (number, STATUS_MARK[finding['status']], finding['id'], finding['subject']))
+        lines.append('%2d. %-5s %-24s %s%s' % (
+            number, STATUS_MARK[finding['status']], finding['id'], finding['subject'], basis_label(finding)))
         lines.append('    seen: %s' % (finding['detail'] or ''))
         lines.append('    fix:  %s' % finding['remediation'])
         waiver = finding.get('waiver') or {}

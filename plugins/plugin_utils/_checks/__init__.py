@@ -16,7 +16,7 @@ identity, mailbox) and declaration order within a family. docs/checks.md is gene
 
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import _facts
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks._engine import (  # noqa: F401
-    CATALOGUE, FAMILIES, HARD_FAIL, REQUIREMENTS, SCOPES, SEVERITIES, STATUSES, Blocked, Check, Context, Missing,
+    BASES, CATALOGUE, DECLARED_PHRASE, FAMILIES, HARD_FAIL, REQUIREMENTS, SCOPES, SEVERITIES, STATUSES, Blocked, Check, Context, Missing,
     NotApplicable, SelectionError, Verdict, blocking, by_id, check, drift, judge, parse_date, select, subjects_for,
     summarize, validate_waivers, waiver_for)
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import (  # noqa: F401  (registers them)

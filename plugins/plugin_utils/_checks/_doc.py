@@ -11,11 +11,21 @@
 
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import _facts
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks._engine import (
-    CATALOGUE, REQUIREMENTS, SCOPES)
+    CATALOGUE, DECLARED_PHRASE, REQUIREMENTS, SCOPES)
 
 
 def _item(check_):
     return '%d' % check_.item if check_.item is not None else '-'
+
+
+def _basis(check_):
+    """Where the check's verdict comes from: what this run read, or only what the inventory declares."""
+    if check_.basis == 'declared':
+        return ('%s (no documented place to read it on the server: see [ece-secrets.md](ece-secrets.md)); every '
+                'verdict says so in its detail and every report format prints "(%s)" beside the check'
+                % (DECLARED_PHRASE, DECLARED_PHRASE))
+    read = [REQUIREMENTS[r] for r in check_.requires if r not in ('reached', 'tenant')]
+    return 'observed from %s' % ('; '.join(read) if read else check_.evidence)
 
 
 def catalogue_markdown():
@@ -36,14 +46,20 @@ def catalogue_markdown():
            '`ece_o365_waivers: [{id: ID, subject: HOST|tenant|MAILBOX|"*", reason: "...", expires: YYYY-MM-DD}]`;',
            'an expired waiver stops waiving. Select by id (`ece_o365_checks`) or tag (`ece_o365_check_tags`);',
            'unknown ids and tags are refused, before any probe runs, with the known ones listed.', '',
-           'Where a check reads ECE\'s release or External URL, it reads what the inventory declares',
-           '(`ece_o365_ece_*`), not the server, and its detail says "as declared".', '',
-           '| Id | Title | Family | Severity | TAC item | Runs for | Tags |',
-           '| --- | --- | --- | --- | --- | --- | --- |']
+           'Each check has a basis. **Observed**: judged on what this run read (a probe on the host, Microsoft',
+           'Graph, the Exchange admin API, a login). **As declared in the inventory**: judged only on what the',
+           'inventory declares (`ece_o365_ece_*`: ECE\'s release, Engineering Special and External URL), because',
+           'Cisco\'s documentation names no place on the server a read-only probe could read them from',
+           '([ece-secrets.md](ece-secrets.md)). Such a finding says "%s" in its detail, and the' % DECLARED_PHRASE,
+           'JSON (`basis: declared`), JUnit, Markdown, HTML and the end-of-run table mark it so no one takes it for',
+           'an observation.', '',
+           '| Id | Title | Family | Severity | TAC item | Runs for | Basis | Tags |',
+           '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for check_ in CATALOGUE:
-        out.append('| [%s](#%s) | %s | %s | %s | %s | %s | %s |' % (
+        out.append('| [%s](#%s) | %s | %s | %s | %s | %s | %s | %s |' % (
             check_.id, check_.id.lower(), check_.title, check_.family, check_.severity, _item(check_),
-            SCOPES[check_.scope], ', '.join(check_.tags)))
+            SCOPES[check_.scope], 'observed' if check_.basis == 'observed' else DECLARED_PHRASE,
+            ', '.join(check_.tags)))
     out += ['', '## The TAC checklist items', '']
     out += ['%d. %s' % (number, text) for number, text in sorted(_facts.CHECKLIST.items())]
     for check_ in CATALOGUE:
@@ -51,7 +67,7 @@ def catalogue_markdown():
                 if check_.item is not None else 'no TAC checklist item')
         out += ['', '## %s' % check_.id, '', '**%s.** Severity %s; %s; runs for %s; declared in `_checks/%s.py`.' % (
             check_.title, check_.severity, item, SCOPES[check_.scope], check_.family), '',
-            '- Evidence: %s.' % check_.evidence]
+            '- Evidence: %s.' % check_.evidence, '- Basis: %s.' % _basis(check_)]
         if check_.requires:
             out.append('- Requires: %s.' % '; '.join(REQUIREMENTS[r] for r in check_.requires))
         out.append('- Fix: %s.' % check_.remediation)

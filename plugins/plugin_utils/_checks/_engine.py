@@ -51,6 +51,13 @@ TENANT_REQUIREMENTS = ('tenant', 'tenant_info', 'mailbox_settings', 'mailbox_pro
 HOST_REACHABLE = 'PREFLIGHT-HOST-REACHABLE'
 TENANT_READ = 'PREFLIGHT-TENANT-READ'
 
+# What a check's verdict rests on. 'observed': what this run read (a probe, Graph, the Exchange admin API, a
+# login). 'declared': only what the inventory declares (ECE's release, ES and External URL: Cisco documents no
+# place a read-only probe could read them from on the server; docs/ece-secrets.md). Every judged finding of a
+# declared check says DECLARED_PHRASE in its detail, and the reports print it beside the check.
+BASES = ('observed', 'declared')
+DECLARED_PHRASE = 'as declared in the inventory'
+
 CATALOGUE = []
 # A judge returns this status for a failure that its check's severity must not soften into a warning
 # (a clock so far off that tokens are refused).
@@ -84,9 +91,11 @@ class Check(object):
     """A check as declared: JUDGE(context, subject) returns a Verdict or (status, detail, evidence)."""
 
     def __init__(self, check_id, title, severity, scope, tags, evidence, fix, judge, family, item=None,
-                 code=None, requires=()):
+                 code=None, requires=(), basis='observed'):
         if severity not in SEVERITIES or scope not in SCOPES or family not in FAMILIES:
             raise ValueError('check %s: bad severity, scope or family' % check_id)
+        if basis not in BASES:
+            raise ValueError('check %s: basis %r is not one of %s' % (check_id, basis, ', '.join(BASES)))
         if item is not None and item not in _facts.CHECKLIST:
             raise ValueError('check %s: TAC checklist item %r is not in _facts.CHECKLIST' % (check_id, item))
         unknown = [r for r in requires if r not in REQUIREMENTS]
@@ -104,19 +113,23 @@ class Check(object):
         self.item = item
         self.code = code  # the Microsoft error code the remediation is about, where one applies
         self.requires = tuple(requires)
+        self.basis = basis
 
     def skip_variable(self):
         """The exact inventory variable that skips this check."""
         return 'ece_o365_skip_checks: [%s]' % self.id
 
 
-def check(check_id, title, severity, scope, tags, evidence, fix, item=None, code=None, requires=()):
-    """Declare the decorated function as the judge of a check, in the family of its module."""
+def check(check_id, title, severity, scope, tags, evidence, fix, item=None, code=None, requires=(), basis='observed'):
+    """Declare the decorated function as the judge of a check, in the family of its module.
+
+    BASIS is 'declared' for a check that judges only what the inventory declares (see BASES)."""
     def register(judge):
         if any(c.id == check_id for c in CATALOGUE):
             raise ValueError('check %s is declared twice' % check_id)
         family = judge.__module__.rsplit('.', 1)[-1]
-        declared = Check(check_id, title, severity, scope, tags, evidence, fix, judge, family, item, code, requires)
+        declared = Check(check_id, title, severity, scope, tags, evidence, fix, judge, family, item, code, requires,
+                         basis)
         CATALOGUE.append(declared)
         CATALOGUE.sort(key=lambda c: FAMILIES.index(c.family))  # stable: declaration order within a family
         return judge
@@ -252,12 +265,15 @@ def waiver_for(finding, waivers, today):
 # -- the judge ---------------------------------------------------------------------------------
 
 def _finding(check_, subject, status, detail, evidence, fix=None, blocked_by=None):
+    if check_.basis == 'declared' and status in ('pass', 'warn', 'fail') and DECLARED_PHRASE not in (detail or ''):
+        # A verdict on a declared value never reads as an observation, whatever its judge wrote.
+        detail = '%s (%s)' % (detail or check_.title, DECLARED_PHRASE)
     return {
         'id': check_.id, 'title': check_.title, 'severity': check_.severity, 'family': check_.family,
         'checklist_item': check_.item, 'checklist': _facts.CHECKLIST.get(check_.item), 'scope': check_.scope,
         'subject': subject, 'status': status, 'detail': detail, 'evidence': evidence,
         'remediation': fix or check_.remediation, 'code': check_.code, 'skip_with': check_.skip_variable(),
-        'waiver': None, 'blocked_by': blocked_by,
+        'waiver': None, 'blocked_by': blocked_by, 'basis': check_.basis,
     }
 
 

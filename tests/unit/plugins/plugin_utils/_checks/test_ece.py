@@ -68,8 +68,9 @@ def test_kills_ece_release_newer_than_the_table_passes_and_older_fails(version, 
     result = _ece(healthy(), version=version, installed_es='')
     assert result['status'] == status
     assert result['detail'] == {
-        'pass': 'ECE %s (as declared) is newer than every release the checklist names' % version,
-        'fail': 'ECE %s (as declared) predates OAuth2 mail support (needs 11.6(1) ES12 or later)' % version}[status]
+        'pass': 'ECE %s (as declared in the inventory) is newer than every release the checklist names' % version,
+        'fail': 'ECE %s (as declared in the inventory) predates OAuth2 mail support (needs 11.6(1) ES12 or later)'
+                % version}[status]
     assert result['evidence']['minimum'] is None and result['evidence']['source'] == 'inventory'
 
 
@@ -84,19 +85,21 @@ def test_ece_version_each_minimum_on_both_sides(version, es, status):
 
 def test_ece_version_details_and_evidence():
     result = _ece(healthy(), version='12.5(1)', installed_es='')
-    assert result['detail'] == 'ECE 12.5(1) with no ES (as declared); OAuth2 mail needs ES3 (CSCvr86493)'
+    assert result['detail'] == ('ECE 12.5(1) with no ES (as declared in the inventory); OAuth2 mail needs ES3 '
+                                '(CSCvr86493)')
     result = _ece(healthy(), version='11.6(1)', installed_es='ES12')
-    assert result['detail'] == 'ECE 11.6(1) with ES12 (as declared); OAuth2 mail needs ES12 and ES12_ET1 (CSCvr86493)'
+    assert result['detail'] == ('ECE 11.6(1) with ES12 (as declared in the inventory); OAuth2 mail needs ES12 and '
+                                'ES12_ET1 (CSCvr86493)')
     assert result['evidence'] == {'version': '11.6(1)', 'installed_es': 'ES12', 'es_to_install': '',
                                   'minimum': ['ES12', 'ES12_ET1'], 'known_latest_es': '', 'source': 'inventory'}
     result = _ece(healthy())
-    assert result['detail'] == 'ECE 12.6(1) with ES1 (as declared; minimum ES1)'
+    assert result['detail'] == 'ECE 12.6(1) with ES1 (as declared in the inventory; minimum ES1)'
 
 
 def test_the_es_about_to_be_installed_wins_over_the_installed_one():
     assert _ece(healthy(), version='12.5(1)', installed_es='ES2', es_to_install='ES3')['status'] == 'pass'
     result = _ece(healthy(), version='12.5(1)', installed_es='ES3', es_to_install='ES2')
-    assert result['detail'].startswith('ECE 12.5(1) with ES2 (as declared)')
+    assert result['detail'].startswith('ECE 12.5(1) with ES2 (as declared in the inventory)')
 
 
 @pytest.mark.parametrize('latest, status', [('ES2', 'warn'), ('ES1', 'pass'), ('', 'pass'), ('next', 'pass')])
@@ -104,7 +107,7 @@ def test_a_newer_known_es_is_a_warning(latest, status):
     result = _ece(healthy(), known_latest_es=latest)
     assert result['status'] == status
     if status == 'warn':
-        assert result['detail'] == 'ECE 12.6(1) with ES1 (as declared) meets the minimum; ES2 is known'
+        assert result['detail'] == 'ECE 12.6(1) with ES1 (as declared in the inventory) meets the minimum; ES2 is known'
 
 
 def test_ece_version_not_declared_names_the_variable():
@@ -131,8 +134,8 @@ def test_kills_external_url_certificate_fail_to_pass(error_class, fix_starts):
     findings = judge(document)
     result = finding(findings, 'ECE-EXTERNAL-URL', 'app1')
     assert result['status'] == 'fail'
-    assert result['detail'] == ('the External URL https://ece.contoso.com does not answer with a valid certificate from '
-                                'this host: https://ece.contoso.com: refused it')
+    assert result['detail'] == ('the External URL https://ece.contoso.com (as declared in the inventory) does not answer '
+                                'with a valid certificate from this host: https://ece.contoso.com: refused it')
     assert result['remediation'].startswith(fix_starts)
     assert result['evidence']['reach'] == {'status': None, 'error_class': error_class}
     assert _checks.summarize(findings)['blocking'] == 1
@@ -144,21 +147,23 @@ def test_external_url_answering_from_the_host_says_so():
     document['hosts']['app1']['url_reach']['results'].append(url(purpose='ece_external_url'))
     result = _url_check(document)
     assert (result['status'], result['detail']) == (
-        'pass', 'External URL https://ece.contoso.com (as declared), the FQDN admins log in with; it answers from '
-                'this host')
+        'pass', 'External URL https://ece.contoso.com (as declared in the inventory), the FQDN admins log in with; '
+                'it answers from this host')
     assert result['evidence'] == {'external_url': 'https://ece.contoso.com', 'admin_login_fqdn': 'ece.contoso.com',
                                   'source': 'inventory', 'reach': {'status': 200, 'error_class': None}}
-    assert _url_check(healthy())['detail'] == ('External URL https://ece.contoso.com (as declared), the FQDN admins '
-                                               'log in with')
+    assert _url_check(healthy())['detail'] == ('External URL https://ece.contoso.com (as declared in the inventory), '
+                                               'the FQDN admins log in with')
 
 
 @pytest.mark.parametrize('external, login, status, detail', [
     ('HTTPS://ECE.contoso.com/ece', 'ece.CONTOSO.com', 'pass', None),
     ('https://ece.contoso.com', '', 'pass', None),
-    ('http://ece.contoso.com', '', 'fail', 'the External URL http://ece.contoso.com (as declared) is not https'),
+    ('http://ece.contoso.com', '', 'fail',
+     'the External URL http://ece.contoso.com (as declared in the inventory) is not https'),
     ('https://ece.contoso.com', 'admin.contoso.com', 'fail',
-     'the External URL names ece.contoso.com, but admins log in at admin.contoso.com (as declared)'),
-    ('', 'ece.contoso.com', 'fail', 'the ECE External URL is not set (ece_o365_ece_external_url)'),
+     'the External URL names ece.contoso.com, but admins log in at admin.contoso.com (as declared in the inventory)'),
+    ('', 'ece.contoso.com', 'fail',
+     'the ECE External URL is not set (ece_o365_ece_external_url, as declared in the inventory)'),
 ])
 def test_external_url_table(external, login, status, detail):
     document = healthy()
@@ -189,8 +194,8 @@ def test_nothing_declared_for_a_host_is_named_not_a_crash():
     version, external = finding(findings, 'ECE-VERSION', 'app1'), finding(findings, 'ECE-EXTERNAL-URL', 'app1')
     assert (version['status'], version['detail']) == ('error', 'not read: ece_o365_ece_version is not set for this host')
     assert (external['status'], external['detail']) == ('fail', 'the ECE External URL is not set '
-                                                                '(ece_o365_ece_external_url)')
-    assert external['evidence'] == {'external_url': None}
+                                                                '(ece_o365_ece_external_url, as declared in the inventory)')
+    assert external['evidence'] == {'external_url': None, 'source': 'inventory'}
     document = healthy()
     document['hosts']['app1']['ece']['admin_login_fqdn'] = None  # not declared: nothing to compare with
     assert finding(_checks.judge(document), 'ECE-EXTERNAL-URL', 'app1')['status'] == 'pass'
