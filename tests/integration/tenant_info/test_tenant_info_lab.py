@@ -58,7 +58,7 @@ def test_healthy_tenant_facts(lab, scenarios):
     result = read(lab, tenant)
     assert result["ok"] is True and result["error_class"] is None and result["errors"] == [], result["message"]
     assert result["token"]["source"] == "acquired" and result["token"]["ok"] is True
-    assert set(result["token"]["roles"]) == {"Application.Read.All", "User.Read.All"}
+    assert set(result["token"]["roles"]) == {"Application.Read.All", "User.Read.All", "AuditLog.Read.All"}
     app = result["application"]
     assert app["ok"] is True and app["graph_error"] is None
     assert app["found"] and app["display_name"] == "ECE OAuth2 mail" and app["sign_in_audience"] == "AzureADMyOrg"

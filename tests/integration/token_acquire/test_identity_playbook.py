@@ -113,7 +113,7 @@ PLAYBOOK = """
           - with_token.users[0].licences | map(attribute='service_plans') | flatten | map(attribute='name')
             is contains('EXCHANGE_S_ENTERPRISE')
           - with_token.users[1].licences == []
-          - own_token.token.roles | length == 2
+          - own_token.token.roles | length == 3
           - own_token.users[0].enabled == false
 
     - name: Keep the handed-on token for the test's search (hidden)

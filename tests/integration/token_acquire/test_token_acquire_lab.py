@@ -40,7 +40,7 @@ def test_client_credentials_for_graph_and_exchange(lab, scenarios):
     graph = acquire(lab, tenant, "preflight")
     assert graph["acquired"] and graph["grant"] == "client_credentials" and graph["error_class"] is None and graph["ok"] is True
     assert graph["claims"]["aud"] == GRAPH and graph["claims"]["idtyp"] == "app"
-    assert set(graph["claims"]["roles"]) == {"Application.Read.All", "User.Read.All"}
+    assert set(graph["claims"]["roles"]) == {"Application.Read.All", "User.Read.All", "AuditLog.Read.All"}
     assert graph["token_owner"] is None and graph["id_token_claims"] is None
     assert graph["scopes"] == [GRAPH + "/.default"] and graph["token_source"] == "identity_provider"
     # lifetime_seconds is exp - iat: Entra back-dates iat by 5 minutes; expires_in is the real 60-90 minutes

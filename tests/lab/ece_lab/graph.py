@@ -1,8 +1,10 @@
 # Copyright: (c) 2026, ece_o365.preflight contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""graph.microsoft.com/v1.0 as the lab serves it: the reads tenant_info makes (see httpd.py for the listener)."""
+"""graph.microsoft.com as the lab serves it: the v1.0 reads tenant_info makes, and the beta sign-in log and users'
+signInActivity that signin_activity reads (see httpd.py for the listener)."""
 
+import datetime
 import importlib.util
 import os
 import re
@@ -55,6 +57,8 @@ class GraphApp(_ProtectedApp):
             raise _graph_error(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
         path = urllib.parse.unquote(url.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        if path.lower() == "/beta/auditlogs/signins":
+            return 200, self._sign_ins(claims, url, query), {}
         match = re.fullmatch(r"/v1\.0/(\w+)(?:\((\w+)='([^']*)'\)|/([^/]+))?(?:/(\w+))?", path)
         if not match:
             raise _graph_error(400, "BadRequest", "Resource not found for the segment '%s'." % path.rsplit("/", 1)[-1])
@@ -66,6 +70,9 @@ class GraphApp(_ProtectedApp):
         else:
             raise _graph_error(400, "BadRequest", "Resource not found for the segment '%s'." % collection)
         items = self._collection(collection)
+        if collection == "users" and "signinactivity" in query.get("$select", "").lower():
+            self._require_sign_in_reads(claims)
+            items = [dict(item, signInActivity=self._activity(item["id"])) for item in items]
         if key_name or object_id:
             wanted = key_value if key_name else object_id
             field = key_name or "id"
@@ -83,6 +90,40 @@ class GraphApp(_ProtectedApp):
         if "$filter" in query:
             items = [item for item in items if _graph_filter(item, query["$filter"])]
         return 200, self._page(collection, [_select(i, query, collection) for i in items], url, query), {}
+
+    _READ_AUDIT = ("AuditLog.Read.All",)
+
+    def _require_sign_in_reads(self, claims):
+        """Sign-in logs and signInActivity: AuditLog.Read.All (Microsoft also asks Directory.Read.All for the log,
+        a documented known issue the lab does not enforce), and a tenant with Entra ID P1/P2 (docs/signin-logs.md)."""
+        self._require(claims, self._READ_AUDIT)
+        if not self.tenant.premium:
+            raise _graph_error(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                               "Neither tenant is B2C or tenant doesn't have premium license")
+
+    def _activity(self, user_id):
+        user = self.tenant.user(user_id)
+        activity = self.tenant.sign_in_activity(user) if user else {}
+        out = {"@odata.type": "#microsoft.graph.signInActivity", "lastSignInRequestId": None,
+               "lastNonInteractiveSignInRequestId": None, "lastSuccessfulSignInRequestId": None}
+        out.update({k: _iso(v) if v else None for k, v in activity.items()})
+        return out
+
+    def _sign_ins(self, claims, url, query):
+        """GET /beta/auditLogs/signIns: the records of the retention window, newest first, interactive ones
+        unless the filter asks for another signInEventTypes (signIn resource, beta)."""
+        self._require_sign_in_reads(claims)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        oldest = now - datetime.timedelta(days=self.tenant.sign_in_retention_days)
+        records = [r for r in self.tenant.sign_ins if r["time"] >= oldest]
+        wanted = _sign_in_filter(query.get("$filter", ""))
+        items = [_sign_in(self.tenant, r) for r in sorted(records, key=lambda r: r["time"], reverse=True)]
+        items = [item for item in items if all(test(item) for test in wanted)]
+        if not any(getattr(test, "event_type", False) for test in wanted):
+            items = [item for item in items if item["isInteractive"]]
+        page = self._page("auditLogs/signIns", items, url, query)
+        page["@odata.context"] = "https://graph.microsoft.com/beta/$metadata#auditLogs/signIns"
+        return page
 
     def _require(self, claims, roles):
         if claims.get("idtyp") != "app" and "roles" not in claims:
@@ -129,6 +170,65 @@ class GraphApp(_ProtectedApp):
             app = self.tenant.application_by_sp_id(item["id"])
             return _app_role_assignments(self.tenant, app) if app else []
         raise _graph_error(400, "BadRequest", "Resource not found for the segment '%s'." % navigation)
+
+
+def _sign_in(tenant, record):
+    """A signIn in the beta resource's shape (the fields ECE's sign-ins carry)."""
+    app = tenant.applications[record["application"]]
+    code = record["error_code"]
+    return {
+        "id": str(uuid.uuid5(uuid.UUID(tenant.tenant_id), "signin/" + record["key"])),
+        "createdDateTime": _iso(record["time"]), "userDisplayName": record["display_name"],
+        "userPrincipalName": record["upn"], "userId": record["user_id"], "appId": app["client_id"],
+        "appDisplayName": app["display_name"], "ipAddress": record["ip"], "clientAppUsed": "Mobile Apps and Desktop clients",
+        "conditionalAccessStatus": "notApplied", "isInteractive": record["interactive"],
+        "signInEventTypes": ["interactiveUser" if record["interactive"] else "nonInteractiveUser"],
+        "resourceDisplayName": record["resource"], "resourceId": EXCHANGE_RESOURCE_ID,
+        "incomingTokenType": "none" if record["interactive"] else "refreshToken",
+        "authenticationProtocol": "oAuth2", "clientCredentialType": "clientSecret",
+        "status": {"errorCode": code, "failureReason": record["failure_reason"], "additionalDetails": None},
+    }
+
+
+EXCHANGE_RESOURCE_ID = "00000002-0000-0ff1-ce00-000000000000"
+
+
+def _sign_in_filter(expression):
+    """The clauses signin_activity sends, joined by 'and': appId eq, userId eq, createdDateTime ge/le,
+    signInEventTypes/any(t: t eq '...') (beta: on v1.0 this property does not exist). Others: 400, as Graph."""
+    tests = []
+    for clause in [c for c in re.split(r"\s+and\s+", expression.strip()) if c] if expression.strip() else []:
+        clause = clause.strip()
+        match = re.fullmatch(r"(appId|userId|userPrincipalName)\s+eq\s+'((?:[^']|'')*)'", clause)
+        if match:
+            field, value = match.group(1), match.group(2).replace("''", "'").lower()
+            tests.append(lambda item, f=field, v=value: str(item.get(f) or "").lower() == v)
+            continue
+        match = re.fullmatch(r"createdDateTime\s+(ge|le|gt|lt)\s+(\S+)", clause)
+        if match:
+            try:
+                bound = datetime.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
+            except ValueError:
+                raise _graph_error(400, "BadRequest", "Invalid filter clause: %s" % clause)
+            op = match.group(1)
+            tests.append(lambda item, o=op, b=bound: _compare(item["createdDateTime"], o, b))
+            continue
+        match = re.fullmatch(r"\(?signInEventTypes/any\((\w+):\s*\1\s+eq\s+'(\w+)'\)\)?", clause)
+        if match:
+            kind = match.group(2)
+
+            def event_type(item, k=kind):
+                return k in item["signInEventTypes"]
+            event_type.event_type = True
+            tests.append(event_type)
+            continue
+        raise _graph_error(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified.")
+    return tests
+
+
+def _compare(text, op, bound):
+    value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return {"ge": value >= bound, "le": value <= bound, "gt": value > bound, "lt": value < bound}[op]
 
 
 def _matches(item, field, value, collection):

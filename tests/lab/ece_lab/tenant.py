@@ -42,6 +42,7 @@ RESOURCES = {
             "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
             "User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
             "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+            "AuditLog.Read.All": "b0afded3-3588-46d8-8b3d-9842eff778da",
         },
     },
     EXCHANGE_APP_ID: {
@@ -242,6 +243,12 @@ class Tenant:
         self.refresh_tokens = {}
         for key, token in (data.get("refresh_tokens") or {}).items():
             self.refresh_tokens[key] = self._load_refresh_token(key, token)
+        # tenant.premium: whether the tenant holds Microsoft Entra ID P1/P2; Graph serves sign-in logs and
+        # signInActivity only then (else 403 Authentication_RequestFromNonPremiumTenantOrB2CTenant).
+        self.premium = bool(tenant.get("premium", True))
+        # sign_ins: Entra's sign-in records, by name (a scenario overrides one by its name, drops one with null).
+        self.sign_ins = [self._load_sign_in(key, record)
+                         for key, record in sorted((data.get("sign_ins") or {}).items()) if record is not None]
         lab = dict(data.get("lab") or {})
         self.host = lab.get("host", "127.0.0.1")
         self.ports = {name: int((lab.get("ports") or {}).get(name, 0)) for name in LAB_PORT_NAMES}
@@ -263,6 +270,9 @@ class Tenant:
             raise TenantFileError("%s: lab.graph_licence_details: served or refused, not %r"
                                   % (path, self.graph_licence_details))
         self.login_outage = _LoginOutage(lab.get("login_outage"), "%s: lab.login_outage" % path)
+        # lab.sign_in_retention_days: how far back the sign-in log reaches (Microsoft: 30 days with P1/P2); older
+        # records still count in the users' signInActivity, as they do at Microsoft.
+        self.sign_in_retention_days = float(lab.get("sign_in_retention_days", 30))
 
     # -- loading -------------------------------------------------------------------------
     def _load_application(self, key, app):
@@ -372,6 +382,9 @@ class Tenant:
             "tokens_valid_from": _tokens_valid_from(user, where),
             "licenses": licenses,
             "mailbox": mailbox,
+            # signInActivity in days ago (last_sign_in_days_ago, last_non_interactive_days_ago,
+            # last_successful_days_ago); unset: derived from the sign_ins records.
+            "sign_in_activity": dict(user.get("sign_in_activity") or {}),
         }
 
     def _load_refresh_token(self, key, token):
@@ -388,6 +401,52 @@ class Tenant:
             "scopes": list(token.get("scopes") or []),
             "issued": now - datetime.timedelta(days=float(token.get("issued_days_ago", 1))),
             "last_used": now - datetime.timedelta(days=float(token.get("last_used_days_ago", 0))),
+        }
+
+    def _load_sign_in(self, key, record):
+        """One sign-in record: the app (a key of applications, default ECE's), the user, when (days_ago), the
+        address, the AADSTS code (0: success) and whether it was interactive."""
+        where = "%s: sign_ins.%s" % (self.path, key)
+        if not isinstance(record, dict):
+            raise TenantFileError("%s: a mapping, not %r" % (where, record))
+        app_key = record.get("application") or self.ece.get("application")
+        if app_key not in self.applications:
+            raise TenantFileError("%s: application %r is not in applications" % (where, app_key))
+        user = str(_require(record, "user", where)).lower()
+        known = self.user(user)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        code = int(record.get("error_code", 0))
+        return {
+            "key": key, "application": app_key,
+            "user_id": known["object_id"] if known else str(record.get("user_id") or user),
+            "upn": known["upn"] if known else user,
+            "display_name": known["display_name"] if known else user,
+            "time": now - datetime.timedelta(days=float(_require(record, "days_ago", where))),
+            "ip": str(record.get("ip", "10.231.8.11")),
+            "error_code": code,
+            "failure_reason": record.get("failure_reason") or ("Other." if code == 0 else "AADSTS%d" % code),
+            "interactive": bool(record.get("interactive", False)),
+            "resource": record.get("resource", "Office 365 Exchange Online"),
+        }
+
+    def sign_in_activity(self, user):
+        """The user's signInActivity: from users.<upn>.sign_in_activity (days ago), else from the sign_ins records
+        of any app (all of them, older than the log's retention too)."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        given = user.get("sign_in_activity") or {}
+        own = [r for r in self.sign_ins if r["user_id"] == user["object_id"]]
+
+        def latest(records, key):
+            if given.get(key) is not None:
+                return now - datetime.timedelta(days=float(given[key]))
+            times = [r["time"] for r in records]
+            return max(times) if times else None
+        return {
+            "lastSignInDateTime": latest([r for r in own if r["interactive"]], "last_sign_in_days_ago"),
+            "lastNonInteractiveSignInDateTime": latest([r for r in own if not r["interactive"]],
+                                                       "last_non_interactive_days_ago"),
+            "lastSuccessfulSignInDateTime": latest([r for r in own if r["error_code"] == 0],
+                                                   "last_successful_days_ago"),
         }
 
     # -- look-ups ------------------------------------------------------------------------

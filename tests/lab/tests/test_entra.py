@@ -59,7 +59,7 @@ def test_client_credentials_carry_the_consented_roles(use_scenario):
     s = use_scenario("healthy")
     graph = claims(s.preflight_token("https://graph.microsoft.com"))
     assert graph["aud"] == "https://graph.microsoft.com" and graph["idtyp"] == "app"
-    assert set(graph["roles"]) == {"Application.Read.All", "User.Read.All"}
+    assert set(graph["roles"]) == {"Application.Read.All", "User.Read.All", "AuditLog.Read.All"}
     assert graph["oid"] == s.app("preflight")["service_principal_id"] and "upn" not in graph
     exchange = claims(s.preflight_token("https://outlook.office365.com"))
     assert exchange["roles"] == ["Exchange.ManageAsApp"]
