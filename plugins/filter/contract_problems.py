@@ -11,7 +11,8 @@ author: ece_o365.preflight contributors
 description:
   - Validates a value against one definition of the observation contract (C(plugins/module_utils/_contract.py),
     docs/contract.md), with the same validator the judge uses, and returns the problems found, one string each
-    (C(results[1].error_class: must be one of ...)). An empty list means the value follows the contract.
+    (such as C(results[1].error_class) followed by what is wrong with it). An empty list means the value follows the
+    contract.
   - Typically given a registered C(port_probe) or C(url_reach) result, whichever twin produced it (the Python
     module or its PowerShell twin), so that what a Windows host returned is checked on the controller.
   - Keys the contract does not name (C(changed), C(invocation), C(summary)...) are allowed, as in the judge.
@@ -38,7 +39,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: One string per problem, C(<path>: <what is wrong>); empty when the value follows the contract.
+  description: One string per problem, the path of the value followed by what is wrong; empty when the value follows the contract.
   type: list
   elements: str
 '''

@@ -18,7 +18,7 @@ description:
     answer is one of those allowed.
   - An answer is allowed when C(ok) is expected and the result is C(ok) (with an HTTP status in C(status), when
     given), or when its C(error_class) is one of C(error_class). Every class named must be one of the collection's
-    error classes (C(plugins/module_utils/_errors.py)): a misspelt class is refused, never silently unmatched.
+    error classes (C(plugins/module_utils/_errors.py)); a misspelt class is refused, never silently unmatched.
 options:
   _input:
     description: The registered result of the C(port_probe) or C(url_reach) task.
@@ -31,7 +31,7 @@ options:
     required: true
   expected:
     description:
-      - 'The known answers, by the result name of each target: C({"closed port": {"error_class": ["refused"]},
+      - 'The known answers, by the result name of each target, such as C({"closed port": {"error_class": ["refused"]},
         "listener": {"ok": true}}).'
       - Each answer has C(ok) (bool), C(status) (list of int, with C(ok)) and C(error_class) (list of str); at least
         C(ok) or C(error_class).
@@ -167,7 +167,7 @@ def selftest_verdict(result, twin, expected, label=''):
         evidence.append('%s (%s): %s' % (name, where_to, got))
         if not _matches(item, answer):
             # The cause, without the fix (the whole message is in the registered result).
-            message = str(item.get('message') or '').split('. Fix: ')[0][:MESSAGE_CHARS]
+            message = str(item.get('message') or '').split('. Fix: ', maxsplit=1)[0][:MESSAGE_CHARS]
             problems.append('%s: expected %s, got %s%s' % (name, _shown(answer), got,
                                                            ' (%s)' % message if message else ''))
     problems.extend(contract)
