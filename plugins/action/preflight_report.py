@@ -206,6 +206,8 @@ class ActionModule(ActionBase):
             host = {'roles': roles, 'reached': True, 'unreachable_reason': None,
                     'failed_tasks': _strings(record.get('failed_tasks')),
                     'port_probe': _result(record.get('port_probe')), 'url_reach': _result(record.get('url_reach')),
+                    'token_refresh': _list(record.get('token_refresh')),
+                    'token_refresh_not_run': _text(record.get('token_refresh_not_run')) or None,
                     'ece': self._declared_ece(facts)}
             if record.get('unreachable') or name not in alive:
                 host['reached'] = False
@@ -232,12 +234,16 @@ class ActionModule(ActionBase):
         declared['mail_protocols'] = list(protocols) if isinstance(protocols, (list, tuple)) else \
             list(_contract.DEFAULT_MAIL_PROTOCOLS)
         declared['network_model'] = facts.get('ece_o365_network_model') or _contract.DEFAULT_NETWORK_MODEL
+        egress = facts.get('ece_o365_egress_addresses')  # as declared: ENTRA-SIGNIN-SOURCE compares with it
+        declared['egress_addresses'] = [str(a) for a in egress] if isinstance(egress, (list, tuple)) else \
+            ([egress] if isinstance(egress, str) and egress else [])
         return declared
 
     def _tenant(self, task_vars, args, play_all, alive):
         tenant_host = args['tenant_host']
         base = {'ran': False, 'left_out': False, 'host': tenant_host, 'why_not': None, 'failed_tasks': [],
-                'tenant_info': None, 'mailbox_settings': None, 'mailbox_protocols': None, 'external_url': ''}
+                'tenant_info': None, 'mailbox_settings': None, 'mailbox_protocols': None, 'signin_activity': None,
+                'read_signins': None, 'external_url': ''}
         if not args['check_tenant']:
             return dict(base, left_out=True)
         # Only a host of this run counts: a record left by an earlier run (a fact cache) was not read now.
@@ -248,8 +254,10 @@ class ActionModule(ActionBase):
             if record:
                 tenant = dict(base, ran=True, host=name)
                 tenant['failed_tasks'] = _strings(record.get('failed_tasks'))
-                for key in ('tenant_info', 'mailbox_settings', 'mailbox_protocols'):
+                for key in ('tenant_info', 'mailbox_settings', 'mailbox_protocols', 'signin_activity'):
                     tenant[key] = _result(record.get(key))
+                if isinstance(record.get('read_signins'), bool):
+                    tenant['read_signins'] = record['read_signins']
                 tenant['external_url'] = _text(record.get('external_url'))
                 if record.get('declared_mailboxes') is not None:
                     mailboxes, problems = _contract.declared_mailboxes(record['declared_mailboxes'])
@@ -304,7 +312,7 @@ def _quarantine(observations):
     for name, host in observations['hosts'].items():
         problems = _contract.validate(host, defs['host'])
         if problems:
-            note(host, 'record of %s' % name, problems, ('port_probe', 'url_reach'))
+            note(host, 'record of %s' % name, problems, ('port_probe', 'url_reach', 'token_refresh'))
     problems = _contract.validate(observations['tenant'], defs['tenant'])
     if problems:
         note(observations['tenant'], 'tenant record', problems, ('tenant_info', 'mailbox_settings', 'mailbox_protocols'))
@@ -341,6 +349,11 @@ def _result(value):
     if not isinstance(value, Mapping) or value.get('skipped'):
         return None
     return dict(value)
+
+
+def _list(value):
+    """A list recorded by a role (a list of mappings), else None."""
+    return [dict(item) for item in value if isinstance(item, dict)] if isinstance(value, (list, tuple)) else None
 
 
 def _mapping(value, variable, host):

@@ -122,6 +122,20 @@ MAIL_PERMISSIONS = ('IMAP.AccessAsUser.All', 'POP.AccessAsUser.All', 'SMTP.Send'
 # What a delegated grant asks for by default: what ECE most often uses, IMAP and SMTP. Asking for a permission
 # nobody consented (often POP) gives AADSTS65001, so ask only for the protocols in use (issue 12).
 DEFAULT_MAIL_PERMISSIONS = ('IMAP.AccessAsUser.All', 'SMTP.Send')
+# The Exchange Online delegated permission each protocol needs (Microsoft's OAuth guide for IMAP, POP and SMTP:
+# https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth).
+PROTOCOL_PERMISSION = {'imap': 'IMAP.AccessAsUser.All', 'pop3': 'POP.AccessAsUser.All', 'smtp': 'SMTP.Send'}
+# msal adds these to every delegated request itself (and refuses them in the scope list); offline_access is what
+# returns a new refresh token. A refresh sent without msal (url_reach, from a services server) adds them too, so that
+# both ask the token endpoint for the same thing.
+MSAL_RESERVED_SCOPES = ('offline_access', 'openid', 'profile')
+
+
+def mail_scopes(cloud, protocols):
+    """The delegated scopes a refresh for PROTOCOLS asks for, with CLOUD's resource prefix, in the protocols' order
+    (a refresh that asks for a permission without consent gets AADSTS65001)."""
+    resource = CLOUDS[cloud or 'public']['mail_scope_resource']
+    return ['%s/%s' % (resource, PROTOCOL_PERMISSION[p]) for p in ('imap', 'pop3', 'smtp') if p in protocols]
 
 # Claims worth showing from an access token and an id_token. Values are checked for type and cut
 # to size: the token is the identity provider's, the module only reads it.

@@ -80,6 +80,11 @@ SCHEMA = {
                 'failed_tasks': _STRINGS,
                 'port_probe': {'anyOf': [{'type': 'null'}, {'$ref': '#/$defs/port_probe'}]},
                 'url_reach': {'anyOf': [{'type': 'null'}, {'$ref': '#/$defs/url_reach'}]},
+                'token_refresh': {'description': 'A services server\'s refresh of each mailbox\'s stored token, '
+                                                 'as ECE refreshes (null: not run there)',
+                                  'anyOf': [{'type': 'null'},
+                                            {'type': 'array', 'items': {'$ref': '#/$defs/token_refresh'}}]},
+                'token_refresh_not_run': dict(_NULLABLE_STR, description='why a services server did not refresh'),
                 'ece': {'$ref': '#/$defs/ece_declared'},
             },
         },
@@ -96,10 +101,31 @@ SCHEMA = {
                 'external_url': {'type': 'string'},
                 'admin_login_fqdn': {'type': 'string'},
                 'mail_protocols': {'type': 'array', 'items': {'$ref': '#/$defs/protocol'}},
+                'egress_addresses': dict(_STRINGS, description='the addresses this server\'s traffic to Microsoft '
+                                                               'leaves from (ece_o365_egress_addresses), as declared'),
                 'network_model': {'enum': list(NETWORK_MODELS),
                                   'description': 'checklist: every ECE server needs all four mail paths (TAC); '
                                                  'per_role: services servers the retrieval protocols ECE uses'},
             },
+        },
+        'token_refresh': {
+            'description': 'One mailbox\'s refresh from a services server (filter token_refresh_facts): never a token.',
+            'type': 'object',
+            'required': ['address', 'host', 'refreshed_on', 'source', 'acquired', 'ok', 'error_class', 'message'],
+            'properties': dict({
+                'address': {'type': 'string'},
+                'host': {'type': 'string'},
+                'refreshed_on': {'type': 'string'},
+                'source': {'const': 'services_server'},
+                'acquired': {'type': 'boolean'},
+                'proxy': _NULLABLE_STR,
+                'status': _NULLABLE_INT,
+                'aadsts': {'type': ['object', 'null']},
+                'token_owner': _NULLABLE_STR,
+                'oid': _NULLABLE_STR,
+                'scopes': _STRINGS,
+                'expires_in': _NULLABLE_INT,
+            }, **_FAILURE),
         },
         'port_probe': {
             'type': 'object',
@@ -170,6 +196,15 @@ SCHEMA = {
                 'mailbox_protocols': {'type': ['object', 'null'], 'properties': {
                     'results': {'type': 'array', 'items': {'type': 'object', 'required': ['address', 'protocol']}},
                     'tokens': {'type': 'array', 'items': {'type': 'object', 'required': ['address']}}}},
+                'signin_activity': {
+                    'description': 'Entra\'s record of ECE\'s sign-ins and the accounts\' signInActivity, as the module '
+                                   'signin_activity returned it (docs/signin-logs.md); null: not run',
+                    'type': ['object', 'null'], 'properties': {
+                        'read': {'type': 'object'},
+                        'accounts': {'type': 'array', 'items': {'type': 'object', 'required': ['address']}},
+                        'other_users': {'type': 'array', 'items': {'type': 'object'}}}},
+                'read_signins': dict(_NULLABLE_BOOL, description='false: the user chose not to read the sign-in logs '
+                                                                  '(ece_o365_read_signins)'),
                 'external_url': {'type': 'string'},
             },
         },
@@ -287,7 +322,9 @@ def _type_name(value):
 
 # -- the one normalisation of a declared mailbox ---------------------------------------------
 
-MAILBOX_KEYS = ('address', 'login', 'account', 'sender', 'protocols', 'refresh_token')
+# refresh_token: the one ECE stored (docs/ece-secrets.md); access_token and password: the fallbacks when it cannot be
+# read (a token the admin supplies, the account's password for the resource-owner grant): not ECE's own token.
+MAILBOX_KEYS = ('address', 'login', 'account', 'sender', 'protocols', 'refresh_token', 'access_token', 'password')
 
 
 def declared_mailboxes(raw, default_protocols=None, variable='ece_o365_mailboxes'):

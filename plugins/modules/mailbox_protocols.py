@@ -92,7 +92,23 @@ options:
         choices: [imap, pop3, smtp]
         default: [imap, smtp]
       access_token:
-        description: The OAuth2 access token for this mailbox. Defaults to O(access_token).
+        description:
+          - The OAuth2 access token for this mailbox. Defaults to O(access_token).
+          - Without O(mailboxes[].refreshed_on) it is a token the admin supplies, not ECE's own token
+            (RV(tokens[].ece_token) V(false)); its findings say so.
+        type: str
+      refreshed_on:
+        description:
+          - Where O(mailboxes[].access_token) was redeemed from ECE's stored refresh token, for example
+            C(ece-svc01 through proxy http://proxy.example.com:3128): the services server, as ECE refreshes. The token is
+            then ECE's own (RV(tokens[].source) V(services_server), RV(tokens[].ece_token) V(true)).
+        type: str
+      password:
+        description:
+          - The password of the account, for the resource-owner password grant, when ECE's stored refresh token cannot
+            be read. Entra refuses it with MFA, for federated users and where a policy forbids it; Microsoft advises
+            against it (U(https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth-ropc)). The token is not
+            ECE's own (RV(tokens[].source) V(password), RV(tokens[].ece_token) V(false)).
         type: str
       refresh_token:
         description:
@@ -326,7 +342,9 @@ results:
 tokens:
   description:
     - One entry per mailbox, in the order given - where its token came from and whose it is (never the token).
-    - C(address), C(login), C(account) (as given), C(source) (V(given), V(refresh_token) or V(client_credentials)),
+    - C(address), C(login), C(account) (as given), C(source) (V(given), V(services_server), V(refresh_token),
+      V(password) or V(client_credentials)), C(ece_token) (V(true) only for a token redeemed from ECE's stored refresh
+      token, here or on a services server), C(refreshed_on) (O(mailboxes[].refreshed_on) or V(null)),
       C(acquired), C(ok), C(error_class), C(message) (with the AADSTS code, meaning and fix when Entra refused),
       C(aadsts), C(token_owner), C(oid), C(token_kind) (V(delegated) or V(app-only)), C(audience), C(scopes),
       C(scopes_requested) (what the refresh asked for, the permissions of the mailbox's protocols and what msal
@@ -352,12 +370,8 @@ from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _
 
 # What ECE most often uses: IMAP to read, SMTP to send. POP3 only when a mailbox says so.
 DEFAULT_PROTOCOLS = ('imap', 'smtp')
-# The Exchange Online delegated permission each protocol needs (Microsoft's OAuth guide for IMAP, POP and SMTP:
-# https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth).
-PROTOCOL_PERMISSION = {'imap': 'IMAP.AccessAsUser.All', 'pop3': 'POP.AccessAsUser.All', 'smtp': 'SMTP.Send'}
-# msal adds these to every delegated request itself (and refuses them in the scope list); offline_access is what
-# returns a new refresh token.
-MSAL_RESERVED_SCOPES = ('offline_access', 'openid', 'profile')
+PROTOCOL_PERMISSION = _auth.PROTOCOL_PERMISSION
+MSAL_RESERVED_SCOPES = _auth.MSAL_RESERVED_SCOPES
 
 MAILBOX_OPTIONS = dict(
     address=dict(type='str', required=True),
@@ -366,7 +380,9 @@ MAILBOX_OPTIONS = dict(
     sender=dict(type='str'),
     protocols=dict(type='list', elements='str', choices=list(_mail.PROTOCOLS), default=list(DEFAULT_PROTOCOLS)),
     access_token=dict(type='str', no_log=True),
+    refreshed_on=dict(type='str'),
     refresh_token=dict(type='str', no_log=True),
+    password=dict(type='str', no_log=True),
     mechanism=dict(type='str', choices=list(_mail.MECHANISMS), default='xoauth2'),
 )
 
@@ -400,8 +416,7 @@ def mail_scopes(params, protocols=_mail.PROTOCOLS):
     cloud's resource prefix (a refresh that asks for a permission without consent gets AADSTS65001)."""
     if params['scopes']:
         return list(params['scopes'])
-    resource = _auth.CLOUDS[params['cloud'] or 'public']['mail_scope_resource']
-    return ['%s/%s' % (resource, PROTOCOL_PERMISSION[p]) for p in _mail.PROTOCOLS if p in protocols]
+    return _auth.mail_scopes(params['cloud'], protocols)
 
 
 def mail_host(params, protocol):
@@ -441,14 +456,26 @@ def resolve_tokens(module, params, mailboxes, environ, deadline):
     # A refresh token is redeemed once per set of scopes: each mailbox asks only for its protocols'.
     for mailbox in mailboxes:
         ids = {'address': mailbox['address'], 'login': mailbox['login'], 'account': mailbox['account']}
-        given = mailbox['access_token'] or (None if mailbox['refresh_token'] else params['access_token'])
-        refresh = mailbox['refresh_token'] or (None if mailbox['access_token'] else params['refresh_token'])
+        given = mailbox['access_token'] or (None if mailbox['refresh_token'] or mailbox['password']
+                                            else params['access_token'])
+        refresh = mailbox['refresh_token'] or (None if mailbox['access_token'] or mailbox['password']
+                                               else params['refresh_token'])
         if given:
-            tokens.append((given, dict(_given_token_facts(given), **ids)))
+            facts = _given_token_facts(given)
+            if mailbox['refreshed_on']:  # redeemed from ECE's stored refresh token where ECE refreshes
+                facts.update(source='services_server', refreshed_on=mailbox['refreshed_on'], ece_token=True)
+            else:
+                facts.update(ece_token=False, refreshed_on=None)
+            tokens.append((given, dict(facts, **ids)))
             continue
         if refresh:
             scopes = mail_scopes(params, mailbox['protocols'])
             key, grant, credentials = (refresh, tuple(scopes)), 'refresh_token', {'refresh_token': refresh}
+        elif mailbox['password']:
+            scopes = mail_scopes(params, mailbox['protocols'])
+            user = mailbox['account'] or mailbox['login']
+            key, grant = ('password', user, tuple(scopes)), 'password'
+            credentials = {'username': user, 'password': mailbox['password']}
         elif params['client_secret'] or params['client_certificate_path']:
             resource = _auth.CLOUDS[params['cloud']]['exchange']
             key, grant, scopes, credentials = 'app-only', 'client_credentials', ['%s/.default' % resource], None
@@ -464,7 +491,11 @@ def resolve_tokens(module, params, mailboxes, environ, deadline):
             # What went to the token endpoint: the scopes given, and what msal adds to a delegated request.
             requested = list(scopes) + ([s for s in MSAL_RESERVED_SCOPES if s not in scopes]
                                         if grant == 'refresh_token' else [])
-            redeemed[key] = (token, dict(facts, source=grant, scopes_requested=requested))
+            requested = requested if grant != 'password' else list(scopes) + [
+                s for s in MSAL_RESERVED_SCOPES if s not in scopes]
+            # Only a refresh of ECE's stored token is ECE's own; where it ran: this host (the controller, as a rule).
+            redeemed[key] = (token, dict(facts, source=grant, scopes_requested=requested, ece_token=grant == 'refresh_token',
+                                         refreshed_on=None))
         token, facts = redeemed[key]
         tokens.append((token, dict(facts, **ids)))
     return tokens
@@ -558,7 +589,8 @@ def main():
 def _public_token_facts(facts):
     keep = ('address', 'login', 'account', 'source', 'acquired', 'ok', 'error_class', 'message', 'aadsts',
             'token_owner', 'audience', 'scopes', 'scopes_requested', 'expires_in', 'lifetime_seconds',
-            'refresh_token_rotated', 'upn', 'preferred_username', 'app_id', 'roles', 'oid', 'token_kind')
+            'refresh_token_rotated', 'upn', 'preferred_username', 'app_id', 'roles', 'oid', 'token_kind',
+            'ece_token', 'refreshed_on')
     return dict((key, facts.get(key)) for key in keep if key in facts)
 
 

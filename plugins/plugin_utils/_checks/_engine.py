@@ -34,7 +34,7 @@ SCOPES = {
     'tenant': 'once, for the tenant',
     'mailbox': 'once per mailbox ECE uses',
 }
-FAMILIES = ('preflight', 'network', 'ece', 'identity', 'mailbox')
+FAMILIES = ('preflight', 'network', 'ece', 'identity', 'signins', 'mailbox')
 
 # What a check may require, and where it is read from (docs/contract.md).
 REQUIREMENTS = {
@@ -69,11 +69,13 @@ class Missing(Exception):
 
 
 class Blocked(Exception):
-    """Not judged because CHECK_ID fails for the same subject (or the tenant): ``skip`` with blocked_by."""
+    """Not judged because CHECK_ID fails for the same subject (or the tenant, or SUBJECT when given: a services
+    server's refresh waits for the mailbox's TOKEN-REFRESH): ``skip`` with blocked_by."""
 
-    def __init__(self, check_id, why):
+    def __init__(self, check_id, why, subject=None):
         super(Blocked, self).__init__(why)
         self.check_id = check_id
+        self.subject = subject
 
 
 class NotApplicable(Exception):
@@ -294,7 +296,8 @@ def _run_one(check_, context, subject):
     except Missing as exc:
         return _finding(check_, subject, 'error', str(exc), {})
     except Blocked as exc:
-        return _finding(check_, subject, 'skip', str(exc), {}, blocked_by=exc.check_id)
+        return _finding(check_, subject, 'skip', str(exc), {'waits_for': exc.subject} if exc.subject else {},
+                        blocked_by=exc.check_id)
     except NotApplicable as exc:
         return _finding(check_, subject, 'skip', str(exc), {})
     except Exception as exc:  # pylint: disable=broad-except  # one broken check must not hide the others
@@ -327,7 +330,8 @@ def _settle_blocked(findings, skipped):
 
     def blocker_of(finding):
         blocker_id = finding['blocked_by']
-        return index.get((blocker_id, 'tenant' if blocker_id == TENANT_READ else finding['subject']))
+        waits_for = (finding.get('evidence') or {}).get('waits_for') if isinstance(finding.get('evidence'), dict) else None
+        return index.get((blocker_id, 'tenant' if blocker_id == TENANT_READ else waits_for or finding['subject']))
 
     def holds(finding, depth=0):
         blocker = blocker_of(finding)

@@ -12,9 +12,11 @@ token ECE stored for each mailbox, and the accounts. tenant_info returns Graph's
 redirect-URI match, the consent gaps and the secret expiry are judged here."""
 
 
+import functools
+
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import _facts
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks._engine import (
-    TENANT_READ, Blocked, Missing, Verdict, check, parse_date)
+    TENANT_READ, Blocked, Missing, NotApplicable, Verdict, check, parse_date)
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks.ece import fqdn
 
 
@@ -400,17 +402,106 @@ def judge_secret(context, _subject):
        code='AADSTS700082', requires=('tenant', 'mailbox_protocols'))
 def judge_token_refresh(context, subject):
     token = token_facts(context, subject)
-    if token.get('source') not in (None, 'refresh_token'):
+    if token.get('source') not in (None, 'refresh_token', 'services_server'):
         # ECE redeems the refresh token it stored; a token got another way proves nothing about that one.
         raise Missing('not read: no refresh token was given for %s (ece_o365_mailboxes[].refresh_token), so ECE\'s '
-                      'stored token was not tried (the token came from %s)' % (subject, token.get('source')))
-    evidence = dict((k, token.get(k)) for k in ('source', 'acquired', 'error_class', 'token_owner'))
+                      'stored token was not tried (the logins used %s%s)' % (
+                          subject, SOURCE_TEXT.get(token.get('source'), token.get('source')), NOT_ECE))
+    evidence = dict((k, token.get(k)) for k in ('source', 'acquired', 'error_class', 'token_owner', 'refreshed_on'))
     aadsts = token.get('aadsts') or {}
     if aadsts:
         evidence['aadsts'] = dict((k, aadsts.get(k)) for k in ('code', 'name', 'meaning', 'fix'))
+    where = token.get('refreshed_on') or 'the controller (%s), not a services server' % context.tenant.get('host')
     if not token.get('acquired'):
-        return Verdict('fail', token.get('message') or 'no token for %s' % subject, evidence, aadsts.get('fix'))
-    return 'pass', 'token redeemed (%s)' % token.get('source'), evidence
+        return Verdict('fail', '%s (refreshed from %s)' % (token.get('message') or 'no token for %s' % subject, where),
+                       evidence, aadsts.get('fix'))
+    return 'pass', 'ECE\'s stored refresh token redeemed from %s' % where, evidence
+
+
+# How a token the logins used was obtained, when it is not ECE's own (a fallback, docs/ece-secrets.md).
+SOURCE_TEXT = {'given': 'an access token the admin supplied', 'password': 'a token from the account\'s password '
+               '(resource-owner grant)', 'client_credentials': 'an app-only token of ECE\'s app'}
+NOT_ECE = ': not ECE\'s own token'
+
+
+def token_label(context, subject):
+    """' (not ECE's own token: how it was obtained)' when the logins' token for SUBJECT is a fallback, else ''."""
+    try:
+        token = token_facts(context, subject)
+    except Missing:
+        return ''
+    if token.get('ece_token') is False or token.get('source') in SOURCE_TEXT:
+        return ' (not ECE\'s own token: %s)' % SOURCE_TEXT.get(token.get('source'), token.get('source'))
+    return ''
+
+
+def labelled(judge):
+    """JUDGE, whose verdicts on a fallback token say so (every finding built on such a token)."""
+    @functools.wraps(judge)  # its module too: the check's family is its judge's module
+    def wrapper(context, subject):
+        verdict = judge(context, subject)
+        label = token_label(context, subject)
+        if not label or verdict[0] not in ('pass', 'warn', 'fail', 'fail!'):
+            return verdict
+        return Verdict(verdict[0], '%s%s' % (verdict[1], label), verdict[2], verdict[3] if len(verdict) > 3 else None)
+    return wrapper
+
+
+@check('TOKEN-REFRESH-SERVER', 'ECE\'s stored refresh tokens are redeemed from the services server, through its proxy',
+       'error', 'services', ('token', 'network'),
+       'url_reach on each services server: the refresh-token POST to the tenant\'s token endpoint ECE makes there, '
+       'through that server\'s proxy; the answer judged here with the AADSTS table',
+       'let the services server redeem tokens as ECE does: its proxy must pass the tenant\'s token endpoint '
+       '(login.microsoftonline.com/<tenant>/oauth2/v2.0/token) without TLS inspection, and no Conditional Access '
+       'policy may block sign-ins from its egress address (AADSTS53003: exclude that named location for ECE\'s app)',
+       item=10, code='AADSTS53003', requires=('reached',))
+def judge_token_refresh_server(context, subject):
+    host = context.host(subject)
+    records = host.get('token_refresh')
+    if records is None:
+        why = host.get('token_refresh_not_run')
+        if why and why.startswith('ece_o365_refresh_on_services'):
+            raise NotApplicable('not run on %s: %s' % (subject, why))
+        raise Missing('not read: the refresh from %s did not run (%s)' % (
+            subject, why or 'the network role recorded no token_refresh'))
+    if not records:
+        raise Missing('not read: %s redeemed no token (no mailbox with a refresh token)' % subject)
+    failed = [r for r in records if not r.get('acquired')]
+    evidence = [dict([(k, r.get(k)) for k in ('address', 'refreshed_on', 'status', 'error_class', 'token_owner')],
+                     aadsts=(r.get('aadsts') or {}).get('code')) for r in records]
+    if not failed:
+        return 'pass', 'refreshed %s from %s' % (', '.join(r['address'] for r in records), records[0]['refreshed_on']), \
+            evidence
+    # A refusal of the token itself (the same AADSTS code where the logins' token was refreshed) is TOKEN-REFRESH's.
+    here = [r for r in failed if not _refused_everywhere(context, r)]
+    if not here:
+        raise Blocked('TOKEN-REFRESH', 'not judged: the stored token of %s is refused wherever it is redeemed (see '
+                      'TOKEN-REFRESH for it)' % failed[0]['address'], subject=failed[0]['address'])
+    fixes = [(r.get('aadsts') or {}).get('fix') for r in here if (r.get('aadsts') or {}).get('fix')]
+    return Verdict('fail', '; '.join(r.get('message') or r['address'] for r in here) + (
+        ' (the same token is redeemed from the controller: only this server\'s path or location is refused)'
+        if any(_redeemed_elsewhere(context, r) for r in here) else ''), evidence, fixes[0] if fixes else None)
+
+
+def _controller_token(context, address):
+    protocols = context.tenant.get('mailbox_protocols') if context.tenant.get('ran') else None
+    for token in (protocols or {}).get('tokens') or []:
+        if (token.get('address') or '').lower() == (address or '').lower() and token.get('source') == 'refresh_token':
+            return token
+    return None
+
+
+def _redeemed_elsewhere(context, record):
+    token = _controller_token(context, record.get('address'))
+    return bool(token and token.get('acquired'))
+
+
+def _refused_everywhere(context, record):
+    token = _controller_token(context, record.get('address'))
+    if not token or token.get('acquired'):
+        return False
+    here, there = (record.get('aadsts') or {}).get('code'), (token.get('aadsts') or {}).get('code')
+    return here is not None and here == there
 
 
 @check('TOKEN-OWNER', 'The token belongs to the mailbox (or shared) account', 'error', 'mailbox', ('token',),
@@ -418,6 +509,7 @@ def judge_token_refresh(context, subject):
        'preferred_username / unique_name names it in the message, and decides only when an object id was not read',
        'generate the token in a private browser window signed in as the mailbox account, not through Kerberos '
        'single sign-on as the workstation user', item=5, requires=('tenant', 'mailbox_protocols'))
+@labelled
 def judge_token_owner(context, subject):
     token = acquired_token(context, subject)
     account = context.mailbox(subject)['account']
@@ -451,6 +543,7 @@ def judge_token_owner(context, subject):
        _facts.IAT_BACKDATE,
        'remove the token lifetime policy that applies to the app or the tenant', item=4,
        requires=('tenant', 'mailbox_protocols'))
+@labelled
 def judge_token_lifetime(context, subject):
     # Entra issues access tokens for a random 60-90 minutes and back-dates iat/nbf by about 5 minutes (its own
     # sample token: exp - iat = 3900 s for a 60-minute token):

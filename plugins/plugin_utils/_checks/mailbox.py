@@ -19,7 +19,7 @@ from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import 
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks._engine import (
     HARD_FAIL, TENANT_READ, Blocked, Missing, NotApplicable, Verdict, by_id, check)
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks.identity import (
-    consent_gaps, object_id, resolves_to, same_identity, token_facts, user)
+    consent_gaps, labelled, object_id, resolves_to, same_identity, token_facts, user)
 
 SELF = 'NT AUTHORITY\\SELF'
 
@@ -369,7 +369,7 @@ def _login_judge(protocol):
                 '; '.join(fixes))
         return Verdict('fail', result.get('message'), evidence, result.get('fix'))
     judge.__name__ = 'judge_login_%s' % protocol
-    return judge
+    return labelled(judge)
 
 
 for _id, _protocol, _how in (('MBX-LOGIN-IMAP', 'imap', 'AUTHENTICATE XOAUTH2 as ECE does, then EXAMINE INBOX'),

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 
 from .aadsts import EntraError
+from . import identity
 
 
 class HTTPError(Exception):
@@ -62,6 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        identity.REQUEST.client_address = self.client_address[0]  # the sign-in's IP address, for named locations
         try:
             status, reply, extra = self.app(method, url, self.headers, body)
         except HTTPError as exc:

@@ -12,6 +12,7 @@ id_token whose preferred_username says whose token it is.
 import base64
 import datetime
 import hashlib
+import ipaddress
 import random
 import secrets
 import threading
@@ -43,6 +44,26 @@ BACKDATE_SECONDS = 300
 # The consumer (Microsoft account) tenant, the home of a personal account that is a guest here.
 # https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference (tid, iss)
 MSA_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+
+# The client's address of the request being answered (httpd sets it per request thread): what Entra sees as the
+# sign-in's IP address, the one a Conditional Access named location matches (a proxy's egress address, if any).
+REQUEST = threading.local()
+
+
+def _in_locations(locations):
+    """Whether the request's client address is in LOCATIONS (IP ranges, a named location), or no locations are set:
+    https://learn.microsoft.com/en-us/entra/identity/conditional-access/concept-assignment-network"""
+    if not locations:
+        return True
+    address = getattr(REQUEST, "client_address", None)
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(cidr, strict=False) for cidr in locations)
 
 
 class SigningKey:
@@ -273,7 +294,7 @@ class Issuer:
             users = [u.lower() for u in rule.get("users", ["all"])]
             apps = rule.get("applications", ["all"])
             if ("all" in users or user["upn"] in users) and ("all" in apps or app["key"] in apps) \
-                    and rule.get("grant", "block") == "block":
+                    and _in_locations(rule.get("locations")) and rule.get("grant", "block") == "block":
                 raise EntraError(53003)
 
     def _delegated(self, app, user, requested, rotated_from=None):

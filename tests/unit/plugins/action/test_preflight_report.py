@@ -44,10 +44,12 @@ def _healthy_records():
         record = document['hosts'][source]
         ece = record['ece']
         hostvars[name] = {'ece_o365_observations': {'schema_version': 2, 'port_probe': record['port_probe'],
-                                                    'url_reach': record['url_reach']},
+                                                    'url_reach': record['url_reach'],
+                                                    'token_refresh': record['token_refresh']},
                           'ece_o365_ece_version': ece['version'], 'ece_o365_ece_installed_es': ece['installed_es'],
                           'ece_o365_ece_external_url': ece['external_url'],
                           'ece_o365_ece_admin_login_fqdn': ece['admin_login_fqdn'],
+                          'ece_o365_egress_addresses': ece['egress_addresses'],
                           'ece_o365_mailboxes': [{'address': SUPPORT, 'refresh_token': 'rt-planted-1'},
                                                  {'address': SALES, 'account': SVC, 'refresh_token': 'rt-planted-2'}]}
     tenant = document['tenant']
@@ -55,7 +57,8 @@ def _healthy_records():
         'schema_version': 2, 'host': 'localhost', 'external_url': tenant['external_url'],
         'declared_mailboxes': [{'address': SUPPORT}, {'address': SALES, 'account': SVC}],
         'tenant_info': tenant['tenant_info'], 'mailbox_settings': tenant['mailbox_settings'],
-        'mailbox_protocols': tenant['mailbox_protocols']})
+        'mailbox_protocols': tenant['mailbox_protocols'], 'signin_activity': tenant['signin_activity'],
+        'read_signins': tenant['read_signins']})
     return hostvars
 
 
@@ -207,7 +210,7 @@ def test_the_tenant_record_of_another_host_of_the_run_is_read_and_a_stale_one_is
 def test_check_tenant_false_skips_the_tenant_and_the_mailboxes_without_waits():
     result = run({'gate': True, 'today': '2026-11-28', 'check_tenant': False}, _vars(ALL))
     tenant_side = [f for f in result['findings'] if f['scope'] in ('tenant', 'mailbox')]
-    assert len(tenant_side) == 6 + 12 * 2, 'the tenant checks once, the mailbox checks per declared mailbox'
+    assert len(tenant_side) == 7 + 15 * 2, 'the tenant checks once, the mailbox checks per declared mailbox'
     assert set((f['status'], f['blocked_by']) for f in tenant_side) == {('skip', None)}
     assert all(f['detail'] == 'left out of this run by ece_o365_check_tenant: false' for f in tenant_side)
     assert result['coverage']['tenant'] == 'left out (ece_o365_check_tenant: false)'
@@ -297,5 +300,6 @@ def test_validate_only_counts_what_it_validated_and_reads_no_observation():
     hostvars['ece-svc01']['ece_o365_observations'] = ['would', 'fail', 'if', 'read']
     result = run({'validate_only': True, 'skip': ['NET-PORT-995', 'ECE-VERSION'], 'tags': ['network']},
                  _vars(ALL, hostvars=hostvars))
-    assert result['msg'] == 'the run\'s inputs are valid: 7 check(s) chosen, 1 disabled, 2 mailbox(es)'
+    # network: 8 NET- checks, TOKEN-REFRESH-SERVER and ENTRA-SIGNIN-SOURCE, less NET-PORT-995
+    assert result['msg'] == 'the run\'s inputs are valid: 9 check(s) chosen, 1 disabled, 2 mailbox(es)'
     assert result['changed'] is False and 'failed' not in result

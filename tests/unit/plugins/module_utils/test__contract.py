@@ -199,7 +199,7 @@ def test_empty_values_take_the_defaults_and_each_entry_has_its_own_protocols_lis
      ["boxes[0]: address must be the mailbox's e-mail address, got 'no-at-sign'",
       "boxes[1]: address must be the mailbox's e-mail address, got 'null'"]),
     ([{'address': 'a@contoso.com', 'zeta': 1, 'alpha': 2}], [{'address': 'a@contoso.com'}],
-     ['boxes[0]: unknown key(s) alpha, zeta; known: address, login, account, sender, protocols, refresh_token']),
+     ['boxes[0]: unknown key(s) alpha, zeta; known: address, login, account, sender, protocols, refresh_token, access_token, password']),
     ([{'address': 'a@contoso.com', 'login': 5}], [{'login': 'a@contoso.com', 'account': 'a@contoso.com'}],
      ['boxes[0] (a@contoso.com): login must be a string']),
     ([{'address': 'a@contoso.com', 'login': 'l@contoso.com', 'account': ['x']}], [{'account': 'l@contoso.com'}],

@@ -38,15 +38,32 @@ def url(purpose='oidc_discovery', status=200, body=None, issuer=MICROSOFT_ISSUER
             'clock_skew_seconds': skew, 'headers': {}, 'proxy': None}
 
 
+def refreshed(address, host='svc1', aadsts=None, error_class=None):
+    """One mailbox's refresh from a services server (filter token_refresh_facts), refused when AADSTS is given."""
+    where = '%s (no proxy)' % host
+    record = {'address': address, 'host': host, 'refreshed_on': where, 'source': 'services_server', 'proxy': None,
+              'status': 200, 'acquired': True, 'ok': True, 'error_class': None, 'aadsts': None,
+              'message': 'refreshed from %s' % where, 'token_owner': address, 'expires_in': 3599}
+    if aadsts or error_class:
+        record.update(status=400 if aadsts else None, acquired=False, ok=False, error_class=error_class or 'aadsts',
+                      aadsts={'code': aadsts, 'fix': 'fix for AADSTS%s' % aadsts} if aadsts else None,
+                      message='refresh from %s: refused (%s)' % (where, aadsts or error_class))
+    return record
+
+
 def host(roles):
     # Cisco TAC's checklist (the default network model): every ECE server reaches all four paths.
     targets = [target('token_endpoint', 443, 'https', mechanisms=()), target('smtp_submission', 587, 'smtp'),
                target('imap', 993, 'imap'), target('pop3', 995, 'pop3')]
     return {'roles': roles, 'reached': True, 'unreachable_reason': None, 'failed_tasks': [],
             'port_probe': {'results': targets}, 'url_reach': {'results': [url()]},
+            # The services server redeems each stored refresh token, as ECE does (TOKEN-REFRESH-SERVER).
+            'token_refresh': [refreshed(SUPPORT), refreshed(SALES)] if 'services' in roles else None,
             'ece': {'version': '12.6(1)', 'installed_es': 'ES1', 'es_to_install': '', 'known_latest_es': '',
                     'external_url': 'https://ece.contoso.com', 'admin_login_fqdn': 'ece.contoso.com',
-                    'mail_protocols': ['imap', 'pop3', 'smtp']}}
+                    'mail_protocols': ['imap', 'pop3', 'smtp'],
+                    # the addresses its traffic to Microsoft leaves from, as declared (ENTRA-SIGNIN-SOURCE)
+                    'egress_addresses': ['10.0.0.11'] if 'services' in roles else []}}
 
 
 def _user(name, enabled=True):
@@ -126,6 +143,29 @@ TENANT = {
         'tokens': [_token(SUPPORT, SUPPORT, 4200, 3899), _token(SALES, SVC, 3900, 3599)],
     },
 }
+
+
+def _signin_account(address):
+    """signin_activity's entry for ADDRESS: ECE refreshed it an hour before the read, from svc1's egress address."""
+    last = '2026-11-28T11:00:00Z'
+    return {'address': address, 'id': 'id-' + address, 'user_principal_name': address, 'exists': True, 'sign_ins': 24,
+            'last_success': {'time': last, 'ip_address': '10.0.0.11', 'interactive': False},
+            'failures': [], 'failure_counts': [],
+            'refresh_addresses': [{'ip_address': '10.0.0.11', 'count': 24, 'ok': 24, 'last': last}],
+            'sign_in_activity': {'last_sign_in': None, 'last_non_interactive_sign_in': last,
+                                 'last_successful_sign_in': last},
+            'read': {'outcome': 'ok', 'status': None, 'code': None, 'error_class': None, 'permission': None,
+                     'message': None}}
+
+
+# Entra's record of ECE's sign-ins (signin_activity, docs/signin-logs.md): the accounts ECE holds tokens for.
+TENANT['signin_activity'] = {
+    'ok': True, 'error_class': None, 'message': 'read', 'application_id': 'ece-app', 'days': 30,
+    'window_start': '2026-10-29T12:00:00Z', 'read_at': '2026-11-28T12:00:00Z', 'sign_ins_read': 48,
+    'read': {'sign_ins': {'outcome': 'ok'}, 'sign_in_activity': {'outcome': 'ok'}},
+    'accounts': [_signin_account(SUPPORT), _signin_account(SVC)], 'other_users': [], 'errors': [],
+    'token': {'source': 'acquired', 'acquired': True, 'ok': True}}
+TENANT['read_signins'] = True
 MAILBOXES = {
     SUPPORT: {'address': SUPPORT, 'login': SUPPORT, 'account': SUPPORT, 'sender': SUPPORT,
               'protocols': list(_contract.DEFAULT_MAIL_PROTOCOLS)},

@@ -120,7 +120,8 @@ def test_bad_waivers_are_refused_naming_the_variable(waivers, message):
 
 def test_selection_by_id_tag_and_skip_and_unknowns_refused_naming_the_variable():
     chosen, skipped = _checks.select(tags=['token'], skip=['TOKEN-LIFETIME'])
-    assert [c.id for c in chosen] == ['TOKEN-REFRESH', 'TOKEN-OWNER'] and [c.id for c in skipped] == ['TOKEN-LIFETIME']
+    assert [c.id for c in chosen] == ['TOKEN-REFRESH', 'TOKEN-REFRESH-SERVER', 'TOKEN-OWNER'] and \
+        [c.id for c in skipped] == ['TOKEN-LIFETIME']
     with pytest.raises(_checks.SelectionError, match=r'^ece_o365_checks: unknown check id\(s\): NET-PORT-994'):
         _checks.select(checks=['NET-PORT-994'])
     with pytest.raises(_checks.SelectionError, match=r'^ece_o365_skip_checks: .*Known checks: .*NET-PORT-993'):
@@ -199,9 +200,15 @@ CATALOGUE = [
     ('APP-CONSENT', 'error', 'tenant', ('tenant', 'app'), 3, 'AADSTS65001', ('tenant', 'tenant_info')),
     ('APP-SECRET-EXPIRY', 'error', 'tenant', ('tenant', 'app'), 3, 'AADSTS7000222', ('tenant', 'tenant_info')),
     ('TOKEN-REFRESH', 'error', 'mailbox', ('token',), 4, 'AADSTS700082', ('tenant', 'mailbox_protocols')),
+    ('TOKEN-REFRESH-SERVER', 'error', 'services', ('token', 'network'), 10, 'AADSTS53003', ('reached',)),
     ('TOKEN-OWNER', 'error', 'mailbox', ('token',), 5, None, ('tenant', 'mailbox_protocols')),
     ('TOKEN-LIFETIME', 'warning', 'mailbox', ('token',), 4, None, ('tenant', 'mailbox_protocols')),
     ('USER-ACCOUNT', 'error', 'mailbox', ('tenant', 'user'), 8, 'AADSTS50057', ('tenant', 'tenant_info')),
+    ('ENTRA-SIGNIN-OWNER', 'error', 'tenant', ('identity', 'tenant', 'signins'), 5, None, ('tenant',)),
+    ('ENTRA-SIGNIN-ERRORS', 'error', 'mailbox', ('identity', 'mailbox', 'signins'), 4, None, ('tenant',)),
+    ('ENTRA-TOKEN-IDLE', 'error', 'mailbox', ('identity', 'mailbox', 'signins'), 4, 'AADSTS700082', ('tenant',)),
+    ('ENTRA-SIGNIN-SOURCE', 'warning', 'mailbox', ('identity', 'mailbox', 'signins', 'network'), 9, None,
+     ('tenant',)),
     ('MBX-LICENCE', 'error', 'mailbox', ('mailbox', 'licence'), 7, None, ('tenant', 'tenant_info')),
     ('MBX-PROTOCOLS', 'error', 'mailbox', ('mailbox',), 6, None, ('tenant', 'mailbox_settings')),
     ('MBX-SMTP-AUTH', 'error', 'mailbox', ('mailbox', 'smtp'), 6, '5.7.139', ('tenant', 'mailbox_settings')),
@@ -596,7 +603,7 @@ def test_subjects_by_scope():
     context = _checks.Context(document)
     by_scope = dict((c.scope, _checks.subjects_for(c, context)) for c in _checks.CATALOGUE)
     assert by_scope == {'host': ['app1', 'app2', 'odd', 'svc1'], 'tenant': ['tenant'],
-                        'mailbox': sorted([SUPPORT, SALES])}
+                        'mailbox': sorted([SUPPORT, SALES]), 'services': ['svc1']}
     application = _checks.Check('X-APP', 'a', 'error', 'application', ('x',), 'e', 'f', None, 'network')
     assert _checks.subjects_for(application, context) == ['app1', 'app2']
 

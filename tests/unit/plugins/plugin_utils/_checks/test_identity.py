@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks
 
-from .observations import SALES, SUPPORT, SVC, TODAY, finding, healthy, judge, not_passing, refused_token
+from .observations import SALES, SUPPORT, SVC, TODAY, finding, healthy, judge, not_passing, refreshed, refused_token
 
 
 def _app(document):
@@ -451,18 +451,22 @@ def test_token_refresh_details_and_fixes():
     document = healthy()
     token = document['tenant']['mailbox_protocols']['tokens'][0]
     ok = finding(judge(document), 'TOKEN-REFRESH', SUPPORT)
-    assert (ok['detail'], ok['evidence']) == ('token redeemed (refresh_token)', {
-        'source': 'refresh_token', 'acquired': True, 'error_class': None, 'token_owner': SUPPORT})
+    assert (ok['detail'], ok['evidence']) == (
+        'ECE\'s stored refresh token redeemed from the controller (localhost), not a services server', {
+            'source': 'refresh_token', 'acquired': True, 'error_class': None, 'token_owner': SUPPORT,
+            'refreshed_on': None})
     token.pop('source')
     assert finding(judge(document), 'TOKEN-REFRESH', SUPPORT)['status'] == 'pass', 'no source said: the refresh token'
     token.update(acquired=False, error_class='aadsts')
     refused = finding(judge(document), 'TOKEN-REFRESH', SUPPORT)
-    assert (refused['status'], refused['detail']) == ('fail', 'no token for %s' % SUPPORT)
+    assert (refused['status'], refused['detail']) == (
+        'fail', 'no token for %s (refreshed from the controller (localhost), not a services server)' % SUPPORT)
     assert refused['remediation'] == _checks.by_id()['TOKEN-REFRESH'].remediation and 'aadsts' not in refused['evidence']
     token.update(message='AADSTS50173: password changed',
                  aadsts={'code': 'AADSTS50173', 'name': 'n', 'meaning': 'm', 'fix': 'sign in again', 'extra': 'x'})
     refused = finding(judge(document), 'TOKEN-REFRESH', SUPPORT)
-    assert refused['detail'] == 'AADSTS50173: password changed' and refused['remediation'] == 'sign in again'
+    assert refused['detail'].startswith('AADSTS50173: password changed (refreshed from the controller')
+    assert refused['remediation'] == 'sign in again'
     assert refused['evidence']['aadsts'] == {'code': 'AADSTS50173', 'name': 'n', 'meaning': 'm', 'fix': 'sign in again'}
 
 
@@ -677,3 +681,74 @@ def test_null_secrets_with_a_certificate_pass_and_null_certificates_count_none()
     _app(document).update(certificates=None)
     result = finding(judge(document), 'APP-SECRET-EXPIRY', 'tenant')
     assert (result['status'], result['evidence']) == ('fail', {'secrets': [], 'certificates': 0})
+
+
+# -- where ECE refreshes: the services server (issue 16) -------------------------------------------------
+
+def test_token_refresh_names_the_services_server_it_ran_on():
+    document = healthy()
+    document['tenant']['mailbox_protocols']['tokens'][0].update(source='services_server',
+                                                                 refreshed_on='svc1 through proxy http://p:3128')
+    ok = finding(judge(document), 'TOKEN-REFRESH', SUPPORT)
+    assert (ok['status'], ok['detail']) == ('pass', 'ECE\'s stored refresh token redeemed from svc1 through proxy '
+                                                    'http://p:3128')
+
+
+def test_kills_token_refresh_server_a_location_policy_on_the_services_server_alone_fails_there_only():
+    """AADSTS53003 on svc1 while the controller redeems the same token: only TOKEN-REFRESH-SERVER fails, on svc1."""
+    document = healthy()
+    assert finding(judge(document), 'TOKEN-REFRESH-SERVER', 'svc1')['status'] == 'pass'
+    document['hosts']['svc1']['token_refresh'][0] = refreshed(SUPPORT, aadsts=53003)
+    findings = judge(document)
+    result = finding(findings, 'TOKEN-REFRESH-SERVER', 'svc1')
+    assert result['status'] == 'fail' and 'svc1 (no proxy)' in result['detail'] and '53003' in result['detail']
+    assert 'only this server\'s path or location is refused' in result['detail']
+    assert result['remediation'] == 'fix for AADSTS53003'
+    assert not_passing(findings) == {('TOKEN-REFRESH-SERVER', 'svc1'): 'fail'}
+    assert 'TOKEN-REFRESH-SERVER' not in [f['id'] for f in findings if f['subject'] in ('app1', 'app2')]
+
+
+def test_token_refresh_server_a_token_refused_everywhere_is_token_refresh_s():
+    document = healthy()
+    document['hosts']['svc1']['token_refresh'][0] = refreshed(SUPPORT, aadsts=700082)
+    document['tenant']['mailbox_protocols']['tokens'][0].update(acquired=False, error_class='aadsts',
+                                                                 aadsts={'code': 700082, 'fix': 'f'})
+    findings = judge(document)
+    result = finding(findings, 'TOKEN-REFRESH-SERVER', 'svc1')
+    assert (result['status'], result['blocked_by']) == ('skip', 'TOKEN-REFRESH')
+    assert finding(findings, 'TOKEN-REFRESH', SUPPORT)['status'] == 'fail'
+
+
+def test_token_refresh_server_a_proxy_that_refuses_is_named():
+    document = healthy()
+    document['hosts']['svc1']['token_refresh'][1] = refreshed(SALES, error_class='proxy')
+    result = finding(judge(document), 'TOKEN-REFRESH-SERVER', 'svc1')
+    assert result['status'] == 'fail' and 'refused (proxy)' in result['detail']
+    assert result['remediation'] == _checks.by_id()['TOKEN-REFRESH-SERVER'].remediation
+
+
+@pytest.mark.parametrize('why, status', [
+    ('ece_o365_refresh_on_services is false', 'skip'),
+    ('no mailbox with a stored refresh token (ece_o365_mailboxes[].refresh_token)', 'error'),
+    (None, 'error'),
+])
+def test_token_refresh_server_not_run_is_an_error_unless_the_user_chose_it(why, status):
+    document = healthy()
+    document['hosts']['svc1'].update(token_refresh=None, token_refresh_not_run=why)
+    result = finding(judge(document), 'TOKEN-REFRESH-SERVER', 'svc1')
+    assert result['status'] == status and (why or 'no token_refresh') in result['detail']
+
+
+@pytest.mark.parametrize('source, label', [
+    ('given', 'not ECE\'s own token: an access token the admin supplied'),
+    ('password', 'not ECE\'s own token: a token from the account\'s password'),
+])
+def test_findings_on_a_fallback_token_say_it_is_not_ece_s_own(source, label):
+    document = healthy()
+    document['tenant']['mailbox_protocols']['tokens'][0].update(source=source, ece_token=False)
+    findings = judge(document)
+    for check_id in ('TOKEN-OWNER', 'TOKEN-LIFETIME', 'MBX-LOGIN-IMAP', 'MBX-LOGIN-SMTP'):
+        assert label in finding(findings, check_id, SUPPORT)['detail'], check_id
+    refresh = finding(findings, 'TOKEN-REFRESH', SUPPORT)
+    assert refresh['status'] == 'error' and 'not ECE\'s own token' in refresh['detail']
+    assert label not in finding(findings, 'TOKEN-OWNER', SALES)['detail']

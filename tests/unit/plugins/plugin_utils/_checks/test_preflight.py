@@ -83,7 +83,7 @@ def test_kills_host_reachable_fail_to_pass_a_host_not_fully_probed_fails_and_blo
     summary = _checks.summarize(findings)
     assert summary['passed_gate'] is False and summary['blocking'] == 1
     others = [f for f in findings if f['subject'] == 'svc1' and f['id'] != 'PREFLIGHT-HOST-REACHABLE']
-    assert len(others) == 10 and set((f['status'], f['blocked_by']) for f in others) == {
+    assert len(others) == 11 and set((f['status'], f['blocked_by']) for f in others) == {
         ('skip', 'PREFLIGHT-HOST-REACHABLE')}
     assert finding(judge(healthy()), 'PREFLIGHT-HOST-REACHABLE', 'svc1')['detail'] == 'reached; every probe ran'
 

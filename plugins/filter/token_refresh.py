@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the ece_o365.preflight collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The token refresh from the services server: the requests url_reach sends there, and on the controller the facts
+of its answers (no token) and the access tokens the logins use."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: token_refresh_requests
+short_description: The refresh-token requests a services server sends, as url_reach URLs
+version_added: 0.3.0
+author: ece_o365.preflight contributors
+description:
+  - ECE refreshes each mailbox's token on its services server (Cisco TAC's checklist). This filter turns the declared
+    mailboxes into M(ece_o365.preflight.url_reach) URLs that do the same - a POST of C(grant_type=refresh_token) with
+    ECE's app id and secret to the tenant's token endpoint - one per mailbox with a refresh token, named by the
+    mailbox's address, asking for its protocols' scopes (plus C(offline_access openid profile), as msal asks).
+  - The URLs carry the refresh tokens and the client secret in O(urls[].form): pass them only to a C(no_log) task.
+  - Its companions, in the same file - C(token_refresh_facts) turns url_reach's registered result into the facts the
+    judge reads (never a token), and C(services_access_tokens) picks, per mailbox, the access token a services server
+    obtained, for the logins.
+options:
+  _input:
+    description: The declared mailboxes (C(ece_o365_mailboxes)), with C(refresh_token).
+    type: list
+    elements: dict
+    required: true
+  authority:
+    description: The tenant's authority URL, such as C(https://login.microsoftonline.com/<tenant id>).
+    type: str
+    required: true
+  client_id:
+    description: ECE's app registration's client id.
+    type: str
+    required: true
+  client_secret:
+    description: The client secret ECE is configured with.
+    type: str
+  cloud:
+    description: The cloud whose Exchange Online resource prefixes the scopes.
+    type: str
+    default: public
+  default_protocols:
+    description: The protocols of a mailbox that names none.
+    type: list
+    elements: str
+    default: [imap, smtp]
+'''
+
+EXAMPLES = r'''
+- name: Refresh each mailbox's token from this services server, as ECE does
+  ece_o365.preflight.url_reach:
+    urls: >-
+      {{ ece_o365_mailboxes | ece_o365.preflight.token_refresh_requests(
+           'https://login.microsoftonline.com/' ~ ece_o365_tenant_id, ece_o365_ece_app_client_id,
+           ece_o365_ece_app_client_secret) }}
+  register: refresh
+  no_log: true
+
+- name: What the refresh found, without any token
+  ansible.builtin.debug:
+    msg: "{{ refresh | ece_o365.preflight.token_refresh_facts(inventory_hostname) }}"
+'''
+
+RETURN = r'''
+_value:
+  description: url_reach URLs, each with C(name) (the mailbox's address), C(url), C(purpose) (V(token_endpoint)) and
+    C(form).
+  type: list
+  elements: dict
+'''
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _contract, _errors
+
+TOKEN_PATH = '/oauth2/v2.0/token'
+
+
+def token_refresh_requests(raw, authority, client_id, client_secret=None, cloud='public', default_protocols=None):
+    """url_reach URLs, one per declared mailbox that has a refresh token."""
+    if not authority or not client_id:
+        raise AnsibleFilterError('token_refresh_requests: the authority and ECE\'s client id are needed')
+    if cloud not in _auth.CLOUDS:
+        raise AnsibleFilterError('token_refresh_requests: unknown cloud %r (one of %s)' % (cloud, ', '.join(_auth.CLOUDS)))
+    mailboxes, problems = _contract.declared_mailboxes(raw, default_protocols or _contract.DEFAULT_MAIL_PROTOCOLS)
+    if problems:
+        raise AnsibleFilterError('%s (docs/variables.md)' % '; '.join(problems))
+    secrets = dict((str(m.get('address')).lower(), m.get('refresh_token')) for m in raw or [] if isinstance(m, dict))
+    urls = []
+    for mailbox in mailboxes:
+        refresh_token = secrets.get(mailbox['address'].lower())
+        if not refresh_token:
+            continue
+        scopes = _auth.mail_scopes(cloud, mailbox['protocols'])
+        form = {'grant_type': 'refresh_token', 'client_id': client_id, 'refresh_token': refresh_token,
+                'scope': ' '.join(scopes + [s for s in _auth.MSAL_RESERVED_SCOPES if s not in scopes])}
+        if client_secret:
+            form['client_secret'] = client_secret
+        urls.append({'name': mailbox['address'], 'url': authority.rstrip('/') + TOKEN_PATH, 'purpose': 'token_endpoint',
+                     'form': form})
+    return urls
+
+
+def _where(host, result):
+    proxy = result.get('proxy')
+    return '%s%s' % (host, ' through proxy %s' % proxy if proxy else ' (no proxy)')
+
+
+def _one(host, result):
+    """The facts of one refresh answer, in mailbox_protocols' token-facts shape, without any token."""
+    where = _where(host, result)
+    facts = {'address': result.get('name'), 'host': host, 'refreshed_on': where, 'source': 'services_server',
+             'proxy': result.get('proxy'), 'status': result.get('status'), 'acquired': False, 'ok': False,
+             'error_class': None, 'message': None, 'aadsts': None}
+    body = result.get('json') if isinstance(result.get('json'), dict) else None
+    if result.get('error_class'):  # the request never got an answer: the path from this server
+        facts.update(error_class=result['error_class'],
+                     message='refresh from %s: %s' % (where, result.get('message') or result['error_class']))
+        return facts
+    if result.get('status') == 200 and body and body.get('access_token'):
+        token_facts = _auth.token_facts(body, 'refresh_token')
+        token_facts.pop('claims', None)
+        token_facts.pop('id_token_claims', None)
+        facts.update(token_facts)
+        facts.update(ok=True, acquired=True, message='refreshed from %s' % where)
+        return facts
+    if body:
+        error_class, aadsts, detail = _auth.failure_facts(body)
+        facts.update(error_class=error_class, aadsts=aadsts,
+                     message='refresh from %s: HTTP %s: %s' % (where, result.get('status'), detail))
+        return facts
+    facts.update(error_class='http_status', message='refresh from %s: %s' % (where, _errors.describe(
+        'http_status', result.get('url') or 'the token endpoint',
+        'HTTP %s without a token or an error body (a proxy\'s page?)' % result.get('status'))))
+    return facts
+
+
+def token_refresh_facts(registered, host):
+    """url_reach's REGISTERED result (the services server's refresh) as token facts per mailbox, without any token;
+    None when the refresh did not run (skipped, or no result)."""
+    if not isinstance(registered, dict) or registered.get('skipped') or not isinstance(registered.get('results'), list):
+        return None
+    return [_one(host, result) for result in registered['results'] if isinstance(result, dict)]
+
+
+def services_access_tokens(hostvars, hosts, variable='__network_token_refresh'):
+    """{mailbox address (lower case): {'access_token', 'refreshed_on'}} from the first of HOSTS (the services
+    servers) whose refresh of that mailbox succeeded; a mailbox no services server refreshed is absent."""
+    found = {}
+    for host in hosts or []:
+        try:
+            registered = hostvars[host].get(variable)
+        except (KeyError, AttributeError):
+            continue
+        if not isinstance(registered, dict) or not isinstance(registered.get('results'), list):
+            continue
+        for result in registered['results']:
+            body = result.get('json') if isinstance(result, dict) else None
+            name = str(result.get('name') or '').lower() if isinstance(result, dict) else ''
+            if name and name not in found and result.get('status') == 200 and isinstance(body, dict) \
+                    and isinstance(body.get('access_token'), str) and body['access_token']:
+                found[name] = {'access_token': body['access_token'], 'refreshed_on': _where(host, result)}
+    return found
+
+
+def with_services_tokens(mailboxes, tokens):
+    """MAILBOXES (mailbox_protocols' mailboxes) with the access token a services server obtained for each (TOKENS,
+    from services_access_tokens) and where it was refreshed; a token the admin supplied stays as it is."""
+    out = []
+    for mailbox in mailboxes or []:
+        mailbox = dict(mailbox)
+        found = (tokens or {}).get(str(mailbox.get('address') or '').lower())
+        if found and not mailbox.get('access_token'):
+            mailbox.update(access_token=found['access_token'], refreshed_on=found['refreshed_on'])
+        out.append(mailbox)
+    return out
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'token_refresh_requests': token_refresh_requests, 'token_refresh_facts': token_refresh_facts,
+                'services_access_tokens': services_access_tokens, 'with_services_tokens': with_services_tokens}
