@@ -10,7 +10,7 @@
 """The checks: an engine (_engine) and one file per family, each check declared beside its judge.
 
 Importing this package registers every check in CATALOGUE, in family order (preflight, network, ece,
-identity, mailbox) and declaration order within a family. docs/checks.md is generated from it
+identity, signins, mailbox) and declaration order within a family. docs/checks.md is generated from it
 (tools/gen-checks-doc). How to add a check: docs/development.md#adding-a-check.
 """
 
@@ -20,7 +20,7 @@ from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks._engine
     NotApplicable, SelectionError, Verdict, blocking, by_id, check, drift, judge, parse_date, select, subjects_for,
     summarize, validate_waivers, waiver_for)
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import (  # noqa: F401  (registers them)
-    preflight, network, ece, identity, mailbox)
+    preflight, network, ece, identity, signins, mailbox)
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks._doc import catalogue_markdown  # noqa: F401
 
 CHECKLIST = _facts.CHECKLIST

@@ -47,6 +47,9 @@ TOKEN_LIFETIME_SLACK = 60
 # Kerberos: beyond CLOCK_SKEW_FAIL tokens are refused, so that is a failure whatever the check's severity.
 CLOCK_SKEW_WARN, CLOCK_SKEW_FAIL = 60, 300
 SECRET_EXPIRY_WARN_DAYS = 30
+# ENTRA-TOKEN-IDLE: Entra expires a refresh token unused for 90 days (MaxInactiveTime, AADSTS700082:
+# https://learn.microsoft.com/en-us/entra/identity-platform/configurable-token-lifetimes); warn 5 days before.
+TOKEN_IDLE_WARN_DAYS, TOKEN_IDLE_FAIL_DAYS = 85, 90
 
 # The network paths ECE needs, by purpose (docs/contract.md): the check id (stable, named after the
 # default port), who needs it in the per_role model (in the default checklist model every ECE server needs
@@ -118,6 +121,14 @@ SOURCES = {
     'MBX-LICENCE': (_LEARN + 'entra/identity/users/licensing-service-plan-reference',
                     _LEARN + 'graph/api/resources/serviceplaninfo', _LEARN + 'graph/api/user-list-licensedetails'),
     'MBX-FULLACCESS': (_LEARN + 'powershell/module/exchange/add-mailboxpermission',),
+    'ENTRA-SIGNIN-OWNER': (_LEARN + 'graph/api/resources/signin?view=graph-rest-beta',
+                           _LEARN + 'entra/identity/monitoring-health/concept-noninteractive-sign-ins'),
+    'ENTRA-SIGNIN-ERRORS': (_LEARN + 'graph/api/resources/signin?view=graph-rest-beta',
+                            _LEARN + 'entra/identity-platform/reference-error-codes'),
+    'ENTRA-TOKEN-IDLE': (_LEARN + 'graph/api/resources/signinactivity',
+                         _LEARN + 'entra/identity-platform/configurable-token-lifetimes',
+                         _LEARN + 'entra/identity/monitoring-health/reference-reports-data-retention'),
+    'ENTRA-SIGNIN-SOURCE': (_LEARN + 'entra/identity/monitoring-health/concept-noninteractive-sign-ins',),
     'MBX-SENDAS': (_LEARN + 'powershell/module/exchange/add-recipientpermission',
                    _LEARN + 'powershell/module/exchange/get-recipientpermission'),
 }
