@@ -52,6 +52,8 @@ EXPECTED = {
     "conditional-access-block": _fail((TOKEN_REFUSED, [SUPPORT])),                                    # AADSTS53003
     # Entra: consent per scope, per user, an outage, a guest's v1.0 token (tests/lab/scenarios/entra-*.yml).
     "entra-guest-v1-token": {},
+    # A location policy refuses ECE's app from the services server's address only: the controller's refresh works.
+    "entra-location-blocks-services-server": {("TOKEN-REFRESH-SERVER", "ece-svc01"): "fail"},
     "entra-partial-consent": {},         # IMAP and SMTP consented, asked for and used: no AADSTS65001
     "entra-partial-consent-pop-used": _fail((TOKEN_REFUSED, [SUPPORT]),
                                             plus={("APP-CONSENT", "tenant"): "fail", ("APP-PERMISSIONS", "tenant"): "fail"}),
