@@ -147,7 +147,8 @@ def selftest_verdict(result, twin, expected, label=''):
         problems.append('the host was unreachable: %s' % str(result.get('msg', ''))[:MESSAGE_CHARS])
     elif result.get('skipped'):
         problems.append('the task did not run (skipped)')
-    elif result.get('failed'):
+    elif result.get('failed') or ('results' not in result and result.get('msg')):
+        # failed_when: false keeps a failed module's result but sets failed to false: its msg is what is left.
         problems.append('the task failed: %s' % str(result.get('msg', 'no message'))[:MESSAGE_CHARS])
     if problems:
         return {'twin': twin, 'works': False, 'problems': problems, 'evidence': [],

@@ -127,6 +127,9 @@ def test_a_missing_target_or_a_contract_problem_is_a_failure_too():
      'the task failed: Unhandled exception while executing module: boom'),
     ({'unreachable': True, 'msg': 'ssl: connection refused'}, 'the host was unreachable: ssl: connection refused'),
     ({'skipped': True, 'changed': False}, 'the task did not run (skipped)'),
+    # Under failed_when: false (the playbook's), Ansible sets failed to false: the msg without results tells.
+    ({'failed': False, 'failed_when_result': False, 'msg': 'MODULE FAILURE', 'module_stderr': 'boom'},
+     'the task failed: MODULE FAILURE'),
     (None, 'no result was registered'),
 ])
 def test_a_task_that_did_not_return_results_does_not_work(result, problem):
