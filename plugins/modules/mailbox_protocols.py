@@ -442,7 +442,11 @@ def _given_token_facts(token):
     """What a given token says about whose it is (never the token)."""
     facts = _auth.app_token_facts('given', token)
     claims = _auth.decode_claims(token, ('upn', 'preferred_username', 'unique_name', 'scp', 'roles', 'idtyp',
-                                         'oid')) or {}
+                                         'oid', 'exp', 'iat')) or {}
+    if isinstance(claims.get('exp'), int) and isinstance(claims.get('iat'), int):
+        # Its issued lifetime (exp - iat, which Entra back-dates by about 5 minutes): TOKEN-LIFETIME reads it when
+        # expires_in, which only the token endpoint's answer carries, is unknown.
+        facts['lifetime_seconds'] = claims['exp'] - claims['iat']
     owner = _auth.owner_facts(claims)  # upn, else preferred_username, else unique_name; kind by scp / roles
     facts.update(upn=claims.get('upn'), preferred_username=claims.get('preferred_username'),
                  token_owner=owner['token_owner'], oid=owner['oid'], token_kind=owner['token_kind'],

@@ -4,6 +4,7 @@
 """The token issuer through msal and requests: grants, claims and Entra's AADSTS error bodies."""
 
 import datetime
+import os
 import urllib.parse
 
 import jwt
@@ -314,3 +315,17 @@ def test_login_outage_persistent_scenario_fails_every_token_request(use_scenario
         assert_aadsts(answer.json(), 50000, "server_error")
     with pytest.raises(msal.exceptions.MsalServiceError, match="HTTP Error: 500"):
         s.refresh("support")
+
+
+def test_a_location_policy_blocks_only_sign_ins_from_its_ip_ranges(use_scenario, tmp_path):
+    """Conditional Access by named location (IP ranges): the lab matches the client address it sees, as Entra
+    matches the sign-in's IP address. The fleet's services server (10.231.8.11) is blocked, loopback is not."""
+    elsewhere = use_scenario("entra-location-blocks-services-server")
+    assert "access_token" in elsewhere.refresh("support"), "127.0.0.1 is not in 10.231.8.11/32"
+    here = tmp_path / "location-here.yml"
+    here.write_text("extends: %s\ntenant:\n  conditional_access:\n    - {name: here, users: [all], applications: "
+                    "[ece-mail], grant: block, locations: [127.0.0.0/8]}\n" % scenario(
+                        "entra-location-blocks-services-server"))
+    os.chmod(str(tmp_path), 0o755)
+    os.chmod(str(here), 0o644)
+    assert_aadsts(use_scenario(str(here)).refresh("support"), 53003, "invalid_grant")

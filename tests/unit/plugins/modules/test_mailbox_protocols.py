@@ -152,3 +152,18 @@ def test_every_login_and_token_carries_the_address_in_input_order(run_module, mo
         ('sales@x', 'sales@x', 'svc@x', 'svc@x'), ('billing@x', 'billing@x', None, 'svc@x')]
     assert result['tokens'][0]['scopes'] == ['IMAP.AccessAsUser.All', 'SMTP.Send'] and result['tokens'][0]['ok']
     assert token not in json.dumps(result)
+
+
+def test_a_token_from_the_services_server_is_ece_s_own_and_an_admin_s_is_not(run_module, monkeypatch):
+    """Issue 16: where the token came from travels with its facts; its lifetime is read from exp - iat."""
+    monkeypatch.setattr(_mail, 'login_all', lambda given, settings, deadline: [
+        _mail.new_result(j['login'], j['protocol'], j['host'], j['port'], j['address']) for j in given])
+    token = jwt({'upn': 'a@x', 'scp': 'IMAP.AccessAsUser.All SMTP.Send', 'iat': 1000, 'exp': 5200})
+    mailboxes = [{'address': 'a@x', 'access_token': token, 'refreshed_on': 'ece-svc01 (no proxy)'},
+                 {'address': 'b@x', 'access_token': token}]
+    result = run_module(mailbox_protocols, {'mailboxes': mailboxes})
+    services, admin = result['tokens']
+    assert (services['source'], services['ece_token'], services['refreshed_on']) == (
+        'services_server', True, 'ece-svc01 (no proxy)')
+    assert (admin['source'], admin['ece_token'], admin['refreshed_on']) == ('given', False, None)
+    assert services['lifetime_seconds'] == 4200 and token not in str(result)
