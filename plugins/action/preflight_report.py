@@ -243,7 +243,7 @@ class ActionModule(ActionBase):
         tenant_host = args['tenant_host']
         base = {'ran': False, 'left_out': False, 'host': tenant_host, 'why_not': None, 'failed_tasks': [],
                 'tenant_info': None, 'mailbox_settings': None, 'mailbox_protocols': None, 'signin_activity': None,
-                'read_signins': None, 'external_url': ''}
+                'read_signins': None, 'ece_tokens': None, 'external_url': ''}
         if not args['check_tenant']:
             return dict(base, left_out=True)
         # Only a host of this run counts: a record left by an earlier run (a fact cache) was not read now.
@@ -258,6 +258,8 @@ class ActionModule(ActionBase):
                     tenant[key] = _result(record.get(key))
                 if isinstance(record.get('read_signins'), bool):
                     tenant['read_signins'] = record['read_signins']
+                if record.get('ece_tokens') in ('stored', 'none'):
+                    tenant['ece_tokens'] = record['ece_tokens']
                 tenant['external_url'] = _text(record.get('external_url'))
                 if record.get('declared_mailboxes') is not None:
                     mailboxes, problems = _contract.declared_mailboxes(record['declared_mailboxes'])

@@ -49,6 +49,10 @@ REQUIREMENTS = {
 HOST_REQUIREMENTS = ('reached', 'port_probe', 'url_reach')
 TENANT_REQUIREMENTS = ('tenant', 'tenant_info', 'mailbox_settings', 'mailbox_protocols')
 HOST_REACHABLE = 'PREFLIGHT-HOST-REACHABLE'
+# The user's choice not to supply ECE's tokens (its client secret and stored refresh tokens): the re-enactment
+# (refresh, logins) does not run, and Entra's record of ECE's own sign-ins judges them (docs/signin-logs.md).
+NO_ECE_TOKENS = ('not run: ECE\'s tokens are not supplied (ece_o365_ece_tokens: none); Entra\'s record of ECE\'s '
+                 'own sign-ins judges them instead (ENTRA-SIGNIN-*, ENTRA-TOKEN-IDLE)')
 TENANT_READ = 'PREFLIGHT-TENANT-READ'
 
 # What a check's verdict rests on. 'observed': what this run read (a probe, Graph, the Exchange admin API, a
@@ -175,6 +179,8 @@ class Context(object):
             raise NotApplicable('left out of this run by ece_o365_check_tenant: false')
         if not tenant.get('ran') or tenant.get('failed_tasks'):
             raise Blocked(TENANT_READ, 'not judged: the tenant was not read (see %s)' % TENANT_READ)
+        if what == 'mailbox_protocols' and tenant.get('ece_tokens') == 'none':
+            raise NotApplicable(NO_ECE_TOKENS)
         if what != 'tenant' and tenant.get(what) is None:
             raise Blocked(TENANT_READ, 'not judged: %s did not run (see %s)' % (what, TENANT_READ))
 

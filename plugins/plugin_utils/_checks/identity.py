@@ -460,7 +460,7 @@ def judge_token_refresh_server(context, subject):
     records = host.get('token_refresh')
     if records is None:
         why = host.get('token_refresh_not_run')
-        if why and why.startswith('ece_o365_refresh_on_services'):
+        if why and (why.startswith('ece_o365_refresh_on_services') or 'ece_o365_ece_tokens: none' in why):
             raise NotApplicable('not run on %s: %s' % (subject, why))
         raise Missing('not read: the refresh from %s did not run (%s)' % (
             subject, why or 'the network role recorded no token_refresh'))

@@ -56,7 +56,7 @@ def judge_tenant_read(context, _subject):
     if tenant.get('tenant_info') is None or tenant.get('mailbox_settings') is None and context.mailboxes:
         not_run.append('tenant_info and mailbox_settings (ece_o365_preflight_client_id is empty: the preflight\'s own '
                        'read-only app registration is not configured)')
-    if tenant.get('mailbox_protocols') is None and context.mailboxes:
+    if tenant.get('mailbox_protocols') is None and context.mailboxes and tenant.get('ece_tokens') != 'none':
         not_run.append('mailbox_protocols (ece_o365_ece_app_client_id is empty)')
     if not_run:
         raise Missing('not read: %s. Configure it (docs/identity.md), or skip the checks that need it with '

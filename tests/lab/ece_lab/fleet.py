@@ -348,6 +348,9 @@ def lab_variables(state, report_dir=None, connection="ssh"):
     ece = tenant.ece
     ece_app = tenant.applications[ece.get("application", "ece-mail")]
     preflight_app = tenant.applications[ece.get("preflight_application", "preflight")]
+    # ece.tokens: none - the inventory holds no ECE secret (no client secret, no refresh token) and says so
+    # (ece_o365_ece_tokens: none): the sign-in checks judge ECE's tokens from Entra's records (docs/signin-logs.md).
+    no_tokens = str(ece.get("tokens", "stored")) == "none"
     mailboxes = []
     for mailbox in ece.get("mailboxes") or []:
         entry = {"address": mailbox["address"], "login": mailbox.get("login", mailbox["address"]),
@@ -356,7 +359,7 @@ def lab_variables(state, report_dir=None, connection="ssh"):
             if mailbox.get(key):
                 entry[key] = mailbox[key]
         token = tenant.refresh_tokens.get(mailbox.get("refresh_token"))
-        if token:
+        if token and not no_tokens:
             entry["refresh_token"] = token["value"]
         mailboxes.append(entry)
     variables = {
@@ -388,6 +391,9 @@ def lab_variables(state, report_dir=None, connection="ssh"):
         "ece_o365_preflight_client_secret": preflight_app["secrets"][0]["value"] if preflight_app["secrets"] else "",
         "ece_o365_mailboxes": mailboxes,
     }
+    if no_tokens:
+        del variables["ece_o365_ece_app_client_secret"]
+        variables["ece_o365_ece_tokens"] = "none"
     # The fleet's firewall drops these on purpose: the finding shows, waived (with its reason and
     # expiry), so the healthy tenant passes the gate and a broken one fails it for its own reason.
     expires = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
@@ -410,6 +416,8 @@ def inventory(state, connection="ssh", report_dir=None, python=None):
             hostvars = {"ansible_host": host["address"]}
         else:
             hostvars = {"ansible_connection": "local"}
+        if host["group"] == "ece_services":  # where its traffic to Microsoft leaves from (ENTRA-SIGNIN-SOURCE)
+            hostvars["ece_o365_egress_addresses"] = [host["address"]]
         groups.setdefault(host["group"], {"hosts": {}})["hosts"][host["name"]] = hostvars
     variables = lab_variables(state, report_dir, connection)
     variables["ansible_python_interpreter"] = python

@@ -142,3 +142,18 @@ def test_reading_them_is_a_choice_and_not_running_them_is_not_a_pass():
     doc['tenant']['read_signins'] = True
     doc['tenant']['signin_activity'] = None
     assert set(of(judge(doc)).values()) == {'error'}  # TENANT-READ passes: nothing else blocks the gate
+
+
+def test_no_ece_tokens_skips_the_token_and_login_checks_naming_the_variable_and_the_tenant_read_passes():
+    doc = document()
+    doc['tenant']['ece_tokens'] = 'none'
+    doc['tenant']['mailbox_protocols'] = None
+    findings = judge(doc)
+    waiting = [f for f in findings if f['id'].startswith(('TOKEN-REFRESH', 'TOKEN-OWNER', 'TOKEN-LIFETIME', 'MBX-LOGIN'))
+               and f['scope'] == 'mailbox']
+    assert waiting and all(f['status'] == 'skip' and 'ece_o365_ece_tokens: none' in f['detail'] and
+                           not f['blocked_by'] for f in waiting), waiting
+    assert finding(findings, 'PREFLIGHT-TENANT-READ', 'tenant')['status'] == 'pass'
+    assert set(of(findings).values()) == {'pass'}
+    doc['tenant']['ece_tokens'] = 'stored'  # not supplied without saying so: an error, never a silent skip
+    assert finding(judge(doc), 'PREFLIGHT-TENANT-READ', 'tenant')['status'] == 'error'
