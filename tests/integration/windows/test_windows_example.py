@@ -44,7 +44,8 @@ def example_inventory_for_the_lab(fleet_lab, report_dir):
     lab_vars = lab["all"]["vars"]
     connection = dict((k, v) for k, v in lab_vars.items() if _is_connection(k))
     identity = dict((k, v) for k, v in lab_vars.items() if not _is_connection(k))
-    addresses = dict((h["name"], h["address"]) for h in fleet_lab.state["hosts"])
+    lab_hosts = dict((name, hostvars) for group in lab["all"]["children"].values()
+                     for name, hostvars in group["hosts"].items())
     inventory = copy.deepcopy(example)
     windows = inventory["all"]["children"]["ece_windows"]
     # The group's vars: its connection details become the lab's SSH ones; a value the lab sets (proxy, ECE's
@@ -56,7 +57,8 @@ def example_inventory_for_the_lab(fleet_lab, report_dir):
         for host in windows["children"][group]["hosts"]:
             short = host.split(".")[0]
             names[host] = short
-            windows["children"][group]["hosts"][host] = {"ansible_host": addresses[short]}
+            # The lab's address for it, and its egress address (the lab's own host variables).
+            windows["children"][group]["hosts"][host] = dict(lab_hosts[short])
     # The lab's waiver of its own firewall rule names its host: here, the example's name for it.
     waivers = [dict(w, subject=[h for h, s in names.items() if s == w["subject"]][0]) for w in identity["ece_o365_waivers"]]
     inventory["all"]["vars"].update(identity, ece_o365_waivers=waivers)
@@ -115,9 +117,10 @@ def test_the_documented_windows_example_runs_the_preflight_with_the_report_and_t
     for host in names:
         assert run.report["hosts"][host]["reached"], host
         assert [f for f in run.findings if f["subject"] == host and f["id"] == "NET-PORT-443"], host
-    assert run.report["tenant"]["ran"] and run.report["tenant"]["host"] == "preflight-helper", run.report["tenant"]
+    assert run.report["run"]["coverage"]["tenant"] == "read from preflight-helper", run.report["run"]
+    assert sorted(run.report["run"]["coverage"]["judged_hosts"]) == sorted(names), run.report["run"]
     assert any(f["id"].startswith("MBX-LOGIN-") and f["status"] == "pass" for f in run.findings), run.tail()
-    for name in ("preflight.json", "preflight-junit.xml", "preflight.md", "preflight.html"):
+    for name in ("preflight.json", "preflight-junit.xml", "preflight.md", "preflight.html", "preflight-observations.json"):
         assert os.path.exists(os.path.join(str(report_dir), name)), name
     assert run.recap()["preflight-helper"]["failed"] == 0, run.recap()
 
