@@ -9,70 +9,8 @@ of its answers (no token) and the access tokens the logins use."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-DOCUMENTATION = r'''
-name: token_refresh_requests
-short_description: The refresh-token requests a services server sends, as url_reach URLs
-version_added: 0.3.0
-author: ece_o365.preflight contributors
-description:
-  - ECE refreshes each mailbox's token on its services server (Cisco TAC's checklist). This filter turns the declared
-    mailboxes into M(ece_o365.preflight.url_reach) URLs that do the same - a POST of C(grant_type=refresh_token) with
-    ECE's app id and secret to the tenant's token endpoint - one per mailbox with a refresh token, named by the
-    mailbox's address, asking for its protocols' scopes (plus C(offline_access openid profile), as msal asks).
-  - The URLs carry the refresh tokens and the client secret in O(urls[].form): pass them only to a C(no_log) task.
-  - Its companions, in the same file - C(token_refresh_facts) turns url_reach's registered result into the facts the
-    judge reads (never a token), and C(services_access_tokens) picks, per mailbox, the access token a services server
-    obtained, for the logins.
-options:
-  _input:
-    description: The declared mailboxes (C(ece_o365_mailboxes)), with C(refresh_token).
-    type: list
-    elements: dict
-    required: true
-  authority:
-    description: The tenant's authority URL, such as C(https://login.microsoftonline.com/<tenant id>).
-    type: str
-    required: true
-  client_id:
-    description: ECE's app registration's client id.
-    type: str
-    required: true
-  client_secret:
-    description: The client secret ECE is configured with.
-    type: str
-  cloud:
-    description: The cloud whose Exchange Online resource prefixes the scopes.
-    type: str
-    default: public
-  default_protocols:
-    description: The protocols of a mailbox that names none.
-    type: list
-    elements: str
-    default: [imap, smtp]
-'''
-
-EXAMPLES = r'''
-- name: Refresh each mailbox's token from this services server, as ECE does
-  ece_o365.preflight.url_reach:
-    urls: >-
-      {{ ece_o365_mailboxes | ece_o365.preflight.token_refresh_requests(
-           'https://login.microsoftonline.com/' ~ ece_o365_tenant_id, ece_o365_ece_app_client_id,
-           ece_o365_ece_app_client_secret) }}
-  register: refresh
-  no_log: true
-
-- name: What the refresh found, without any token
-  ansible.builtin.debug:
-    msg: "{{ refresh | ece_o365.preflight.token_refresh_facts(inventory_hostname) }}"
-'''
-
-RETURN = r'''
-_value:
-  description: url_reach URLs, each with C(name) (the mailbox's address), C(url), C(purpose) (V(token_endpoint)) and
-    C(form).
-  type: list
-  elements: dict
-'''
+# The documentation of each filter is its own sidecar file: token_refresh_requests.yml, token_refresh_facts.yml,
+# services_access_tokens.yml and with_services_tokens.yml.
 
 from ansible.errors import AnsibleFilterError
 

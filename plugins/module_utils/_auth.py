@@ -137,6 +137,7 @@ def mail_scopes(cloud, protocols):
     resource = CLOUDS[cloud or 'public']['mail_scope_resource']
     return ['%s/%s' % (resource, PROTOCOL_PERMISSION[p]) for p in ('imap', 'pop3', 'smtp') if p in protocols]
 
+
 # Claims worth showing from an access token and an id_token. Values are checked for type and cut
 # to size: the token is the identity provider's, the module only reads it.
 ACCESS_TOKEN_CLAIMS = ('aud', 'iss', 'tid', 'oid', 'sub', 'upn', 'unique_name', 'preferred_username', 'name',

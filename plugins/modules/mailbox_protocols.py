@@ -100,8 +100,8 @@ options:
       refreshed_on:
         description:
           - Where O(mailboxes[].access_token) was redeemed from ECE's stored refresh token, for example
-            C(ece-svc01 through proxy http://proxy.example.com:3128): the services server, as ECE refreshes. The token is
-            then ECE's own (RV(tokens[].source) V(services_server), RV(tokens[].ece_token) V(true)).
+            C(ece-svc01 through proxy http://proxy.example.com:3128), the services server, as ECE refreshes. The token
+            is then ECE's own (RV(tokens[].source) V(services_server), RV(tokens[].ece_token) V(true)).
         type: str
       password:
         description:

@@ -687,8 +687,8 @@ def test_null_secrets_with_a_certificate_pass_and_null_certificates_count_none()
 
 def test_token_refresh_names_the_services_server_it_ran_on():
     document = healthy()
-    document['tenant']['mailbox_protocols']['tokens'][0].update(source='services_server',
-                                                                 refreshed_on='svc1 through proxy http://p:3128')
+    token = document['tenant']['mailbox_protocols']['tokens'][0]
+    token.update(source='services_server', refreshed_on='svc1 through proxy http://p:3128')
     ok = finding(judge(document), 'TOKEN-REFRESH', SUPPORT)
     assert (ok['status'], ok['detail']) == ('pass', 'ECE\'s stored refresh token redeemed from svc1 through proxy '
                                                     'http://p:3128')
@@ -711,8 +711,8 @@ def test_kills_token_refresh_server_a_location_policy_on_the_services_server_alo
 def test_token_refresh_server_a_token_refused_everywhere_is_token_refresh_s():
     document = healthy()
     document['hosts']['svc1']['token_refresh'][0] = refreshed(SUPPORT, aadsts=700082)
-    document['tenant']['mailbox_protocols']['tokens'][0].update(acquired=False, error_class='aadsts',
-                                                                 aadsts={'code': 700082, 'fix': 'f'})
+    token = document['tenant']['mailbox_protocols']['tokens'][0]
+    token.update(acquired=False, error_class='aadsts', aadsts={'code': 700082, 'fix': 'f'})
     findings = judge(document)
     result = finding(findings, 'TOKEN-REFRESH-SERVER', 'svc1')
     assert (result['status'], result['blocked_by']) == ('skip', 'TOKEN-REFRESH')
