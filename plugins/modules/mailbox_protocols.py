@@ -95,20 +95,20 @@ options:
         description:
           - The OAuth2 access token for this mailbox. Defaults to O(access_token).
           - Without O(mailboxes[].refreshed_on) it is a token the admin supplies, not ECE's own token
-            (RV(tokens[].ece_token) V(false)); its findings say so.
+            (C(ece_token) V(false) in RV(tokens)); its findings say so.
         type: str
       refreshed_on:
         description:
           - Where O(mailboxes[].access_token) was redeemed from ECE's stored refresh token, for example
             C(ece-svc01 through proxy http://proxy.example.com:3128), the services server, as ECE refreshes. The token
-            is then ECE's own (RV(tokens[].source) V(services_server), RV(tokens[].ece_token) V(true)).
+            is then ECE's own (C(source) V(services_server) and C(ece_token) V(true) in RV(tokens)).
         type: str
       password:
         description:
           - The password of the account, for the resource-owner password grant, when ECE's stored refresh token cannot
             be read. Entra refuses it with MFA, for federated users and where a policy forbids it; Microsoft advises
             against it (U(https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth-ropc)). The token is not
-            ECE's own (RV(tokens[].source) V(password), RV(tokens[].ece_token) V(false)).
+            ECE's own (C(source) V(password) and C(ece_token) V(false) in RV(tokens)).
         type: str
       refresh_token:
         description:
