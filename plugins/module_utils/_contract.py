@@ -206,8 +206,8 @@ SCHEMA = {
                 'ece_tokens': {'enum': ['stored', 'none', None],
                                'description': 'none: the user supplies no ECE token or secret (ece_o365_ece_tokens); '
                                               'the logins and refreshes do not run, by that choice'},
-                'read_signins': dict(_NULLABLE_BOOL, description='false: the user chose not to read the sign-in logs '
-                                                                  '(ece_o365_read_signins)'),
+                'read_signins': dict(_NULLABLE_BOOL,
+                                     description='false: the user chose not to read the sign-in logs (ece_o365_read_signins)'),
                 'external_url': {'type': 'string'},
             },
         },

@@ -228,7 +228,9 @@ accounts:
       description: ECE's newest successful sign-in for the account in the window (C(time), C(ip_address), C(interactive)), or V(null).
       type: dict
     failures:
-      description: ECE's failed sign-ins for the account, newest first (at most 20) - C(time), C(error_code) (the AADSTS number), C(failure_reason), C(ip_address), C(interactive).
+      description:
+        - ECE's failed sign-ins for the account, newest first (at most 20) - C(time), C(error_code) (the AADSTS
+          number), C(failure_reason), C(ip_address), C(interactive).
       type: list
       elements: dict
     failure_counts:
@@ -236,11 +238,15 @@ accounts:
       type: list
       elements: dict
     refresh_addresses:
-      description: The addresses ECE's non-interactive sign-ins for the account were recorded from - C(ip_address), C(count), C(ok) (how many succeeded), C(last).
+      description:
+        - The addresses ECE's non-interactive sign-ins for the account were recorded from - C(ip_address), C(count),
+          C(ok) (how many succeeded), C(last).
       type: list
       elements: dict
     sign_in_activity:
-      description: The user's C(signInActivity) as read - C(last_sign_in), C(last_non_interactive_sign_in), C(last_successful_sign_in) (any app); V(null) when not read.
+      description:
+        - The user's C(signInActivity) as read - C(last_sign_in), C(last_non_interactive_sign_in),
+          C(last_successful_sign_in) (any app); V(null) when not read.
       type: dict
     read:
       description: How the account and its signInActivity were read (as in RV(read)).
