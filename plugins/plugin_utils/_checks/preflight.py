@@ -69,6 +69,11 @@ def judge_tenant_read(context, _subject):
         token = result.get('token') or {}
         if token.get('acquired') is False:
             failed.append('%s: %s' % (name, token.get('message')))
+    # The sign-in records are read with the same app: a refused token refuses that read as a whole too (its checks
+    # wait for this one); a refused part of it (no licence, no AuditLog.Read.All) is the ENTRA-* checks' own error.
+    signins_token = (tenant.get('signin_activity') or {}).get('token') or {}
+    if signins_token.get('acquired') is False:
+        failed.append('signin_activity: %s' % signins_token.get('message'))
     evidence = [{'module': name, 'errors': len((tenant.get(name) or {}).get('errors') or [])}
                 for name in ('tenant_info', 'mailbox_settings')]
     if failed:

@@ -38,7 +38,7 @@ def activity(context):
     if not isinstance(result, dict):
         raise Blocked(TENANT_READ, 'not judged: signin_activity did not run (see %s)' % TENANT_READ)
     if (result.get('token') or {}).get('acquired') is False:
-        raise Missing('not read: the preflight\'s Graph token was refused: %s' % (result.get('token') or {}).get('message'))
+        raise Blocked(TENANT_READ, 'not judged: the preflight\'s Graph token was refused (see %s)' % TENANT_READ)
     return result
 
 

@@ -157,3 +157,15 @@ def test_no_ece_tokens_skips_the_token_and_login_checks_naming_the_variable_and_
     assert set(of(findings).values()) == {'pass'}
     doc['tenant']['ece_tokens'] = 'stored'  # not supplied without saying so: an error, never a silent skip
     assert finding(judge(doc), 'PREFLIGHT-TENANT-READ', 'tenant')['status'] == 'error'
+
+
+def test_a_refused_graph_token_is_the_tenant_read_s_failure_and_the_sign_in_checks_wait_for_it():
+    """An outage or a refused secret stops the whole read (entra-token-outage): one blocking finding, not four errors."""
+    doc = document()
+    doc['tenant']['signin_activity']['token'] = {'acquired': False, 'message': 'AADSTS50000: outage'}
+    findings = judge(doc)
+    read = finding(findings, 'PREFLIGHT-TENANT-READ', 'tenant')
+    assert read['status'] == 'fail' and 'signin_activity: AADSTS50000: outage' in read['detail']
+    for check_id in ('ENTRA-SIGNIN-OWNER', 'ENTRA-SIGNIN-ERRORS', 'ENTRA-TOKEN-IDLE', 'ENTRA-SIGNIN-SOURCE'):
+        for result in (f for f in findings if f['id'] == check_id):
+            assert (result['status'], result['blocked_by']) == ('skip', 'PREFLIGHT-TENANT-READ'), check_id
