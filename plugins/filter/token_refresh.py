@@ -14,7 +14,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _contract, _errors
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _auth, _contract, _errors, _seal
 
 TOKEN_PATH = '/oauth2/v2.0/token'
 
@@ -44,12 +44,32 @@ def token_refresh_requests(raw, authority, client_id, client_secret=None, cloud=
     return urls
 
 
+def token_seal_key(raw, client_secret=None):
+    """The key url_reach seals the services servers' access tokens with (_seal): derived from ECE's client secret
+    and the stored refresh tokens, so the network and tenant roles compute the same one; None without a secret."""
+    tokens = sorted(str(m.get('refresh_token')) for m in raw or [] if isinstance(m, dict) and m.get('refresh_token'))
+    return _seal.key_from(client_secret or '', *tokens)
+
+
+def _access_token(body, seal_key):
+    """The access token an answer's JSON holds, unsealed; None when there is none or it cannot be opened."""
+    sealed = body.get(_SEALED) if isinstance(body, dict) else None
+    if not (isinstance(sealed, str) and seal_key):
+        return None
+    token = _seal.unseal(seal_key, sealed)
+    # A wrong key gives bytes that are not a token (as a rule not even UTF-8): only a printable, unbroken string is.
+    return token if token and all(33 <= ord(c) < 127 for c in token) else None
+
+
+_SEALED = 'access_token_sealed'
+
+
 def _where(host, result):
     proxy = result.get('proxy')
     return '%s%s' % (host, ' through proxy %s' % proxy if proxy else ' (no proxy)')
 
 
-def _one(host, result):
+def _one(host, result, seal_key):
     """The facts of one refresh answer, in mailbox_protocols' token-facts shape, without any token."""
     where = _where(host, result)
     facts = {'address': result.get('name'), 'host': host, 'refreshed_on': where, 'source': 'services_server',
@@ -60,12 +80,18 @@ def _one(host, result):
         facts.update(error_class=result['error_class'],
                      message='refresh from %s: %s' % (where, result.get('message') or result['error_class']))
         return facts
-    if result.get('status') == 200 and body and body.get('access_token'):
-        token_facts = _auth.token_facts(body, 'refresh_token')
+    token = _access_token(body, seal_key)
+    if result.get('status') == 200 and token:
+        token_facts = _auth.token_facts(dict(body, access_token=token), 'refresh_token')
         token_facts.pop('claims', None)
         token_facts.pop('id_token_claims', None)
         facts.update(token_facts)
         facts.update(ok=True, acquired=True, message='refreshed from %s' % where)
+        return facts
+    if result.get('status') == 200 and isinstance(body, dict) and body.get(_SEALED):
+        facts.update(error_class='protocol', message='refresh from %s: the sealed access token could not be opened: the '
+                     'key differs (the network and tenant roles derive it from the same ece_o365_mailboxes and ECE\'s '
+                     'client secret)' % where)
         return facts
     if body:
         error_class, aadsts, detail = _auth.failure_facts(body)
@@ -78,15 +104,15 @@ def _one(host, result):
     return facts
 
 
-def token_refresh_facts(registered, host):
+def token_refresh_facts(registered, host, seal_key=None):
     """url_reach's REGISTERED result (the services server's refresh) as token facts per mailbox, without any token;
     None when the refresh did not run (skipped, or no result)."""
     if not isinstance(registered, dict) or registered.get('skipped') or not isinstance(registered.get('results'), list):
         return None
-    return [_one(host, result) for result in registered['results'] if isinstance(result, dict)]
+    return [_one(host, result, seal_key) for result in registered['results'] if isinstance(result, dict)]
 
 
-def services_access_tokens(hostvars, hosts, variable='__network_token_refresh'):
+def services_access_tokens(hostvars, hosts, seal_key=None, variable='__network_token_refresh'):
     """{mailbox address (lower case): {'access_token', 'refreshed_on'}} from the first of HOSTS (the services
     servers) whose refresh of that mailbox succeeded; a mailbox no services server refreshed is absent."""
     found = {}
@@ -100,9 +126,9 @@ def services_access_tokens(hostvars, hosts, variable='__network_token_refresh'):
         for result in registered['results']:
             body = result.get('json') if isinstance(result, dict) else None
             name = str(result.get('name') or '').lower() if isinstance(result, dict) else ''
-            if name and name not in found and result.get('status') == 200 and isinstance(body, dict) \
-                    and isinstance(body.get('access_token'), str) and body['access_token']:
-                found[name] = {'access_token': body['access_token'], 'refreshed_on': _where(host, result)}
+            token = _access_token(body, seal_key) if result.get('status') == 200 else None
+            if name and name not in found and token:
+                found[name] = {'access_token': token, 'refreshed_on': _where(host, result)}
     return found
 
 
@@ -122,4 +148,5 @@ def with_services_tokens(mailboxes, tokens):
 class FilterModule(object):
     def filters(self):
         return {'token_refresh_requests': token_refresh_requests, 'token_refresh_facts': token_refresh_facts,
-                'services_access_tokens': services_access_tokens, 'with_services_tokens': with_services_tokens}
+                'services_access_tokens': services_access_tokens, 'with_services_tokens': with_services_tokens,
+                'token_seal_key': token_seal_key}

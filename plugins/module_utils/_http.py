@@ -59,16 +59,17 @@ except ImportError:  # reported by the module through missing_required_lib
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _contract, _errors, _proxy, _tls
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _contract, _errors, _proxy, _seal, _tls
 from ansible_collections.ece_o365.preflight.plugins.module_utils._errors import ERROR_CLASSES, describe
 
 METHODS = ('GET', 'HEAD', 'OPTIONS')  # read-only: url_reach never sends a method that changes state
 # The one POST url_reach sends: a form to an OAuth2 token endpoint (a refresh-token redemption, as ECE's
 # services server makes it). It reads a token and changes nothing the preflight could see; its answer's
-# refresh and ID tokens are never returned, nor is its body's text (RV(results[].json) keeps the access token
-# for the caller, whose task is no_log).
+# refresh and ID tokens are never returned, nor is its body's text, and its access token only sealed with
+# O(seal_key) (_seal: the raw result crosses the connection, and -vvvv prints it), else not at all.
 FORM_METHOD = 'POST'
-NEVER_RETURNED_KEYS = ('refresh_token', 'id_token')
+NEVER_RETURNED_KEYS = ('refresh_token', 'id_token', 'access_token')
+SEALED_KEY = 'access_token_sealed'
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 SECRET_HEADERS = ('authorization', 'proxy-authorization', 'cookie', 'set-cookie')
 SECRET_HEADER_WORDS = re.compile(r'auth|token|secret|password|passwd|api-?key|session|cookie', re.I)
@@ -301,6 +302,7 @@ def normalise(params, environ=None):
                                  else options['follow_redirects']),
             'verify': options['verify'] is not False,
             'form': _form(item.get('form'), where + '.form'),
+            'seal_key': params.get('seal_key') or None,
         }
         if target['form'] is not None:
             if item.get('method') is not None and str(item['method']).upper() != FORM_METHOD:
@@ -961,8 +963,11 @@ def _result(attempt, error_class, detail, secrets):
                  if error_class is None else None),
     }
     if target.get('form') is not None and isinstance(result['json'], dict):
+        token = result['json'].get('access_token')
         for key in NEVER_RETURNED_KEYS:
             result['json'].pop(key, None)
+        if isinstance(token, str) and token and target.get('seal_key'):
+            result['json'][SEALED_KEY] = _seal.seal(target['seal_key'], token)
     return scrub(result, secrets)
 
 

@@ -106,9 +106,10 @@ options:
             C(grant_type=refresh_token). The request is then a V(POST) (leave O(urls[].method) unset) and
             redirects are not followed.
           - The values of secret-looking fields (names containing C(token), C(secret), C(password), C(auth) and the
-            other words listed under O(headers)) are never returned. The answer's C(refresh_token) and C(id_token)
-            are left out of RV(results[].json) and no RV(results[].body_excerpt) is kept; the C(access_token) stays
-            in RV(results[].json) for the caller, so run such a task with C(no_log).
+            other words listed under O(headers)) are never returned. The answer's C(access_token), C(refresh_token)
+            and C(id_token) are left out of RV(results[].json) and no RV(results[].body_excerpt) is kept; with
+            O(seal_key), the access token comes back sealed as C(access_token_sealed), for the caller on the
+            controller (filter P(ece_o365.preflight.services_access_tokens#filter)). Run such a task with C(no_log).
         type: dict
   method:
     description:
@@ -194,6 +195,13 @@ options:
       - At most this many bytes of each body are read. A longer body is not parsed (RV(results[].json) is V(null)).
     type: int
     default: 1048576
+  seal_key:
+    description:
+      - A key that seals the access token of a O(urls[].form) POST's answer (C(access_token_sealed) in
+        RV(results[].json)); without it the access token is not returned at all. A module's result crosses the
+        connection as plain JSON, which ansible-core prints at C(-vvvv) whatever C(no_log) says, so a token never
+        travels in clear. The network role derives it from the secrets of the run.
+    type: str
   fail_on_error:
     description:
       - Fail the task when any URL has an error class. The results are returned all the same.
@@ -656,6 +664,7 @@ ARGUMENT_SPEC = dict(
     no_proxy=dict(type='list', elements='str'),
     max_body_bytes=dict(type='int', default=1048576),
     fail_on_error=dict(type='bool', default=False),
+    seal_key=dict(type='str', no_log=True),
 )
 
 

@@ -26,7 +26,7 @@ $spec = @{
         follow_redirects = @{ type = 'bool'; default = $true }; max_redirects = @{ type = 'int'; default = 10 }
         validate_certs = @{ type = 'bool'; default = $true }; ca_path = @{ type = 'path' }; proxy = @{ type = 'str'; no_log = $false }
         no_proxy = @{ type = 'list'; elements = 'str' }; max_body_bytes = @{ type = 'int'; default = 1048576 }
-        fail_on_error = @{ type = 'bool'; default = $false }
+        fail_on_error = @{ type = 'bool'; default = $false }; seal_key = @{ type = 'str'; no_log = $true }
     }
     supports_check_mode = $true
 }
@@ -169,8 +169,21 @@ function Invoke-UrlReachTarget {
                 catch { $Result.json = $null }
                 if ($null -ne $Result.json -and $text.TrimStart().StartsWith('[')) { $Result.json = @($Result.json) }
             }
-            # A token endpoint's answer: its JSON without the refresh and ID tokens, and no excerpt.
-            if ($target.form) { $Result.body_excerpt = $null; foreach ($key in 'refresh_token', 'id_token') { if ($Result.json) { $Result.json.PSObject.Properties.Remove($key) } } }
+            # A token endpoint's answer (url_reach.py's form): no excerpt, no refresh or ID token, the access token only sealed (_seal.py).
+            if ($target.form) {
+                $Result.body_excerpt, $token = $null, $(if ($Result.json) { $Result.json.access_token })
+                foreach ($key in 'refresh_token', 'id_token', 'access_token') { if ($Result.json) { $Result.json.PSObject.Properties.Remove($key) } }
+                if ($token -and $Item.seal_key) {
+                    $nonce, $plain = [byte[]]::new(16), [Text.Encoding]::UTF8.GetBytes([string]$token)
+                    [Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($nonce)
+                    $hmac = [Security.Cryptography.HMACSHA256]::new([Text.Encoding]::UTF8.GetBytes($Item.seal_key))
+                    $sealed = for ($i = 0; $i -lt $plain.Length; $i++) {
+                        if ($i % 32 -eq 0) { $n = [BitConverter]::GetBytes([uint32][Math]::Floor($i / 32)); [Array]::Reverse($n); $block = $hmac.ComputeHash([byte[]]($nonce + $n)) }
+                        $plain[$i] -bxor $block[$i % 32]
+                    }
+                    $Result.json | Add-Member -NotePropertyName access_token_sealed -NotePropertyValue ([Convert]::ToBase64String([byte[]]($nonce + [byte[]]$sealed)))
+                }
+            }
         }
         $Result.ok = $true
     }
@@ -196,7 +209,7 @@ $params, $started = $module.Params, (Get-WinProbeClock)
 $secret = '^(proxy-)?authorization$|auth|token|secret|password|passwd|api-?key|session|cookie'
 $caPath = @($params.ca_path, $env:REQUESTS_CA_BUNDLE, $env:CURL_CA_BUNDLE | Where-Object { $_ })[0]
 $sources = @($params.headers) + @($params.urls | ForEach-Object { $_.headers; $_.form }) | Where-Object { $_ }
-$secrets = @($sources | ForEach-Object { $source = $_; @($source.Keys) -match $secret | ForEach-Object { [string]$source[$_] } }) -match '^.{4,}$'
+$secrets = @(@($sources | ForEach-Object { $source = $_; @($source.Keys) -match $secret | ForEach-Object { [string]$source[$_] } }) + $params.seal_key) -match '^.{4,}$'
 $items = @(foreach ($entry in $params.urls) {
         $headers, $expect, $given = [ordered]@{}, $null, $entry.expect
         foreach ($source in @($params.headers, $entry.headers | Where-Object { $_ })) {
@@ -210,7 +223,7 @@ $items = @(foreach ($entry in $params.urls) {
             follow_redirects = $(if ($entry.form) { $false } elseif ($null -ne $entry.follow_redirects) { $entry.follow_redirects } else { $params.follow_redirects })
         }
         @{ target = $target; proxy = $params.proxy; no_proxy = $params.no_proxy; ca_path = $(if ($params.validate_certs) { $caPath }); secret = $secret
-            max_redirects = $params.max_redirects; max_body_bytes = $params.max_body_bytes
+            max_redirects = $params.max_redirects; max_body_bytes = $params.max_body_bytes; seal_key = $params.seal_key
         }
     })
 $runs = Invoke-WinProbeParallel -Items $items -Worker 'Invoke-UrlReachTarget' -Concurrency $params.max_workers -DeadlineSeconds $params.deadline

@@ -211,10 +211,16 @@ def option_values(name, option, valid, hostile):
     if option.get('no_log'):
         return st.just(planted(name))
     if option.get('options'):
+        if option.get('type') == 'dict':  # one mapping of suboptions (url_reach's urls[].expect)
+            return arguments(option['options'], nested=True, valid=valid)
         return st.lists(arguments(option['options'], nested=True, valid=valid), min_size=1, max_size=3)
     if name == 'headers':
         return st.fixed_dictionaries({'Authorization': st.just('Bearer ' + planted(name))},
                                      optional={'X-A': TEXT, 'Cookie': st.just(planted('cookie'))})
+    if name == 'form':  # url_reach's one POST, a token refresh: its secret fields planted
+        return st.fixed_dictionaries({'grant_type': st.just('refresh_token'),
+                                      'refresh_token': st.just(planted('refresh_token'))},
+                                     optional={'scope': TEXT, 'client_secret': st.just(planted('client_secret'))})
     if option.get('choices'):
         choices = list(option['choices'])
         return st.lists(st.sampled_from(choices), max_size=3) if option.get('type') == 'list' \

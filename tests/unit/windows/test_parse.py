@@ -78,8 +78,9 @@ def test_a_broken_copy_of_a_module_is_caught(tmp_path):
 
 # --- the budget: the twins observe, so they stay small -------------------------------------------
 
-# 800 until issue 16; +5 for the one POST (the token refresh from the services server, a form and its answer's tokens left out).
-MAX_POWERSHELL_LINES = 805
+# 800 until issue 16; +17 for the one POST (the token refresh from the services server: a form, its answer's tokens left
+# out, the access token sealed for its way back, _seal.py).
+MAX_POWERSHELL_LINES = 820
 
 
 def _line_counts():

@@ -9,6 +9,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ece_o365.preflight.plugins.filter import token_refresh
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _seal
 from ansible_collections.ece_o365.preflight.tests.unit.plugins.module_utils.test__auth import jwt
 
 AUTHORITY = 'https://login.microsoftonline.com/tenant-id'
@@ -17,6 +18,13 @@ ACCESS = jwt({'upn': 'support@x', 'oid': 'oid-1', 'scp': 'IMAP.AccessAsUser.All 
 BLOCKED = {'error': 'invalid_grant', 'error_description': 'AADSTS53003: Access has been blocked by Conditional Access '
            'policies. The access policy does not allow token issuance.\r\nTrace ID: t\r\nCorrelation ID: c',
            'error_codes': [53003], 'suberror': 'basic_action'}
+
+
+KEY = 'f' * 64
+
+
+def _sealed(token):
+    return {'access_token_sealed': _seal.seal(KEY, token)}
 
 
 def _result(name, status=200, body=None, error_class=None, proxy=None):
@@ -53,13 +61,13 @@ def test_bad_input_is_named(args, message):
 
 def test_the_facts_of_each_answer_name_where_it_ran_and_never_carry_a_token():
     registered = {'results': [
-        _result('support@x', body={'token_type': 'Bearer', 'expires_in': 3599, 'access_token': ACCESS,
-                                   'scope': 'https://outlook.office.com/IMAP.AccessAsUser.All'}),
+        _result('support@x', body=dict(_sealed(ACCESS), token_type='Bearer', expires_in=3599,
+                                       scope='https://outlook.office.com/IMAP.AccessAsUser.All')),
         _result('sales@x', status=400, body=BLOCKED, proxy='http://proxy:3128'),
         _result('other@x', status=None, error_class='proxy'),
         _result('html@x', status=403, body=None),
     ]}
-    ok, blocked, unreachable, page = token_refresh.token_refresh_facts(registered, 'ece-svc01')
+    ok, blocked, unreachable, page = token_refresh.token_refresh_facts(registered, 'ece-svc01', KEY)
     assert (ok['acquired'], ok['token_owner'], ok['oid'], ok['expires_in'], ok['refreshed_on']) == (
         True, 'support@x', 'oid-1', 3599, 'ece-svc01 (no proxy)')
     assert ok['source'] == 'services_server' and ok['host'] == 'ece-svc01'
@@ -69,16 +77,28 @@ def test_the_facts_of_each_answer_name_where_it_ran_and_never_carry_a_token():
     assert (unreachable['error_class'], page['error_class']) == ('proxy', 'http_status')
     assert ACCESS not in json.dumps([ok, blocked, unreachable, page])
     assert token_refresh.token_refresh_facts({'skipped': True, 'changed': False}, 'ece-app01') is None
+    # Sealed with another key (the roles disagree on the inputs): no token, so not a success.
+    wrong = token_refresh.token_refresh_facts(registered, 'ece-svc01', 'e' * 64)[0]
+    assert wrong['acquired'] is False and wrong['error_class'] == 'protocol' and 'could not be opened' in wrong['message']
 
 
 def test_the_logins_take_the_first_services_server_s_token_and_keep_an_admin_s():
     hostvars = {'svc1': {'__network_token_refresh': {'results': [_result('support@x', status=400, body=BLOCKED)]}},
-                'svc2': {'__network_token_refresh': {'results': [_result('SUPPORT@x', body={'access_token': 'AT-2'})]}},
-                'svc3': {'__network_token_refresh': {'results': [_result('support@x', body={'access_token': 'AT-3'})]}},
+                'svc2': {'__network_token_refresh': {'results': [_result('SUPPORT@x', body=_sealed('AT-2'))]}},
+                'svc3': {'__network_token_refresh': {'results': [_result('support@x', body=_sealed('AT-3'))]}},
+                'svc4': {'__network_token_refresh': {'results': [_result('other@x', body={'access_token': 'CLEAR'})]}},
                 'app1': {}}
-    tokens = token_refresh.services_access_tokens(hostvars, ['app1', 'svc1', 'svc2', 'svc3', 'gone'])
+    tokens = token_refresh.services_access_tokens(hostvars, ['app1', 'svc1', 'svc2', 'svc3', 'svc4', 'gone'], KEY)
     assert tokens == {'support@x': {'access_token': 'AT-2', 'refreshed_on': 'svc2 (no proxy)'}}
     mailboxes = token_refresh.with_services_tokens(
         [{'address': 'Support@x', 'refresh_token': 'RT'}, {'address': 'sales@x', 'access_token': 'ADMIN'}], tokens)
     assert mailboxes[0]['access_token'] == 'AT-2' and mailboxes[0]['refreshed_on'] == 'svc2 (no proxy)'
     assert mailboxes[1] == {'address': 'sales@x', 'access_token': 'ADMIN'}
+
+
+def test_the_seal_key_is_the_same_from_the_same_inputs_and_none_without_secrets():
+    mailboxes = [{'address': 'b@x', 'refresh_token': 'RT-2'}, {'address': 'a@x', 'refresh_token': 'RT-1'}]
+    key = token_refresh.token_seal_key(mailboxes, 'secret')
+    assert key == token_refresh.token_seal_key(list(reversed(mailboxes)), 'secret') and len(key) == 64
+    assert key != token_refresh.token_seal_key(mailboxes, 'another secret')
+    assert token_refresh.token_seal_key([{'address': 'a@x'}], None) is None

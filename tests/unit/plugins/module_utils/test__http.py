@@ -22,7 +22,7 @@ import urllib3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.ece_o365.preflight.plugins.module_utils import _http
+from ansible_collections.ece_o365.preflight.plugins.module_utils import _http, _seal
 from ansible_collections.ece_o365.preflight.plugins.module_utils._errors import ERROR_CLASSES
 
 SECRET = 'Bearer pl4nted-t0ken-value'
@@ -517,9 +517,9 @@ class Recorder(Replier):
                 conn.close()
 
 
-def test_a_form_is_posted_and_the_answers_tokens_stay_out_except_the_access_token():
+def test_a_form_is_posted_and_the_answers_tokens_stay_out_but_the_sealed_access_token():
     """The token refresh from a services server (issue 16): the one POST, its secrets hidden, its refresh and ID tokens
-    never returned; the access token stays in json for the caller's no_log task."""
+    never returned; the access token only sealed with the caller's key (the raw result crosses the connection)."""
     answer = json.dumps({'token_type': 'Bearer', 'scope': 'https://outlook.office365.com/IMAP.AccessAsUser.All',
                          'expires_in': 3599, 'access_token': 'eyJ.access.token', 'refresh_token': 'NEW-RT-0.AXYZ',
                          'id_token': 'eyJ.id.token'}).encode()
@@ -528,7 +528,7 @@ def test_a_form_is_posted_and_the_answers_tokens_stay_out_except_the_access_toke
             'refresh_token': 'OLD-RT-0.SECRET', 'scope': 'https://outlook.office365.com/IMAP.AccessAsUser.All offline_access'}
     try:
         outcome = _http.reach(args(urls=[{'url': 'http://127.0.0.1:%d/tenant/oauth2/v2.0/token' % server.port,
-                                          'purpose': 'token_endpoint', 'form': form}]), environ={})
+                                          'purpose': 'token_endpoint', 'form': form}], seal_key='k' * 64), environ={})
     finally:
         server.close()
     request = server.received[0].decode()
@@ -537,14 +537,22 @@ def test_a_form_is_posted_and_the_answers_tokens_stay_out_except_the_access_toke
     assert 'grant_type=refresh_token' in request and 'refresh_token=OLD-RT-0.SECRET' in request
     result = outcome['results'][0]
     assert result['method'] == 'POST' and result['status'] == 200 and result['ok']
+    sealed = result['json'].pop('access_token_sealed')
     assert result['json'] == {'token_type': 'Bearer', 'scope': 'https://outlook.office365.com/IMAP.AccessAsUser.All',
-                              'expires_in': 3599, 'access_token': 'eyJ.access.token'}
+                              'expires_in': 3599}
+    assert _seal.unseal('k' * 64, sealed) == 'eyJ.access.token' and _seal.unseal('x' * 64, sealed) != 'eyJ.access.token'
     assert result['body_excerpt'] is None
     text = json.dumps(outcome)
-    for secret in ('NEW-RT-0.AXYZ', 'eyJ.id.token', 'cs~SECRET-VALUE', 'OLD-RT-0.SECRET'):
+    for secret in ('NEW-RT-0.AXYZ', 'eyJ.id.token', 'cs~SECRET-VALUE', 'OLD-RT-0.SECRET', 'eyJ.access.token'):
         assert secret not in text
     assert {'cs~SECRET-VALUE', 'OLD-RT-0.SECRET'} <= _http.secret_values({'urls': [{'url': 'x', 'form': form}]})
     assert 'refresh_token' not in _http.secret_values({'urls': [{'url': 'x', 'form': form}]})  # grant_type is shown
+    server = Recorder(http_reply(headers=[('Content-Type', 'application/json')], body=answer))
+    try:  # without a key the access token is not returned at all
+        bare = _http.reach(args(urls=[{'url': 'http://127.0.0.1:%d/t' % server.port, 'form': form}]), environ={})
+    finally:
+        server.close()
+    assert 'access_token' not in bare['results'][0]['json'] and 'access_token_sealed' not in bare['results'][0]['json']
 
 
 @pytest.mark.parametrize('item, message', [

@@ -752,3 +752,44 @@ def test_findings_on_a_fallback_token_say_it_is_not_ece_s_own(source, label):
     refresh = finding(findings, 'TOKEN-REFRESH', SUPPORT)
     assert refresh['status'] == 'error' and 'not ECE\'s own token' in refresh['detail']
     assert label not in finding(findings, 'TOKEN-OWNER', SALES)['detail']
+
+
+# -- the identity helpers' edges (each test kills a mutant tools/mutate found alive) -----------------------------
+
+def test_names_of_never_answers_to_none():
+    from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import identity
+    assert identity.names_of({'name': 'A@X', 'mail': None, 'proxy_addresses': ['SMTP:b@x', None]}) == {'a@x', 'b@x'}
+
+
+def test_object_ids_and_identities_when_little_was_read():
+    from ansible_collections.ece_o365.preflight.plugins.plugin_utils._checks import identity
+    document = healthy()
+    document['tenant']['mailbox_settings']['mailboxes'] = None  # read, but no list: nothing to find, no crash
+    document['tenant']['tenant_info']['users'] = []
+    context = _checks.Context(document)
+    assert identity.object_id(context, 'nobody@x') is None
+    assert identity.same_identity(context, 'a@x', 'b@x') is None, 'different names, no ids: unknown, not the same'
+    assert identity.same_identity(context, '', '') is None, 'no name is nobody'
+    assert identity.same_identity(context, 'A@x', 'a@X') is True
+
+
+def test_a_redirect_uri_on_another_platform_is_named_when_a_platform_list_is_absent():
+    document = healthy()
+    document['tenant']['tenant_info']['application']['redirect_uris'] = {'web': [], 'spa': ['https://ece.contoso.com/cb']}
+    result = finding(judge(document), 'APP-REDIRECT-URI', 'tenant')
+    assert result['status'] == 'fail' and 'registered for the Single-page application platform' in result['detail']
+
+
+def test_a_given_token_without_ece_token_is_still_labelled_by_its_source():
+    document = healthy()
+    document['tenant']['mailbox_protocols']['tokens'][0]['source'] = 'given'  # an older record: no ece_token key
+    assert 'not ECE\'s own token: an access token the admin supplied' in finding(
+        judge(document), 'TOKEN-OWNER', SUPPORT)['detail']
+
+
+def test_a_services_server_that_redeemed_nothing_is_an_error():
+    document = healthy()
+    document['hosts']['svc1']['token_refresh'] = []
+    result = finding(judge(document), 'TOKEN-REFRESH-SERVER', 'svc1')
+    assert (result['status'], result['detail']) == ('error', 'not read: svc1 redeemed no token (no mailbox with a refresh '
+                                                             'token)')
