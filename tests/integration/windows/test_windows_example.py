@@ -144,7 +144,8 @@ def test_windows_selftest_says_each_twin_works_on_each_fleet_host(windows_fleet,
                          "4 results follow the observation contract"):
             assert evidence in port_line, port_line
         url_line = [line for h, line in lines if h == host and line.startswith("url_reach")][0]
-        assert "/ece-o365-selftest): ok, HTTP 204" in url_line and "3 results follow" in url_line, url_line
+        assert "/ece-o365-selftest): ok, HTTP 204" in url_line and "4 results follow" in url_line, url_line
+        assert "listener, a form POST (http://127.0.0.1:" in url_line and "/token): ok, HTTP 204" in url_line, url_line
     assert not [line for _h, line in lines if "does not work" in line], lines
     assert len(lines) == len(HOSTS) * len(TWINS), lines
     assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in run.recap().values()), run.recap()
