@@ -30,6 +30,7 @@ fi
 BOOTSTRAP_DEBIAN_PACKAGES=(
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-auth-lua
     iproute2 nftables openssh-server python3-venv git tinyproxy
+    chromium  # the HTML report opened headless (tests/integration/report): ~113 MB, ~20 s to install
 )
 
 PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
