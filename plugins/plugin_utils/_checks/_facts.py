@@ -104,6 +104,61 @@ FIX = {
                    'Exchange.ManageAsApp with an Exchange administrator role, with admin consent',
 }
 
+# The fixes that are commands, held once per check (the fix script, _fixscript and docs/fix-script.md): each check's
+# PowerShell lines by variant, with <placeholders> the fix script fills from the finding's subject and evidence (every
+# value quoted for PowerShell there). The section is where the fix goes in the script: FIX_SECTIONS in their order, so
+# that what a fix depends on comes first (the account and its licence, then the mailbox's settings, then the
+# rights on it, then the app registration, then consent). Microsoft's pages for each cmdlet: docs/microsoft-sources.md.
+FIX_SECTIONS = (
+    # (section, tool, title, Microsoft Graph scopes it needs (none: Exchange Online PowerShell))
+    ('accounts', 'graph', 'Accounts and licences', ('User.ReadWrite.All', 'LicenseAssignment.ReadWrite.All')),
+    ('mailbox_settings', 'exchange', 'Mailbox settings', ()),
+    ('mailbox_rights', 'exchange', 'Mailbox rights', ()),
+    ('app_registration', 'graph', 'ECE\'s app registration', ('Application.ReadWrite.All',)),
+    ('consent', 'graph', 'Consent', ('Application.Read.All', 'DelegatedPermissionGrant.ReadWrite.All')),
+)
+MICROSOFT_GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000'
+COMMANDS = {
+    # Update-MgUser's AccountEnabled is a switch in some SDK versions: the request body says it either way.
+    'USER-ACCOUNT': ('accounts', {
+        'enable': 'Update-MgUser -UserId <user> -BodyParameter @{ accountEnabled = $true }'}),
+    'MBX-LICENCE': ('accounts', {
+        'assign': 'Set-MgUserLicense -UserId <user> -AddLicenses @(@{ SkuId = $ExchangeSkuId }) -RemoveLicenses @()'}),
+    'MBX-PROTOCOLS': ('mailbox_settings', {
+        'imap': 'Set-CASMailbox -Identity <mailbox> -ImapEnabled $true',
+        'pop3': 'Set-CASMailbox -Identity <mailbox> -PopEnabled $true'}),
+    'MBX-SMTP-AUTH': ('mailbox_settings', {
+        'enable': 'Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false'}),
+    'MBX-FULLACCESS': ('mailbox_rights', {
+        'undeny': 'Remove-MailboxPermission -Identity <mailbox> -User <account> -AccessRights FullAccess -Deny '
+                  '-Confirm:$false',
+        'grant': 'Add-MailboxPermission -Identity <mailbox> -User <account> -AccessRights FullAccess -AutoMapping $false'}),
+    'MBX-SENDAS': ('mailbox_rights', {
+        'undeny': 'Remove-RecipientPermission -Identity <sender> -Trustee <account> -AccessRights SendAs -Deny '
+                  '-Confirm:$false',
+        'grant': 'Add-RecipientPermission -Identity <sender> -Trustee <account> -AccessRights SendAs -Confirm:$false'}),
+    'APP-REDIRECT-URI': ('app_registration', {
+        'add_web': 'Update-MgApplication -ApplicationId $EceApp.Id -BodyParameter @{ web = @{ redirectUris = '
+                   '@(@($EceApp.Web.RedirectUris) + @(<uris>) | Select-Object -Unique) } }'}),
+    'APP-SECRET-EXPIRY': ('app_registration', {
+        'new_secret': '$NewSecret = Add-MgApplicationPassword -ApplicationId $EceApp.Id -PasswordCredential '
+                      '@{ displayName = \'ECE\'; endDateTime = (Get-Date).AddMonths(12) }\n'
+                      'Write-Host \'The new client secret, shown once: put it into ECE, then delete the old one\'\n'
+                      '$NewSecret.SecretText'}),
+    # Admin consent (consentType AllPrincipals) for the scopes no consent covers, added to the grant when there is one.
+    'APP-CONSENT': ('consent', {
+        'grant': '$Grant = Get-MgOauth2PermissionGrant -Filter "clientId eq \'$($EceSp.Id)\'" | Where-Object { '
+                 '$_.ConsentType -eq \'AllPrincipals\' -and $_.ResourceId -eq $GraphSp.Id } | Select-Object -First 1\n'
+                 'if ($Grant) {\n'
+                 '    $Scope = (@($Grant.Scope -split \' \') + @(<scopes>) | Where-Object { $_ } | Select-Object -Unique) '
+                 '-join \' \'\n'
+                 '    Update-MgOauth2PermissionGrant -OAuth2PermissionGrantId $Grant.Id -BodyParameter @{ scope = $Scope }\n'
+                 '} else {\n'
+                 '    New-MgOauth2PermissionGrant -BodyParameter @{ clientId = $EceSp.Id; consentType = \'AllPrincipals\'; '
+                 'resourceId = $GraphSp.Id; scope = (@(<scopes>) -join \' \') }\n'
+                 '}'}),
+}
+
 # Where the Microsoft behaviour each check relies on is documented (docs/checks.md lists them per check).
 _LEARN = 'https://learn.microsoft.com/en-us/'
 SOURCES = {
