@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _contract
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks, _report
@@ -51,6 +52,8 @@ ARGUMENT_SPEC = dict(
     today=dict(type='str'),
     secret_warn_days=dict(type='int', default=_checks.SECRET_EXPIRY_WARN_DAYS),
     validate_only=dict(type='bool', default=False),
+    # Print the end-of-run table as plain lines (the default callback shows a debug list as quoted JSON strings).
+    show_table=dict(type='bool', default=False),
 )
 # The inventory variables that declare ECE's configuration on a host (read as declared, not observed).
 ECE_DECLARED = (('version', 'ece_o365_ece_version'), ('installed_es', 'ece_o365_ece_installed_es'),
@@ -59,6 +62,8 @@ ECE_DECLARED = (('version', 'ece_o365_ece_version'), ('installed_es', 'ece_o365_
 PORT_VARIABLES = ('ece_o365_login_port', 'ece_o365_smtp_port', 'ece_o365_imap_port', 'ece_o365_pop3_port')
 ES_NAMES = re.compile(r'^[A-Za-z0-9_,\s]*$')
 VERSION = re.compile(r'^\d+\.\d+\(\d+\)$')
+HISTORY_FILE = re.compile(r'^preflight-(\d{4}-\d{2}-\d{2})\.json$')
+display = Display()
 
 
 class ActionModule(ActionBase):
@@ -90,7 +95,11 @@ class ActionModule(ActionBase):
         generated = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
         run = {'checks': [c.id for c in chosen], 'disabled': [c.id for c in skipped],
                'waivers': len(args['waivers']), 'fail_on_warn': args['fail_on_warn'], 'audit': args['audit'],
-               'observations_schema_version': _contract.SCHEMA_VERSION, 'coverage': coverage}
+               'observations_schema_version': _contract.SCHEMA_VERSION, 'coverage': coverage,
+               # the stamps of the HTML and Markdown reports
+               'collection_version': _report.collection_version(), 'inventory': _inventory_name(task_vars)}
+        if args['audit'] and args['report_dir']:
+            run['audit_history'] = _audit_history(args['report_dir'], today, summary)
         host_summary = dict((name, {'roles': h.get('roles'), 'reached': h.get('reached')})
                             for name, h in observations['hosts'].items())
         report = _report.build(findings, summary, drift, host_summary, run, generated)
@@ -105,8 +114,12 @@ class ActionModule(ActionBase):
             except OSError as exc:  # a file where the directory should be, no space, no permission
                 raise AnsibleActionFail('preflight_report: cannot write the reports to report_dir %s: %s'
                                         % (args['report_dir'], exc))
+        table = '\n'.join([_report.summary_table(report, paths)] + _tags_note(task_vars))
+        if args['show_table']:  # plain lines, through the controller's display, whatever the stdout callback
+            display.banner('ECE OAUTH2 MAIL PREFLIGHT')
+            display.display(table)
         result.update(changed=False, findings=report['findings'], summary=summary, drift=drift, reports=paths,
-                      table=_report.summary_table(report), passed_gate=summary['passed_gate'], coverage=coverage)
+                      table=table, passed_gate=summary['passed_gate'], coverage=coverage)
         if args['gate'] and not summary['passed_gate']:
             result['failed'] = True
             result['msg'] = 'The preflight gate failed: %s. See the summary below%s.' % (
@@ -295,6 +308,47 @@ class ActionModule(ActionBase):
         with open(path, 'w', encoding='utf-8') as handle:
             handle.write(_report.to_json(report))
         return path
+
+
+def _inventory_name(task_vars):
+    """The inventory the run read, for the reports' stamp: the host's inventory file, else the sources given."""
+    source = task_vars.get('inventory_file')
+    if not source:
+        sources = task_vars.get('ansible_inventory_sources') or []
+        source = ', '.join(str(s) for s in sources) if isinstance(sources, (list, tuple)) else str(sources)
+    return str(source) if source else 'unknown'
+
+
+def _audit_history(directory, today, summary):
+    """Failed and erred checks per audit day, from <report_dir>/history/preflight-DATE.json and this run (which
+    replaces today's file): [{date, failures, waived}], oldest first. An unreadable file is left out of the chart."""
+    days = {}
+    history = os.path.join(directory, 'history')
+    for name in sorted(os.listdir(history)) if os.path.isdir(history) else []:
+        match = HISTORY_FILE.match(name)
+        if not match:
+            continue
+        try:
+            with open(os.path.join(history, name), encoding='utf-8') as handle:
+                counts = json.load(handle)['summary']
+            days[match.group(1)] = {'date': match.group(1), 'failures': int(counts['counts']['fail'])
+                                    + int(counts['counts']['error']), 'waived': int(counts.get('waived') or 0)}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    days[today.isoformat()] = {'date': today.isoformat(), 'waived': summary.get('waived') or 0,
+                               'failures': summary['counts']['fail'] + summary['counts']['error']}
+    return [days[day] for day in sorted(days)]
+
+
+def _tags_note(task_vars):
+    """A line when --tags or --skip-tags (AWX's job tags) left tasks out of the run."""
+    run_tags = list(task_vars.get('ansible_run_tags') or ['all'])
+    skip_tags = list(task_vars.get('ansible_skip_tags') or [])
+    parts = (['only %s (--tags)' % ', '.join(run_tags)] if run_tags != ['all'] else []) + \
+        (['skipped %s (--skip-tags)' % ', '.join(skip_tags)] if skip_tags else [])
+    if not parts:
+        return []
+    return ['tags: %s: what the tasks left out did not record is an error above, never a pass' % '; '.join(parts)]
 
 
 def _quarantine(observations):

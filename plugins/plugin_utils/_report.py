@@ -10,14 +10,17 @@
 """The report: JSON (versioned schema), JUnit XML, Markdown and HTML, and the end-of-run table.
 
 Everything here formats findings the judge made; nothing here judges. Findings carry no secret
-(the probes never return one), and every writer escapes what it prints.
+(the probes never return one), and every writer escapes what it prints: the JUnit file is built with
+ElementTree, the HTML page through Jinja2 with autoescaping (the template, _html_report.j2, sits beside
+this file). A waived finding says so in every format (docs/reports.md).
 """
 
-import html
 import json
 import os
 import re
-from xml.sax.saxutils import escape as xml_escape, quoteattr
+import xml.etree.ElementTree as ET
+
+import jinja2
 
 from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks
 
@@ -85,42 +88,84 @@ def to_json(report):
 
 
 def to_junit(report):
-    """One testsuite per subject (host, tenant, mailbox), one testcase per check."""
+    """One testsuite per subject (host, tenant, mailbox), one testcase per check.
+
+    A fail or warn is a <failure>, an error an <error>, a skip or a waived finding <skipped> (with the waiver's
+    reason and expiry); each suite's and the root's counts are counted from the cases as written, so a CI test
+    view (junitparser, Jenkins, GitLab) counts what the attributes say.
+    """
     by_subject = {}
     for finding in report['findings']:
         by_subject.setdefault(finding['subject'], []).append(finding)
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<testsuites name="ece_o365.preflight" tests="%d" failures="%d" errors="%d" skipped="%d">' % (
-                 len(report['findings']), _count(report, 'fail') + _count(report, 'warn'), _count(report, 'error'),
-                 _count(report, 'skip'))]
+    root = ET.Element('testsuites', name='ece_o365.preflight')
+    totals = dict(tests=0, failures=0, errors=0, skipped=0)
     for subject in sorted(by_subject):
-        cases = by_subject[subject]
-        lines.append('  <testsuite name=%s tests="%d" failures="%d" errors="%d" skipped="%d" timestamp=%s>' % (
-            quoteattr(subject), len(cases), sum(1 for c in cases if c['status'] in ('fail', 'warn')),
-            sum(1 for c in cases if c['status'] == 'error'), sum(1 for c in cases if c['status'] == 'skip'),
-            quoteattr(report['generated'])))
-        for case in cases:
-            lines.append('    <testcase classname=%s name=%s>' % (
-                quoteattr('ece_o365.preflight.%s' % subject),
-                quoteattr('%s %s%s' % (case['id'], case['title'], basis_label(case)))))
-            text = '%s\nFix: %s\nSkip: %s' % (case['detail'] or '', case['remediation'], case['skip_with'])
-            if basis_label(case):
-                text += '\nBasis: %s' % _checks.DECLARED_PHRASE
-            waiver = case.get('waiver') or {}
-            if waiver.get('active'):
-                lines.append('      <skipped message=%s/>' % quoteattr('waived until %s: %s' % (
-                    waiver['expires'], waiver['reason'])))
-            elif case['status'] in ('fail', 'warn'):
-                lines.append('      <failure type=%s message=%s>%s</failure>' % (
-                    quoteattr(case['status']), quoteattr(case['detail'] or ''), xml_escape(text)))
-            elif case['status'] == 'error':
-                lines.append('      <error message=%s>%s</error>' % (quoteattr(case['detail'] or ''), xml_escape(text)))
-            elif case['status'] == 'skip':
-                lines.append('      <skipped message=%s/>' % quoteattr(case['detail'] or 'skipped'))
-            lines.append('    </testcase>')
-        lines.append('  </testsuite>')
-    lines.append('</testsuites>')
-    return '\n'.join(lines) + '\n'
+        suite = ET.SubElement(root, 'testsuite', name=subject, timestamp=report['generated'])
+        counts = dict(tests=0, failures=0, errors=0, skipped=0)
+        for case in by_subject[subject]:
+            element = ET.SubElement(suite, 'testcase', classname='ece_o365.preflight.%s' % subject,
+                                    name='%s %s%s' % (case['id'], case['title'], basis_label(case)))
+            outcome = junit_outcome(case)
+            counts['tests'] += 1
+            if outcome == 'skipped':
+                counts['skipped'] += 1
+                waiver = case.get('waiver') or {}
+                ET.SubElement(element, 'skipped', message='%s %s' % (STATUS_MARK[case['status']], waived_text(case))
+                              if waiver.get('active') else (case['detail'] or 'skipped'))
+            elif outcome is not None:
+                counts[outcome + 's' if outcome == 'error' else 'failures'] += 1
+                attributes = {'message': case['detail'] or ''}
+                if outcome == 'failure':
+                    attributes['type'] = case['status']
+                ET.SubElement(element, outcome, attributes).text = _case_text(case)
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding='unicode') + '\n'
+
+
+def junit_outcome(finding):
+    """The JUnit element a finding is written as: 'failure', 'error', 'skipped' or None (a pass)."""
+    if (finding.get('waiver') or {}).get('active') and finding['status'] != 'pass':
+        return 'skipped'
+    return {'fail': 'failure', 'warn': 'failure', 'error': 'error', 'skip': 'skipped'}.get(finding['status'])
+
+
+def _case_text(case):
+    text = '%s\nFix: %s\nSkip: %s' % (case['detail'] or '', case['remediation'], case['skip_with'])
+    if basis_label(case):
+        text += '\nBasis: %s' % _checks.DECLARED_PHRASE
+    return text
+
+
+def waived(finding):
+    """Whether an active waiver covers this (non-passing) finding."""
+    return bool((finding.get('waiver') or {}).get('active')) and finding['status'] != 'pass'
+
+
+def waived_text(finding):
+    """'waived (REASON, expires YYYY-MM-DD)', the same words in every format."""
+    waiver = finding.get('waiver') or {}
+    return 'waived (%s, expires %s)' % (waiver.get('reason'), waiver.get('expires'))
+
+
+def counts_text(summary, findings):
+    """'3 passed, 1 failed (1 waived), 0 warnings, 0 errors, 2 skipped': each waived finding counted where it is."""
+    counts = summary['counts']
+    by_status = dict((status, sum(1 for f in findings if f['status'] == status and waived(f)))
+                     for status in ('fail', 'warn', 'error'))
+
+    def part(status, noun):
+        return '%d %s%s' % (counts[status], noun, ' (%d waived)' % by_status[status] if by_status[status] else '')
+    return ', '.join(['%d passed' % counts['pass'], part('fail', 'failed'), part('warn', 'warnings'),
+                      part('error', 'errors'), '%d skipped' % counts['skip']])
+
+
+def gate_text(summary):
+    return 'PASSED' if summary['passed_gate'] else 'FAILED'
 
 
 def _count(report, status):
@@ -133,11 +178,13 @@ def _md(text):
 
 def to_markdown(report):
     summary = report['summary']
+    stamp = stamps(report)
     out = ['# ECE OAuth2 mail preflight', '',
-           'Generated %s. Gate: **%s** (%d blocking finding(s)%s).' % (
-               report['generated'], 'PASSED' if summary['passed_gate'] else 'FAILED', summary['blocking'],
-               ', warnings count' if summary.get('fail_on_warn') else ''),
-           '']
+           'Generated %s by ece_o365.preflight %s, inventory %s. Gate: **%s** (%d blocking finding(s)%s%s).' % (
+               report['generated'], stamp['version'], _md(stamp['inventory']), gate_text(summary), summary['blocking'],
+               ', warnings count' if summary.get('fail_on_warn') else '',
+               ', %d waived' % summary['waived'] if summary.get('waived') else ''),
+           '', '%s.' % counts_text(summary, report['findings']).capitalize(), '']
     out += ['%s%s.' % (line[0].upper(), line[1:]) for line in coverage_lines(summary.get('coverage') or {})]
     out += ['Gate: %s.' % reason for reason in summary.get('gate_reasons') or [] if reason.startswith('nothing')]
     out += ['', '| Status | Count |', '| --- | --- |']
@@ -160,44 +207,127 @@ def to_markdown(report):
 
 
 def _status_text(finding):
-    waiver = finding.get('waiver') or {}
-    if waiver.get('active') and finding['status'] != 'pass':
-        return '%s (waived until %s)' % (STATUS_MARK[finding['status']], waiver['expires'])
+    if waived(finding):
+        return '%s, %s' % (STATUS_MARK[finding['status']], waived_text(finding))
     return STATUS_MARK[finding['status']]
 
 
 def _ordered(findings):
     rank = {'fail': 0, 'error': 1, 'warn': 2, 'skip': 3, 'pass': 4}
-    return sorted(findings, key=lambda f: (rank[f['status']], f['subject'], f['id']))
+    # within a status, what blocks the gate before what a waiver covers
+    return sorted(findings, key=lambda f: (rank[f['status']], waived(f), f['subject'], f['id']))
+
+
+HTML_TEMPLATE = '_html_report.j2'
+# The worst status first: a matrix cell shows the worst finding of its subject in its family. A skip ranks
+# below a pass: a cell reads "skip" only when every check of the family was skipped there.
+WORST = ('fail', 'error', 'warn', 'pass', 'skip')
+SUBJECT_KINDS = (('host', 'ECE host'), ('tenant', 'tenant'), ('mailbox', 'mailbox'))
+EVIDENCE_CHARS = 600
+
+
+def _kind(scope):
+    return 'host' if scope in ('host', 'services', 'application') else scope
+
+
+def matrix(report):
+    """Rows (every ECE host, the tenant, every mailbox) against the check families: one cell per pair with the
+    worst status of that subject's findings in that family (None: no check of the family applies there), whether
+    that worst finding is waived, and how many findings the cell stands for."""
+    subjects = {}
+    for name in report.get('hosts') or {}:
+        subjects[name] = 'host'
+    for finding in report['findings']:
+        subjects.setdefault(finding['subject'], _kind(finding['scope']))
+    order = [kind for kind, _label in SUBJECT_KINDS]
+    rows = []
+    for subject in sorted(subjects, key=lambda name: (order.index(subjects[name]) if subjects[name] in order
+                                                      else len(order), name)):
+        mine = [f for f in report['findings'] if f['subject'] == subject]
+        cells = [_cell(family, [f for f in mine if f.get('family') == family]) for family in _checks.FAMILIES]
+        rows.append({'subject': subject, 'kind': dict(SUBJECT_KINDS).get(subjects[subject], subjects[subject]),
+                     'cells': cells})
+    return rows
+
+
+def _cell(family, found):
+    if not found:
+        return {'family': family, 'status': None, 'label': 'n/a', 'waived': False, 'count': 0, 'anchor': None}
+    worst = min(found, key=lambda f: (WORST.index(f['status']), waived(f)))
+    label = STATUS_MARK[worst['status']]
+    if waived(worst):
+        label += ' (waived)'
+        unwaived = [WORST.index(f['status']) for f in found if not waived(f)]
+        if unwaived and WORST[min(unwaived)] != 'pass':  # what is left once the waiver is set aside
+            label += ', %s' % STATUS_MARK[WORST[min(unwaived)]]
+    return {'family': family, 'status': worst['status'], 'label': label, 'waived': waived(worst), 'count': len(found),
+            'anchor': anchor(worst) if worst['status'] in ('fail', 'error', 'warn') else None}
+
+
+def anchor(finding):
+    return 'f-%s-%s' % (finding['id'].lower(), re.sub(r'[^a-z0-9]+', '-', finding['subject'].lower()).strip('-'))
+
+
+def evidence_text(finding):
+    """The finding's evidence as compact JSON, cut at EVIDENCE_CHARS (the JSON report has all of it)."""
+    evidence = finding.get('evidence')
+    if not evidence:
+        return ''
+    text = json.dumps(evidence, sort_keys=True, separators=(', ', ': '), default=str)
+    return text if len(text) <= EVIDENCE_CHARS else text[:EVIDENCE_CHARS] + ' ... (cut: the JSON report has it all)'
+
+
+def stamps(report):
+    """What the run is: the collection's version and the inventory (set by the action), and when it was judged."""
+    run = report.get('run') or {}
+    return {'version': run.get('collection_version') or collection_version(),
+            'inventory': run.get('inventory') or 'unknown', 'generated': report['generated']}
+
+
+def chart(history, width=560, height=150):
+    """The geometry of a bar chart (inline SVG) of failures per day from the audit history: [{date, failures}]."""
+    days = [h for h in history or [] if isinstance(h, dict) and h.get('date')][-31:]
+    if not days:
+        return None
+    top = max([h.get('failures') or 0 for h in days] + [1])
+    left, plot_top, plot_h = 30, 16, height - 40
+    step = (width - left - 4) / float(len(days))
+    bars = []
+    for index, day in enumerate(days):
+        value = day.get('failures') or 0
+        bar_h = plot_h * value / float(top)
+        bars.append({'x': round(left + index * step + step * 0.15, 1), 'w': round(max(step * 0.7, 1), 1),
+                     'y': round(plot_top + plot_h - bar_h, 1), 'h': round(bar_h, 1), 'value': value,
+                     'date': day['date'], 'label_x': round(left + index * step + step / 2, 1),
+                     'show_date': index in (0, len(days) - 1) or len(days) <= 8})
+    return {'width': width, 'height': height, 'top': top, 'base_y': plot_top + plot_h, 'left': left, 'bars': bars,
+            'first': days[0]['date'], 'last': days[-1]['date'], 'days': len(days)}
+
+
+def _template():
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(__file__))),
+                                     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                     lstrip_blocks=True)
+    return environment.get_template(HTML_TEMPLATE)
 
 
 def to_html(report):
+    """One self-contained page (inline CSS and SVG, no script, nothing fetched): the matrix, the failures first
+    with their evidence and fix, the passes and skips folded, the audit chart."""
     summary = report['summary']
-    rows = []
-    for finding in _ordered(report['findings']):
-        rows.append('<tr class="%s"><td>%s</td><td><code>%s</code><br>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
-            finding['status'], html.escape(_status_text(finding)), html.escape(finding['id']),
-            html.escape(finding['title'] + basis_label(finding)), html.escape(finding['subject']),
-            html.escape(finding['detail'] or ''),
-            html.escape(finding['remediation'] if finding['status'] in ('fail', 'warn', 'error') else '')))
-    return '''<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>ECE OAuth2 mail preflight</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;
-vertical-align:top}tr.fail td:first-child,tr.error td:first-child{background:#f8d7da}tr.warn td:first-child{background:#fff3cd}
-tr.pass td:first-child{background:#d4edda}</style></head><body>
-<h1>ECE OAuth2 mail preflight</h1>
-<p>Generated %s. Gate: <strong>%s</strong> (%d blocking finding(s)).</p>
-<p>%s</p>
-<p>%s</p>
-<table><tr><th>Status</th><th>Check</th><th>Subject</th><th>Detail</th><th>Fix</th></tr>
-%s
-</table>
-<p>To skip a check: <code>ece_o365_skip_checks: [ID]</code>. To waive one: <code>ece_o365_waivers</code> with id, subject, reason and expires.</p>
-</body></html>
-''' % (html.escape(report['generated']), 'PASSED' if summary['passed_gate'] else 'FAILED', summary['blocking'],
-       html.escape(', '.join('%s %d' % (STATUS_MARK[s], summary['counts'][s]) for s in _checks.STATUSES)),
-       html.escape(' '.join(coverage_lines(summary.get('coverage') or {}) + list(summary.get('gate_reasons') or []))),
-       '\n'.join(rows))
+    findings = _ordered(report['findings'])
+    by_subject = {}
+    for finding in findings:
+        by_subject.setdefault(finding['subject'], []).append(finding)
+    return _template().render(
+        report=report, summary=summary, stamp=stamps(report), families=_checks.FAMILIES, rows=matrix(report),
+        counts=counts_text(summary, report['findings']), gate=gate_text(summary),
+        coverage=coverage_lines(summary.get('coverage') or {}), gate_reasons=summary.get('gate_reasons') or [],
+        problems=[f for f in findings if f['status'] in ('fail', 'error', 'warn')],
+        passes=[f for f in findings if f['status'] == 'pass'], skips=[f for f in findings if f['status'] == 'skip'],
+        chart=chart((report.get('run') or {}).get('audit_history')), drift=report.get('drift') or {},
+        mark=STATUS_MARK, basis_label=basis_label, waived=waived, waived_text=waived_text, anchor=anchor,
+        evidence_text=evidence_text)
 
 
 WRITERS = {'json': ('preflight.json', to_json), 'junit': ('preflight-junit.xml', to_junit),
@@ -242,32 +372,61 @@ def write_observations(document, directory):
     return path
 
 
-def summary_table(report):
+def summary_table(report, paths=None):
     """The table printed at the end of the run: every non-passing finding, numbered, with how to skip it.
 
-    Nothing is cut: the detail of a login names Microsoft's reply and its fix, which is the point.
+    Nothing is cut: the detail of a login names Microsoft's reply and its fix, which is the point. A waived
+    finding says "waived (reason, expires ...)" on its own line and in the counts. With PATHS ({format: path},
+    as the action wrote them), the last lines say how to waive and which reports were written.
     """
     lines = []
     numbered = [f for f in _ordered(report['findings']) if f['status'] in ('fail', 'error', 'warn')]
     for number, finding in enumerate(numbered, 1):
-        lines.append('%2d. %-5s %-24s %s%s' % (
-            number, STATUS_MARK[finding['status']], finding['id'], finding['subject'], basis_label(finding)))
+        lines.append('%2d. %-5s %-24s %s%s%s' % (
+            number, STATUS_MARK[finding['status']], finding['id'], finding['subject'], basis_label(finding),
+            ' [waived]' if waived(finding) else ''))
         lines.append('    seen: %s' % (finding['detail'] or ''))
         lines.append('    fix:  %s' % finding['remediation'])
-        waiver = finding.get('waiver') or {}
-        if waiver.get('active'):
-            lines.append('    waived until %s: %s' % (waiver['expires'], waiver['reason']))
+        if waived(finding):
+            lines.append('    %s' % waived_text(finding))
         else:
             lines.append('    skip: %s' % finding['skip_with'])
     summary = report['summary']
-    counts = summary['counts']
     lines.extend(coverage_lines(summary.get('coverage') or {}))
     if summary.get('gate_reasons') and not summary['blocking']:
         lines.append('gate: %s' % '; '.join(summary['gate_reasons']))
-    lines.append('preflight: %d passed, %d failed%s, %d warnings, %d errors, %d skipped; gate %s' % (
-        counts['pass'], counts['fail'], ' (%d waived)' % summary['waived'] if summary.get('waived') else '',
-        counts['warn'], counts['error'], counts['skip'], 'PASSED' if summary['passed_gate'] else 'FAILED'))
+    lines.append('preflight: %s; gate %s' % (counts_text(summary, report['findings']), gate_text(summary)))
+    if paths is not None:
+        if not summary['passed_gate']:
+            lines.append('waive: ece_o365_waivers: [{id: <ID>, subject: <host, tenant or mailbox>, reason: <why>, '
+                         'expires: <YYYY-MM-DD>}]')
+        lines.append('reports: %s' % (', '.join(str(p) for p in paths.values()) if paths else
+                                      'none written (set ece_o365_report_dir)'))
     return '\n'.join(lines)
+
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def collection_version(root=COLLECTION_ROOT):
+    """The collection's version: MANIFEST.json of an installed (built) collection, else galaxy.yml of a source
+    checkout, else 'unknown' (a report is never refused for its stamp)."""
+    try:
+        with open(os.path.join(root, 'MANIFEST.json'), encoding='utf-8') as handle:
+            version = json.load(handle)['collection_info']['version']
+        if isinstance(version, str) and version:
+            return version
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        with open(os.path.join(root, 'galaxy.yml'), encoding='utf-8') as handle:
+            for line in handle:  # the top-level "version: X" line; no YAML parser needed for one scalar
+                match = re.match(r'''^version:\s*['"]?([^'"#\s]+)''', line)
+                if match:
+                    return match.group(1)
+    except (OSError, UnicodeDecodeError):
+        pass
+    return 'unknown'
 
 
 def coverage_lines(coverage):
