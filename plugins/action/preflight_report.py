@@ -29,7 +29,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.ece_o365.preflight.plugins.module_utils import _contract
-from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks, _report
+from ansible_collections.ece_o365.preflight.plugins.plugin_utils import _checks, _fixscript, _report
 
 ARGUMENT_SPEC = dict(
     checks=dict(type='list', elements='str', default=[]),
@@ -111,6 +111,9 @@ class ActionModule(ActionBase):
                     paths['observations'] = _report.write_observations(observed, args['report_dir'])
                 if args['audit']:
                     paths['audit'] = self._write_audit(report, args['report_dir'], today)
+                # The fixes that are commands, for a person to review and run: never run here (docs/fix-script.md).
+                paths['fixes'] = _fixscript.write(findings, _checks.by_id(), args['report_dir'], generated,
+                                                  task_vars.get('inventory_file'))
             except OSError as exc:  # a file where the directory should be, no space, no permission
                 raise AnsibleActionFail('preflight_report: cannot write the reports to report_dir %s: %s'
                                         % (args['report_dir'], exc))
