@@ -117,7 +117,7 @@ class ActionModule(ActionBase):
             except OSError as exc:  # a file where the directory should be, no space, no permission
                 raise AnsibleActionFail('preflight_report: cannot write the reports to report_dir %s: %s'
                                         % (args['report_dir'], exc))
-        table = '\n'.join([_report.summary_table(report, paths)] + _tags_note(task_vars))
+        table = _report.summary_table(report, paths)
         if args['show_table']:  # plain lines, through the controller's display, whatever the stdout callback
             display.banner('ECE OAUTH2 MAIL PREFLIGHT')
             display.display(table)
@@ -341,17 +341,6 @@ def _audit_history(directory, today, summary):
     days[today.isoformat()] = {'date': today.isoformat(), 'waived': summary.get('waived') or 0,
                                'failures': summary['counts']['fail'] + summary['counts']['error']}
     return [days[day] for day in sorted(days)]
-
-
-def _tags_note(task_vars):
-    """A line when --tags or --skip-tags (AWX's job tags) left tasks out of the run."""
-    run_tags = list(task_vars.get('ansible_run_tags') or ['all'])
-    skip_tags = list(task_vars.get('ansible_skip_tags') or [])
-    parts = (['only %s (--tags)' % ', '.join(run_tags)] if run_tags != ['all'] else []) + \
-        (['skipped %s (--skip-tags)' % ', '.join(skip_tags)] if skip_tags else [])
-    if not parts:
-        return []
-    return ['tags: %s: what the tasks left out did not record is an error above, never a pass' % '; '.join(parts)]
 
 
 def _quarantine(observations):

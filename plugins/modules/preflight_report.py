@@ -124,6 +124,13 @@ options:
         the ports) and judge nothing. The playbooks call it so before any probe.
     type: bool
     default: false
+  show_table:
+    description:
+      - Print the end-of-run table (RV(table)) on the controller as plain lines once the findings are judged,
+        whatever the stdout callback (a C(debug) task's list of lines reads as quoted JSON strings).
+      - Leave it off when the C(ece_o365.preflight.preflight_summary) callback prints the table after the recap.
+    type: bool
+    default: false
 notes:
   - Findings carry no secret, because the probes never return one.
 """
@@ -188,7 +195,10 @@ reports:
   returned: always
   type: dict
 table:
-  description: The end-of-run summary table as text.
+  description:
+    - The end-of-run summary table as text, one line per row; a waived finding says C(waived (reason, expires DATE))
+      and the counts say how many of each status are waived; the last lines name the reports written and the tags
+      that left tasks out.
   returned: always
   type: str
 passed_gate:
