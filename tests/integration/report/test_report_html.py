@@ -59,8 +59,8 @@ def _inventory(fixtures):
 
     def ece_host(record):
         declared = record['ece']
-        return {'ece_o365_observations': dict((k, record[k]) for k in ('failed_tasks', 'port_probe', 'url_reach',
-                                                                        'token_refresh')),
+        recorded = ('failed_tasks', 'port_probe', 'url_reach', 'token_refresh')
+        return {'ece_o365_observations': dict((k, record[k]) for k in recorded),
                 'ece_o365_ece_version': declared['version'], 'ece_o365_ece_installed_es': declared['installed_es'],
                 'ece_o365_ece_external_url': declared['external_url'],
                 'ece_o365_ece_admin_login_fqdn': declared['admin_login_fqdn'],
@@ -224,6 +224,6 @@ def test_the_report_as_a_person_sees_it_console_and_html(tmp_path):
     shutil.copy(str(shot), os.path.join(ARTIFACTS, 'report.png'))
     shutil.copy(str(reports / 'preflight.html'), os.path.join(ARTIFACTS, 'report.html'))
     elapsed = time.monotonic() - started
-    print('report test: %.1f s, screenshot %s (%d bytes)' % (elapsed, os.path.join(ARTIFACTS, 'report.png'),
-                                                              shot.stat().st_size))
+    print('report test: %.1f s, screenshot %s (%d bytes)' % (
+        elapsed, os.path.join(ARTIFACTS, 'report.png'), shot.stat().st_size))
     assert elapsed < BUDGET_SECONDS
