@@ -293,8 +293,8 @@ def build(findings, catalogue, generated='', inventory=None):
         out.append('')
         for section in present:
             tool = 'Microsoft Graph PowerShell' if section[1] == 'graph' else 'Exchange Online PowerShell'
-            out += ['# ' + '=' * 100, comment('%s (%s%s)' % (section[2], tool, ', scopes %s' % ', '.join(section[3])
-                                                            if section[3] else '')), '# ' + '=' * 100, '']
+            scopes = ', scopes %s' % ', '.join(section[3]) if section[3] else ''
+            out += ['# ' + '=' * 100, comment('%s (%s%s)' % (section[2], tool, scopes)), '# ' + '=' * 100, '']
             for entry in [c for c in commands if c['section'] == section[0]]:
                 out += [_answers(f) for f in entry['findings']]
                 out += entry['text'].split('\n') + ['']

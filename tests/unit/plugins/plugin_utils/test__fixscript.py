@@ -107,8 +107,8 @@ def test_imap_disabled_gives_one_command_answering_both_findings():
     assert commands(text) == [command], text
     assert text.count(command) == 1
     comments = answered(text, command)
-    assert [c.split(':')[0] for c in comments] == ['# answers MBX-PROTOCOLS for support@contoso.com',
-                                                  '# answers MBX-LOGIN-IMAP for support@contoso.com']
+    assert [c.split(':')[0] for c in comments] == [
+        '# answers MBX-PROTOCOLS for support@contoso.com', '# answers MBX-LOGIN-IMAP for support@contoso.com']
     assert 'IMAP is disabled on support@contoso.com' in comments[0]
     assert runs(text) == ['Connect-ExchangeOnline', command] and MANUAL not in text
 
@@ -177,10 +177,10 @@ def test_every_command_in_dependency_order_with_its_findings():
     for scope in ('User.ReadWrite.All', 'Application.ReadWrite.All', 'DelegatedPermissionGrant.ReadWrite.All'):
         assert "'%s'" % scope in scopes
     assert 'LicenseAssignment' in scopes  # the accounts section's scopes travel with it
-    headings = [line for line in lines if line.startswith('# ') and '(Exchange Online PowerShell' in line
-                or '(Microsoft Graph PowerShell' in line]
-    assert [h.split(' (')[0] for h in headings] == ['# Accounts and licences', '# Mailbox settings',
-                                                     '# Mailbox rights', "# ECE's app registration", '# Consent']
+    headings = [line for line in lines if line.startswith('# ') and (
+        '(Exchange Online PowerShell' in line or '(Microsoft Graph PowerShell' in line)]
+    assert [h.split(' (')[0] for h in headings] == [
+        '# Accounts and licences', '# Mailbox settings', '# Mailbox rights', "# ECE's app registration", '# Consent']
 
 
 def test_a_deny_entry_is_removed_before_the_grant():
