@@ -15,7 +15,7 @@ NOT_SHIPPED = ("tools", ".ci", ".venv", ".build", ".lab", ".hypothesis", "report
                "tests/reliability", "tests/benchmarks", "tests/mutation", "tests/build", "tests/output")
 SHIPPED = ("MANIFEST.json", "FILES.json", "README.md", "COPYING", "meta/runtime.yml",
            "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt", "docs/variables.md",
-           "changelogs/changelog.yaml", "playbooks/preflight.yml", "playbooks/ci_gate.yml",
+           "changelogs/changelog.yaml", "CHANGELOG.rst", "playbooks/preflight.yml", "playbooks/ci_gate.yml",
            "playbooks/fleet_audit.yml", "playbooks/windows_selftest.yml", "roles/network/tasks/main.yml",
            "roles/tenant/tasks/main.yml", "roles/report/tasks/main.yml", "plugins/modules/port_probe.py",
            "plugins/action/preflight_report.py", "plugins/filter/token_refresh.py", "tests/unit/conftest.py")
