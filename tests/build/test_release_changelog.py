@@ -78,7 +78,7 @@ def test_changelog_rst_is_generated_from_changelog_yaml(tmp_path):
     for name in ("galaxy.yml", "changelogs"):
         source = os.path.join(REPO, name)
         (shutil.copytree if os.path.isdir(source) else shutil.copy)(source, str(tmp_path / name))
-    generated = subprocess.run(["antsibull-changelog", "generate"], cwd=str(tmp_path), capture_output=True, text=True,
+    generated = subprocess.run(["antsibull-changelog", "generate"], cwd=str(tmp_path), capture_output=True, text=True, check=False,
                                timeout=60)
     assert generated.returncode == 0, generated.stdout + generated.stderr
     with open(os.path.join(REPO, "CHANGELOG.rst"), encoding="utf-8") as handle:
