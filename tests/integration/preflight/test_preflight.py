@@ -117,6 +117,8 @@ SCENARIO_VARS = {"entra-token-outage": {"ece_o365_tenant_deadline": 12}}
 # Scenarios that need each host's own address (a named location): run over SSH into each host's namespace. The
 # others run with the local connection from the controller's namespace (faster, same verdicts).
 SCENARIO_CONNECTION = {"entra-location-blocks-services-server": "ssh"}
+# The fix script written beside the reports (docs/fix-script.md): a command it must hold, per scenario.
+FIX_COMMANDS = {"imap-disabled": "Set-CASMailbox -Identity 'support@contoso.example' -ImapEnabled $true"}
 # Known judge shortcomings, reported to the catalogue's owner; strict, so a fix shows as XPASS.
 JUDGE_XFAIL = {}
 HOSTS = ("ece-svc01", "ece-app01", "ece-app02")
@@ -159,6 +161,12 @@ def test_each_scenario_fails_exactly_its_checks(preflight_fleet, report_dir, sce
     for check, _subject in EXPECTED[scenario]:
         if check not in waived:
             assert "skip: ece_o365_skip_checks: [%s]" % check in run.output
+    fixes = (report_dir / "preflight-fixes.ps1").read_text(encoding="utf-8-sig")
+    assert "NEVER runs it" in fixes
+    if scenario in FIX_COMMANDS:
+        assert FIX_COMMANDS[scenario] in fixes.splitlines(), fixes
+    elif not EXPECTED[scenario]:
+        assert "# Nothing to run" in fixes, fixes
 
 
 def test_send_as_is_refused_at_submission_with_microsofts_text_when_a_test_message_is_sent(preflight_fleet, report_dir):
