@@ -177,7 +177,7 @@ def test_a_job_and_a_scheduled_audit_run_as_awx_runs_them(runner_fleet, tmp_path
     assert len(events) > 20 and any(e["event"] == "runner_on_ok" for e in run.events)
     # The role's default report directory under ansible-runner: <artifacts>/reports; the audit's history in it.
     reports = os.path.join(artifacts, "reports")
-    for name in FORMATS.values():
+    for name in list(FORMATS.values()) + ["preflight-observations.json"]:
         assert os.path.getsize(os.path.join(reports, name)) > 0, name
     history = glob.glob(os.path.join(reports, "history", "preflight-????-??-??.json"))
     assert len(history) == 1, os.listdir(reports)
@@ -229,4 +229,18 @@ def test_job_tags_that_leave_the_probes_out_end_in_a_failed_judged_run(runner_fl
     assert "tags: only report (--tags): the tasks they left out recorded nothing" in stdout, stdout[-3000:]
     assert "nothing they would have recorded passes: %d blocking finding(s) in this run, gate FAILED" % len(
         data["failing"]) in stdout, stdout[-3000:]
+    _no_secret_in(artifacts, secrets)
+
+
+def test_a_limit_with_the_tenant_host_gates_what_it_covers_and_says_so(runner_fleet, tmp_path):
+    """AWX's Limit as docs/awx.md advises it: one server and the tenant host (without the tenant host,
+    PREFLIGHT-TENANT-READ is an error: tests/integration/preflight/test_contract_regressions.py)."""
+    run, artifacts, stats, stdout, secrets, _seconds = _run(runner_fleet, tmp_path / "limit", "healthy", "44",
+                                                            limit="ece-app01:localhost")
+    assert (run.status, run.rc) == ("successful", 0), stdout[-4000:]
+    data = stats["artifact_data"]["ece_o365_preflight"]
+    assert data["passed_gate"] is True and data["coverage"]["judged_hosts"] == ["ece-app01"], data
+    assert data["coverage"]["limited_out"] == ["ece-svc01", "ece-app02"], data
+    assert data["coverage"]["tenant"] == "read from localhost", data
+    assert "covers: 1 of 3 ECE host(s) (limited out: ece-svc01, ece-app02); tenant read from localhost" in stdout
     _no_secret_in(artifacts, secrets)
