@@ -31,6 +31,7 @@ import os
 import time
 
 import ansible_runner
+import pytest
 import yaml
 from ansible.constants import DEFAULT_VAULT_ID_MATCH
 from ansible.parsing.vault import VaultLib, VaultSecret
@@ -215,18 +216,28 @@ def test_a_broken_tenant_fails_the_job_with_its_ids_in_the_stats(runner_fleet, t
     assert seconds < 45, seconds
 
 
-def test_job_tags_that_leave_the_probes_out_end_in_a_failed_judged_run(runner_fleet, tmp_path):
-    """AWX's Job Tags (--tags report): only the judgement runs; nothing the probes would have recorded passes."""
+@pytest.mark.parametrize("selection, line", [
+    ({"tags": "report"}, "tags: only report (--tags)"),
+    ({"skip_tags": "network"}, "tags: skipped network (--skip-tags)"),
+], ids=["job-tags-report", "skip-tags-network"])
+def test_job_tags_that_leave_probes_out_end_in_a_failed_judged_run(runner_fleet, tmp_path, selection, line):
+    """AWX's Job Tags / Skip Tags: what the skipped tasks would have recorded never passes, and a line says why."""
     run, artifacts, stats, stdout, secrets, _seconds = _run(runner_fleet, tmp_path / "tags", "healthy", "43",
-                                                            tags="report")
+                                                            **selection)
     assert (run.status, run.rc) == ("failed", 2), stdout[-4000:]
     with open(os.path.join(artifacts, "reports", "preflight.json"), encoding="utf-8") as handle:
         report = json.load(handle)
     data = stats["artifact_data"]["ece_o365_preflight"]
-    assert data["passed_gate"] is False and data["tags"] == {"run": ["report"], "skipped": []}, data
-    assert data["counts"]["pass"] == 0 and "PREFLIGHT-TENANT-READ" in data["failing_ids"], data
+    assert data["passed_gate"] is False, data
+    assert data["tags"] == {"run": [selection.get("tags", "all")], "skipped": [s for s in [selection.get("skip_tags")] if s]}
     assert sorted((f["id"], f["subject"], f["status"]) for f in data["failing"]) == _blocking(report), data
-    assert "tags: only report (--tags): the tasks they left out recorded nothing" in stdout, stdout[-3000:]
+    # Every ECE host's checks: none passes on what was not read.
+    for host in ("ece-svc01", "ece-app01", "ece-app02"):
+        assert not [f for f in report["findings"] if f["subject"] == host and f["status"] == "pass"], host
+        assert host in [f["subject"] for f in data["failing"]], data
+    if "tags" in selection:  # the tenant role did not run either
+        assert data["counts"]["pass"] == 0 and "PREFLIGHT-TENANT-READ" in data["failing_ids"], data
+    assert line + ": the tasks they left out recorded nothing" in stdout, stdout[-3000:]
     assert "nothing they would have recorded passes: %d blocking finding(s) in this run, gate FAILED" % len(
         data["failing"]) in stdout, stdout[-3000:]
     _no_secret_in(artifacts, secrets)
